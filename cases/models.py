@@ -1,0 +1,507 @@
+"""Accompagnements and everything done in them: évaluation, plan d'aide, entretiens,
+orientations, dispositifs, consents, documents, closure."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from pdp.models import Partner, PartnerKind, Unit
+from referrals.models import Assure
+
+
+class Mission(models.TextChoices):
+    PDP = "pdp", "Prévention de la désinsertion professionnelle"
+    SECURISATION = "securisation", "Sécurisation des parcours en santé"
+
+
+class CaseStatus(models.TextChoices):
+    OUVERT = "ouvert", "Ouvert"
+    SUSPENDU = "suspendu", "Suspendu"
+    CLOTURE = "cloture", "Clôturé"
+
+
+class AccompagnementQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from pdp.permissions import accompagnement_scope
+
+        return accompagnement_scope(self, user)
+
+    def open(self):
+        return self.exclude(statut=CaseStatus.CLOTURE)
+
+
+class Accompagnement(models.Model):
+    assure = models.ForeignKey(Assure, on_delete=models.PROTECT, related_name="accompagnements")
+    referent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="accompagnements",
+        verbose_name="référent du parcours",
+    )
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="accompagnements", verbose_name="unité"
+    )
+    mission = models.CharField("mission", max_length=15, choices=Mission.choices, default="pdp")
+    statut = models.CharField(
+        "statut", max_length=10, choices=CaseStatus.choices, default=CaseStatus.OUVERT
+    )
+    date_ouverture = models.DateField("ouvert le", default=timezone.localdate)
+    date_cloture = models.DateField("clôturé le", null=True, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    objects = AccompagnementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "accompagnement"
+        ordering = ["-date_ouverture"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assure", "mission"],
+                condition=~Q(statut="cloture"),
+                name="accompagnement_one_open_per_assure_mission",
+                violation_error_message="Un accompagnement est déjà ouvert pour cette mission.",
+            ),
+            models.CheckConstraint(
+                condition=Q(statut="cloture", date_cloture__isnull=False)
+                | (~Q(statut="cloture") & Q(date_cloture__isnull=True)),
+                name="accompagnement_closed_iff_closure_date",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["referent", "statut"]),
+            models.Index(fields=["unit", "statut"]),
+        ]
+
+    def __str__(self):
+        return f"Accompagnement {self.get_mission_display()} – {self.assure}"
+
+
+class CaseEvent(models.Model):
+    """The timeline of an accompagnement: one row for each thing that happened."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Ouverture"
+        STATUS = "status", "Changement de statut"
+        REFERENT = "referent", "Changement de référent"
+        NOTE = "note", "Note"
+        EVALUATION = "evaluation", "Évaluation globale"
+        OBJECTIVE = "objective", "Plan d'aide"
+        ENTRETIEN = "entretien", "Entretien"
+        ORIENTATION = "orientation", "Orientation"
+        DISPOSITIF = "dispositif", "Dispositif"
+        CONSENT = "consent", "Consentement"
+        DOCUMENT = "document", "Document"
+        CLOSED = "closed", "Clôture"
+        REOPENED = "reopened", "Réouverture"
+
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="events"
+    )
+    at = models.DateTimeField("date", default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    kind = models.CharField("type", max_length=12, choices=Kind.choices)
+    summary = models.CharField("résumé", max_length=255)
+    detail = models.TextField("détail", blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "événement"
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return self.summary
+
+
+class RiskLevel(models.TextChoices):
+    FAIBLE = "faible", "Faible"
+    MODERE = "modere", "Modéré"
+    ELEVE = "eleve", "Élevé"
+
+
+class EvaluationGlobale(models.Model):
+    """A versioned assessment. Health appears only as constraints, never as a diagnosis."""
+
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    version = models.PositiveSmallIntegerField("version")
+    contraintes_sante = models.TextField(
+        "contraintes de santé et limitations fonctionnelles",
+        blank=True,
+        help_text="Jamais de diagnostic : seulement les contraintes et limitations.",
+    )
+    emploi = models.TextField("emploi (poste, relation avec l'employeur, contrat)", blank=True)
+    droits = models.TextField("droits (IJ, RQTH, invalidité…)", blank=True)
+    ressources = models.TextField("ressources et difficultés financières", blank=True)
+    vie_sociale = models.TextField("vie familiale et relations sociales", blank=True)
+    logement = models.TextField("logement", blank=True)
+    competences = models.TextField("compétences et potentiel", blank=True)
+    freins = models.TextField("freins", blank=True)
+    niveau_risque = models.CharField(
+        "risque de désinsertion", max_length=10, choices=RiskLevel.choices
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("date", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "évaluation globale"
+        verbose_name_plural = "évaluations globales"
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accompagnement", "version"], name="evaluation_unique_version"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Évaluation globale v{self.version}"
+
+
+class Domaine(models.TextChoices):
+    SANTE = "sante", "Santé et soins"
+    EMPLOI = "emploi", "Emploi et maintien"
+    FORMATION = "formation", "Formation et reconversion"
+    DROITS = "droits", "Accès aux droits"
+    RESSOURCES = "ressources", "Ressources"
+    LOGEMENT = "logement", "Logement"
+    VIE_SOCIALE = "vie_sociale", "Vie familiale et sociale"
+
+
+class ObjectifStatut(models.TextChoices):
+    EN_COURS = "en_cours", "En cours"
+    ATTEINT = "atteint", "Atteint"
+    ABANDONNE = "abandonne", "Abandonné"
+    REVISE = "revise", "Révisé"
+
+
+class Objectif(models.Model):
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="objectifs"
+    )
+    domaine = models.CharField("domaine", max_length=15, choices=Domaine.choices)
+    libelle = models.CharField("objectif", max_length=255)
+    echeance = models.DateField("échéance", null=True, blank=True)
+    statut = models.CharField(
+        "statut", max_length=10, choices=ObjectifStatut.choices, default=ObjectifStatut.EN_COURS
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "objectif"
+        ordering = ["echeance", "pk"]
+
+    def __str__(self):
+        return self.libelle
+
+
+class Action(models.Model):
+    objectif = models.ForeignKey(Objectif, on_delete=models.CASCADE, related_name="actions")
+    libelle = models.CharField("action", max_length=255)
+    porteur = models.CharField(
+        "qui", max_length=120, blank=True, help_text="L'assuré, l'ASS, un partenaire…"
+    )
+    echeance = models.DateField("échéance", null=True, blank=True)
+    faite = models.BooleanField("réalisée", default=False)
+
+    class Meta:
+        verbose_name = "action"
+        ordering = ["echeance", "pk"]
+
+    def __str__(self):
+        return self.libelle
+
+
+class Entretien(models.Model):
+    class Mode(models.TextChoices):
+        SUR_PLACE = "sur_place", "Consultation sociale sur site"
+        DOMICILE = "domicile", "Visite à domicile"
+        TELEPHONE = "telephone", "Téléphone"
+        VISIO = "visio", "Web-entretien"
+
+    class Statut(models.TextChoices):
+        PLANIFIE = "planifie", "Planifié"
+        REALISE = "realise", "Réalisé"
+        ANNULE = "annule", "Annulé"
+        ABSENT = "absent", "Absent"
+
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="entretiens"
+    )
+    debut = models.DateTimeField("date et heure")
+    duree_minutes = models.PositiveSmallIntegerField("durée (minutes)", default=60)
+    ass = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="entretiens",
+        verbose_name="ASS",
+    )
+    mode = models.CharField("modalité", max_length=12, choices=Mode.choices)
+    statut = models.CharField(
+        "statut", max_length=10, choices=Statut.choices, default=Statut.PLANIFIE
+    )
+    note = models.TextField("note", blank=True)
+
+    class Meta:
+        verbose_name = "entretien"
+        ordering = ["debut"]
+        indexes = [models.Index(fields=["ass", "debut"])]
+
+    def __str__(self):
+        return f"Entretien du {timezone.localtime(self.debut):%d/%m/%Y %H:%M}"
+
+
+class Orientation(models.Model):
+    class Statut(models.TextChoices):
+        PROPOSEE = "proposee", "Proposée"
+        ENVOYEE = "envoyee", "Envoyée"
+        PRISE_EN_CHARGE = "prise_en_charge", "Prise en charge"
+        SANS_SUITE = "sans_suite", "Sans suite"
+
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="orientations"
+    )
+    partner_kind = models.CharField("vers", max_length=20, choices=PartnerKind.choices)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, verbose_name="partenaire"
+    )
+    motif = models.TextField("motif")
+    accord_assure = models.BooleanField("accord de l'assuré", default=False)
+    date_orientation = models.DateField("date", default=timezone.localdate)
+    statut = models.CharField(
+        "statut", max_length=16, choices=Statut.choices, default=Statut.PROPOSEE
+    )
+    suivi = models.TextField("suivi", blank=True)
+
+    class Meta:
+        verbose_name = "orientation"
+        ordering = ["-date_orientation"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accord_assure=True) | Q(statut="proposee"),
+                name="orientation_sent_only_with_agreement",
+                violation_error_message="Une orientation ne part qu'avec l'accord de l'assuré.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Orientation vers {self.get_partner_kind_display()}"
+
+
+class DispositifType(models.Model):
+    """The catalogue of schemes (domain §5). Rules live in cases/dispositifs.py by code."""
+
+    class Phase(models.TextChoices):
+        PENDANT = "pendant", "Pendant l'arrêt"
+        APRES = "apres", "Après l'arrêt"
+        REPRISE = "reprise", "À la reprise"
+        TOUT = "tout", "À tout moment"
+
+    code = models.SlugField("code", max_length=30, unique=True)
+    label = models.CharField("libellé", max_length=120)
+    phase = models.CharField("quand", max_length=10, choices=Phase.choices)
+    description = models.TextField("contraintes", blank=True)
+    active = models.BooleanField("actif", default=True)
+
+    class Meta:
+        verbose_name = "type de dispositif"
+        verbose_name_plural = "catalogue des dispositifs"
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class DispositifStatut(models.TextChoices):
+    ENVISAGE = "envisage", "Envisagé"
+    DEMANDE = "demande", "Demandé"
+    ACCORDE = "accorde", "Accordé"
+    EN_COURS = "en_cours", "En cours"
+    TERMINE = "termine", "Terminé"
+    REFUSE = "refuse", "Refusé"
+    ABANDONNE = "abandonne", "Abandonné"
+
+
+class DispositifMobilise(models.Model):
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="dispositifs"
+    )
+    type = models.ForeignKey(DispositifType, on_delete=models.PROTECT, verbose_name="dispositif")
+    statut = models.CharField(
+        "statut", max_length=10, choices=DispositifStatut.choices, default="envisage"
+    )
+    date_debut = models.DateField("début", null=True, blank=True)
+    date_fin = models.DateField("fin", null=True, blank=True)
+    entreprise_accueil = models.CharField("entreprise d'accueil", max_length=200, blank=True)
+    entreprise_siret = models.CharField(
+        "SIRET de l'entreprise d'accueil", max_length=14, blank=True
+    )
+    chez_employeur = models.BooleanField("dans l'entreprise de l'employeur", default=False)
+    prescripteur = models.CharField("prescripteur", max_length=120, blank=True)
+    accord_medecin_traitant = models.DateField("accord du médecin traitant", null=True, blank=True)
+    accord_medecin_conseil = models.DateField("accord du médecin conseil", null=True, blank=True)
+    accord_medecin_travail = models.DateField("accord du médecin du travail", null=True, blank=True)
+    autorisation_cpam = models.DateField("autorisation / accord CPAM", null=True, blank=True)
+    convention_signee = models.DateField("convention (tripartite) signée", null=True, blank=True)
+    renouvellements = models.PositiveSmallIntegerField("renouvellements", default=0)
+    duree_heures = models.PositiveSmallIntegerField("durée (heures)", null=True, blank=True)
+    resultat = models.TextField("résultat", blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "dispositif mobilisé"
+        verbose_name_plural = "dispositifs mobilisés"
+        ordering = ["-date_debut", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_fin__isnull=True)
+                | Q(date_debut__isnull=True)
+                | Q(date_fin__gte=F("date_debut")),
+                name="dispositif_end_after_start",
+                violation_error_message="La fin précède le début.",
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.type)
+
+
+class DispositifPeriode(models.Model):
+    """A period of an essai encadré (continuous or split), counted in jours ouvrables."""
+
+    dispositif = models.ForeignKey(
+        DispositifMobilise, on_delete=models.CASCADE, related_name="periodes"
+    )
+    date_debut = models.DateField("début")
+    date_fin = models.DateField("fin")
+
+    class Meta:
+        verbose_name = "période"
+        ordering = ["date_debut"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_fin__gte=F("date_debut")),
+                name="periode_end_after_start",
+                violation_error_message="La fin précède le début.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.date_debut:%d/%m/%Y} → {self.date_fin:%d/%m/%Y}"
+
+
+class Consentement(models.Model):
+    class Portee(models.TextChoices):
+        CELLULE_PDP = "cellule_pdp", "Présentation à la cellule PDP"
+        MEDECIN_TRAVAIL = "medecin_travail", "Échange avec le médecin du travail"
+        SPST = "spst", "Transmission au SPST"
+        PARTENAIRES = "partenaires", "Échange avec les partenaires de l'orientation"
+        EMPLOYEUR = "employeur", "Contact avec l'employeur"
+
+    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="consentements")
+    portee = models.CharField("portée", max_length=20, choices=Portee.choices)
+    date_recueil = models.DateField("recueilli le", default=timezone.localdate)
+    date_revocation = models.DateField("révoqué le", null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "consentement"
+        ordering = ["-date_recueil"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assure", "portee"],
+                condition=Q(date_revocation__isnull=True),
+                name="consentement_one_active_per_scope",
+                violation_error_message="Ce consentement est déjà recueilli.",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_revocation__isnull=True)
+                | Q(date_revocation__gte=F("date_recueil")),
+                name="consentement_revoked_after_given",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_portee_display()
+
+    @property
+    def actif(self):
+        return self.date_revocation is None
+
+
+class Outcome(models.TextChoices):
+    MAINTIEN_MEME_POSTE = "maintien_poste", "Maintien dans l'emploi – même poste"
+    MAINTIEN_POSTE_AMENAGE = "maintien_amenage", "Maintien dans l'emploi – poste aménagé"
+    MAINTIEN_AUTRE_POSTE = "maintien_autre_poste", "Maintien dans l'emploi – autre poste"
+    MAINTIEN_TPT = "maintien_tpt", "Maintien dans l'emploi – temps partiel thérapeutique"
+    EMPLOI_NOUVEL_EMPLOYEUR = "emploi_nouvel_employeur", "Maintien en emploi – nouvel employeur"
+    EMPLOI_RECONVERSION = "emploi_reconversion", "Maintien en emploi – reconversion"
+    EMPLOI_FORMATION = "emploi_formation", "Maintien en emploi – formation"
+    INVALIDITE = "invalidite", "Invalidité"
+    INAPTITUDE = "inaptitude", "Inaptitude / licenciement"
+    RETRAITE = "retraite", "Retraite"
+    REFUS = "refus", "Refus ou abandon"
+    PERDU_DE_VUE = "perdu_de_vue", "Perdu de vue"
+    DECES = "deces", "Décès"
+    AUTRE = "autre", "Autre"
+
+
+class Cloture(models.Model):
+    """One closure of an accompagnement. Reopening keeps it: a case may have several."""
+
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="clotures"
+    )
+    outcome = models.CharField("issue", max_length=25, choices=Outcome.choices)
+    date_cloture = models.DateField("date de clôture")
+    commentaire = models.TextField("commentaire", blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "clôture"
+        ordering = ["-date_cloture", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome=""),
+                name="cloture_requires_outcome",
+                violation_error_message="La clôture exige une issue.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_outcome_display()
+
+
+def document_path(instance, filename):
+    return f"documents/{instance.accompagnement_id}/{timezone.now():%Y%m%d%H%M%S}_{filename}"
+
+
+class Document(models.Model):
+    accompagnement = models.ForeignKey(
+        Accompagnement, on_delete=models.CASCADE, related_name="documents"
+    )
+    fichier = models.FileField("fichier", upload_to=document_path)
+    nom = models.CharField("nom", max_length=255)
+    content_type = models.CharField(max_length=100)
+    taille = models.PositiveIntegerField("taille (octets)")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "document"
+        ordering = ["-uploaded_at"]
+
+    def __str__(self):
+        return self.nom

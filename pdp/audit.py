@@ -1,0 +1,38 @@
+"""One entry point for the access and change log of personal files."""
+
+from pdp.models import AuditLog
+
+
+def audit(*, user, action, obj, assure_id=None, changes=None):
+    """Record that `user` did `action` on `obj`. `changes` maps a field to [old, new]."""
+    return AuditLog.objects.create(
+        user=user if user is not None and user.is_authenticated else None,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        assure_id=assure_id,
+        changes=_jsonable(changes or {}),
+    )
+
+
+def field_changes(instance, data):
+    """Apply `data` to `instance`; return {field: [old, new]} for the fields that changed."""
+    changed = {}
+    for name, value in data.items():
+        old = getattr(instance, name)
+        if old != value:
+            changed[name] = [old, value]
+            setattr(instance, name, value)
+    return changed
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "pk"):
+        return value.pk
+    return str(value)

@@ -1,0 +1,24 @@
+"""The Celery application. Every periodic schedule of the project is listed here."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdp.settings")
+
+app = Celery("pdp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# One place for every periodic job (Europe/Paris time).
+app.conf.beat_schedule = {
+    "health-check": {
+        "task": "pdp.tasks.health_check",
+        "schedule": crontab(minute="*/15"),
+    },
+    "scan-arrets-daily": {
+        "task": "referrals.tasks.scan_arrets_task",
+        "schedule": crontab(hour=5, minute=30),
+    },
+}

@@ -1,0 +1,235 @@
+"""Core records: users and their roles, the organisation (region, units, CPAM), partners, audit."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    ASS = "ass", "Assistant(e) de service social"
+    CONSEILLER = "conseiller", "Conseiller(ère) service social"
+    MANAGER = "responsable", "Responsable d'unité"
+    REGIONAL = "regional", "Encadrement régional"
+    MEDECIN = "medecin_conseil", "Médecin conseil"
+    COORDINATEUR = "coordinateur", "Coordinateur·rice cellule PDP"
+    ADMIN = "admin", "Administrateur"
+
+
+# Roles that work inside one unit and see its individual records.
+UNIT_ROLES = {Role.ASS, Role.CONSEILLER, Role.MANAGER}
+
+
+class Region(models.Model):
+    """A CARSAT. Holds the detection thresholds, which differ between regions."""
+
+    code = models.CharField("code", max_length=10, unique=True)
+    name = models.CharField("nom", max_length=120)
+    medical_threshold_days = models.PositiveSmallIntegerField(
+        "seuil service médical (jours, strictement plus de)",
+        default=45,
+        validators=[MinValueValidator(1)],
+    )
+    social_threshold_days = models.PositiveSmallIntegerField(
+        "seuil service social (jours, au moins)", default=90, validators=[MinValueValidator(1)]
+    )
+    first_contact_deadline_day = models.PositiveSmallIntegerField(
+        "échéance du premier contact (jour d'arrêt)",
+        default=120,
+        validators=[MinValueValidator(1)],
+    )
+
+    class Meta:
+        verbose_name = "région (CARSAT)"
+        verbose_name_plural = "régions (CARSAT)"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_contact_deadline_day__gte=models.F("social_threshold_days")),
+                name="region_deadline_after_social_threshold",
+                violation_error_message=(
+                    "L'échéance du premier contact doit suivre le seuil du service social."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Unit(models.Model):
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="units")
+    code = models.CharField("code", max_length=20, unique=True)
+    name = models.CharField("nom", max_length=120)
+    auto_assign = models.BooleanField(
+        "attribution automatique",
+        default=False,
+        help_text="Attribuer les nouveaux signalements à l'ASS la moins chargée.",
+    )
+
+    class Meta:
+        verbose_name = "unité"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class UnitTerritory(models.Model):
+    """A département (2–3 characters) or a postal code (5 digits) covered by a unit.
+
+    Routing takes the longest matching prefix of the assuré's postal code, so a postal code
+    entry wins over its département.
+    """
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="territories")
+    prefix = models.CharField(
+        "département ou code postal",
+        max_length=5,
+        unique=True,
+        validators=[RegexValidator(r"^(\d{2,3}|2[AB]|\d{5})$", "Département ou code postal.")],
+    )
+
+    class Meta:
+        verbose_name = "territoire"
+        ordering = ["prefix"]
+
+    def __str__(self):
+        return f"{self.prefix} → {self.unit}"
+
+
+class CpamOffice(models.Model):
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="cpams")
+    code = models.CharField("code caisse", max_length=5, unique=True)
+    name = models.CharField("nom", max_length=120)
+
+    class Meta:
+        verbose_name = "CPAM"
+        verbose_name_plural = "CPAM"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+
+class PartnerKind(models.TextChoices):
+    SPST = "spst", "SPST / médecin du travail"
+    CAP_EMPLOI = "cap_emploi", "Cap emploi"
+    MDPH = "mdph", "MDPH"
+    FRANCE_TRAVAIL = "france_travail", "France Travail"
+    MEDECIN_TRAITANT = "medecin_traitant", "Médecin traitant"
+    CPAM = "cpam", "CPAM"
+    MISSION_LOCALE = "mission_locale", "Mission locale"
+    AGEFIPH = "agefiph", "Agefiph"
+    OTHER = "autre", "Autre partenaire"
+
+
+class Partner(models.Model):
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="partners", null=True, blank=True
+    )
+    kind = models.CharField("type", max_length=20, choices=PartnerKind.choices)
+    name = models.CharField("nom", max_length=200)
+    address = models.CharField("adresse", max_length=255, blank=True)
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+
+    class Meta:
+        verbose_name = "partenaire"
+        ordering = ["kind", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class PartnerContact(models.Model):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField("nom", max_length=200)
+    function = models.CharField("fonction", max_length=120, blank=True)
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+
+    class Meta:
+        verbose_name = "contact partenaire"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField("rôle", max_length=20, choices=Role.choices, default=Role.ASS)
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="members", null=True, blank=True
+    )
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        null=True,
+        blank=True,
+        help_text="Pour l'encadrement régional et le médecin conseil.",
+    )
+    ics_token = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "utilisateur"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(role__in=sorted(UNIT_ROLES)) | Q(unit__isnull=False),
+                name="user_unit_role_has_unit",
+                violation_error_message="Ce rôle exige une unité.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+    @property
+    def is_admin(self):
+        return self.is_superuser or self.role == Role.ADMIN
+
+    @property
+    def is_unit_member(self):
+        return self.role in UNIT_ROLES and self.unit_id is not None
+
+    def effective_region_id(self):
+        if self.unit_id:
+            return self.unit.region_id
+        return self.region_id
+
+    def new_ics_token(self):
+        self.ics_token = secrets.token_urlsafe(32)
+        return self.ics_token
+
+
+class AuditLog(models.Model):
+    """Who read or changed what in a person's file, and when (domain §11)."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "consultation"
+        CREATE = "create", "création"
+        UPDATE = "update", "modification"
+        DELETE = "delete", "suppression"
+        EXPORT = "export", "export"
+
+    at = models.DateTimeField("date", auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField("type d'objet", max_length=60)
+    object_id = models.CharField(max_length=40)
+    assure_id = models.BigIntegerField("assuré", null=True, db_index=True)
+    changes = models.JSONField("changements", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "journal d'accès"
+        verbose_name_plural = "journal d'accès"
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.at:%d/%m/%Y %H:%M} {self.user} {self.action} {self.object_type}"

@@ -1,0 +1,12 @@
+from celery import shared_task
+from django.db import connection
+from django.utils import timezone
+
+
+@shared_task(time_limit=30)
+def health_check():
+    """Proves the worker can reach the database; returns a small status dict."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        db_ok = cursor.fetchone()[0] == 1
+    return {"db": db_ok, "at": timezone.now().isoformat()}

@@ -1,0 +1,468 @@
+"""Assurés, arrêts de travail, signalements (referrals), contact attempts, CPAM imports."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from pdp.identifiers import nir_format, validate_nir, validate_siret
+from pdp.models import CpamOffice, Partner, Unit
+
+
+class Sexe(models.TextChoices):
+    HOMME = "1", "Homme"
+    FEMME = "2", "Femme"
+
+
+class Regime(models.TextChoices):
+    GENERAL = "general", "Régime général"
+    INDEPENDANT = "independant", "Indépendant"
+    AGRICOLE = "agricole", "Agricole (MSA)"
+
+
+class SituationEmploi(models.TextChoices):
+    CDI = "cdi", "CDI"
+    CDD = "cdd", "CDD"
+    INTERIM = "interim", "Intérim"
+    APPRENTI = "apprenti", "Apprenti"
+    STAGIAIRE = "stagiaire", "Stagiaire de la formation professionnelle"
+    INDEPENDANT = "independant", "Indépendant"
+    DEMANDEUR = "demandeur_emploi", "Demandeur d'emploi"
+
+
+class Canal(models.TextChoices):
+    TELEPHONE = "telephone", "Téléphone"
+    SMS = "sms", "SMS"
+    COURRIER = "courrier", "Courrier"
+    EMAIL = "email", "E-mail"
+    SUR_PLACE = "sur_place", "Sur place"
+
+
+class AssureQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from pdp.permissions import assure_scope
+
+        return assure_scope(self, user)
+
+
+class Assure(models.Model):
+    nir = models.CharField("NIR", max_length=15, unique=True, validators=[validate_nir])
+    nom_naissance = models.CharField("nom de naissance", max_length=100)
+    nom_usage = models.CharField("nom d'usage", max_length=100, blank=True)
+    prenoms = models.CharField("prénoms", max_length=150)
+    date_naissance = models.DateField("date de naissance", null=True, blank=True)
+    sexe = models.CharField("sexe", max_length=1, choices=Sexe.choices, blank=True)
+    adresse = models.CharField("adresse", max_length=255, blank=True)
+    code_postal = models.CharField("code postal", max_length=5, blank=True, db_index=True)
+    commune = models.CharField("commune", max_length=120, blank=True)
+    telephone = models.CharField("téléphone", max_length=30, blank=True)
+    email = models.EmailField("e-mail", blank=True)
+    regime = models.CharField(
+        "régime", max_length=20, choices=Regime.choices, default=Regime.GENERAL
+    )
+    cpam = models.ForeignKey(
+        CpamOffice, on_delete=models.PROTECT, null=True, blank=True, verbose_name="CPAM"
+    )
+    situation_emploi = models.CharField(
+        "situation d'emploi", max_length=20, choices=SituationEmploi.choices, blank=True
+    )
+    employeur_nom = models.CharField("employeur", max_length=200, blank=True)
+    employeur_siret = models.CharField(
+        "SIRET employeur", max_length=14, blank=True, validators=[validate_siret]
+    )
+    poste = models.CharField("poste occupé", max_length=150, blank=True)
+    rqth = models.BooleanField("RQTH", default=False)
+    spst = models.ForeignKey(
+        Partner,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="service de prévention et de santé au travail",
+    )
+    canal_prefere = models.CharField(
+        "canal de contact préféré", max_length=20, choices=Canal.choices, blank=True
+    )
+    # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save().
+    search_name = models.CharField(max_length=400, editable=False, db_index=True, default="")
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    objects = AssureQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "assuré"
+        ordering = ["nom_naissance", "prenoms"]
+
+    def __str__(self):
+        return f"{self.nom_affiche} {self.prenoms}"
+
+    def save(self, *args, **kwargs):
+        self.search_name = build_search_name(self.nom_naissance, self.nom_usage, self.prenoms)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_name"}
+        super().save(*args, **kwargs)
+
+    @property
+    def nom_affiche(self):
+        return self.nom_usage or self.nom_naissance
+
+    @property
+    def nir_groupe(self):
+        return nir_format(self.nir)
+
+
+def build_search_name(*parts):
+    import unicodedata
+
+    text = " ".join(p for p in parts if p)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+class TypeArret(models.TextChoices):
+    MALADIE = "MAL", "Maladie"
+    AT = "AT", "Accident du travail"
+    MP = "MP", "Maladie professionnelle"
+
+
+class ArretQuerySet(models.QuerySet):
+    def ongoing_on(self, day):
+        """Started on or before `day` and last known end on or after it (domain §4)."""
+        return self.filter(date_debut__lte=day).filter(
+            Q(date_fin_reelle__gte=day) | Q(date_fin_reelle__isnull=True, date_fin_prevue__gte=day)
+        )
+
+
+class ArretTravail(models.Model):
+    """One sick-leave episode; covers its prolongations. Identified by (assuré, start date)."""
+
+    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="arrets")
+    type_arret = models.CharField("type", max_length=3, choices=TypeArret.choices)
+    date_debut = models.DateField("début")
+    date_fin_prevue = models.DateField("fin prévue")
+    date_fin_reelle = models.DateField("fin réelle (reprise)", null=True, blank=True)
+    montant_ij = models.DecimalField(
+        "montant IJ (€/jour)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    cpam = models.ForeignKey(
+        CpamOffice, on_delete=models.PROTECT, null=True, blank=True, verbose_name="CPAM"
+    )
+    last_import = models.ForeignKey(
+        "referrals.CpamImport",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="dernier import",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    objects = ArretQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "arrêt de travail"
+        verbose_name_plural = "arrêts de travail"
+        ordering = ["-date_debut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assure", "date_debut"],
+                name="arret_unique_per_assure_start",
+                violation_error_message="Cet arrêt existe déjà pour cette personne.",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_fin_prevue__gte=F("date_debut")),
+                name="arret_expected_end_after_start",
+                violation_error_message="La fin prévue précède le début de l'arrêt.",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_fin_reelle__isnull=True) | Q(date_fin_reelle__gte=F("date_debut")),
+                name="arret_actual_end_after_start",
+                violation_error_message="La fin réelle précède le début de l'arrêt.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_type_arret_display()} du {self.date_debut:%d/%m/%Y}"
+
+    @property
+    def date_fin(self):
+        """Last known end: the actual end if known, else the expected one."""
+        return self.date_fin_reelle or self.date_fin_prevue
+
+    def duree_au(self, day=None):
+        """Duration on day D = D − start + 1, capped at the last known end."""
+        day = day or timezone.localdate()
+        last = min(day, self.date_fin)
+        return max((last - self.date_debut).days + 1, 0)
+
+    def is_ongoing(self, day=None):
+        day = day or timezone.localdate()
+        return self.date_debut <= day <= self.date_fin
+
+
+class Service(models.TextChoices):
+    SOCIAL = "social", "Service social"
+    MEDICAL = "medical", "Service médical"
+
+
+class Origine(models.TextChoices):
+    SEUIL_CPAM = "seuil_cpam", "Seuil de durée (CPAM)"
+    MEDECIN_CONSEIL = "medecin_conseil", "Médecin conseil / service médical"
+    SPST = "spst", "SPST / médecin du travail"
+    MEDECIN_TRAITANT = "medecin_traitant", "Médecin traitant"
+    ASSURE = "assure", "L'assuré directement"
+    CAP_EMPLOI = "cap_emploi", "Cap emploi"
+    MDPH = "mdph", "MDPH"
+    PARTENAIRE = "partenaire", "Autre partenaire"
+    CAMPAGNE = "campagne", "Réponse à une campagne"
+
+
+class Statut(models.TextChoices):
+    NOUVEAU = "nouveau", "Nouveau"
+    A_CONTACTER = "a_contacter", "À contacter"
+    CONTACT_EN_COURS = "contact_en_cours", "Contact en cours"
+    RENCONTRE_PROPOSEE = "rencontre_proposee", "Rencontre proposée"
+    ACCOMPAGNEMENT_OUVERT = "accompagnement_ouvert", "Accompagnement ouvert"
+    REFUS = "refus", "Refus de l'assuré"
+    SANS_REPONSE = "sans_reponse", "Sans réponse"
+    HORS_CRITERES = "hors_criteres", "Hors critères"
+    DOUBLON = "doublon", "Doublon"
+    # Service médical only.
+    TRANSMIS = "transmis", "Transmis au service social"
+    CLASSE = "classe", "Classé sans suite"
+
+
+OPEN_STATUSES = (
+    Statut.NOUVEAU,
+    Statut.A_CONTACTER,
+    Statut.CONTACT_EN_COURS,
+    Statut.RENCONTRE_PROPOSEE,
+)
+
+
+class SignalementQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from pdp.permissions import signalement_scope
+
+        return signalement_scope(self, user)
+
+    def open(self):
+        return self.filter(statut__in=OPEN_STATUSES)
+
+    def overdue(self, day=None):
+        day = day or timezone.localdate()
+        return self.open().filter(date_echeance__lt=day)
+
+
+class Signalement(models.Model):
+    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="signalements")
+    arret = models.ForeignKey(
+        ArretTravail,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="signalements",
+        verbose_name="arrêt",
+    )
+    service = models.CharField("service", max_length=10, choices=Service.choices)
+    origine = models.CharField("origine", max_length=20, choices=Origine.choices)
+    date_signalement = models.DateField("date du signalement", default=timezone.localdate)
+    statut = models.CharField(
+        "statut", max_length=25, choices=Statut.choices, default=Statut.NOUVEAU, db_index=True
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signalements",
+        verbose_name="unité",
+        help_text="Vide : file régionale « à répartir ».",
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signalements",
+        verbose_name="attribué à",
+    )
+    date_echeance = models.DateField("échéance du premier contact", null=True, blank=True)
+    motif = models.TextField(
+        "motif", blank=True, help_text="Sans aucun diagnostic ni information médicale."
+    )
+    forwarded_from = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="forwarded_to",
+        verbose_name="transmis depuis",
+    )
+    accompagnement = models.ForeignKey(
+        "cases.Accompagnement",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="signalements",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="créé par",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    objects = SignalementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "signalement"
+        ordering = ["date_echeance", "-date_signalement"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arret", "service"],
+                condition=Q(arret__isnull=False),
+                name="signalement_once_per_arret_and_service",
+                violation_error_message="Un signalement existe déjà pour cet arrêt et ce service.",
+            ),
+            models.UniqueConstraint(
+                fields=["assure"],
+                condition=Q(service="social", statut__in=[s.value for s in OPEN_STATUSES]),
+                name="signalement_one_open_social_per_assure",
+                violation_error_message=(
+                    "Un signalement au service social est déjà en cours pour cette personne."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(service="medical") | ~Q(statut__in=["transmis", "classe"]),
+                name="signalement_medical_statuses_only_medical",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["unit", "statut"]),
+            models.Index(fields=["assigned_to", "statut"]),
+        ]
+
+    def __str__(self):
+        return f"Signalement {self.get_service_display().lower()} – {self.assure}"
+
+    @property
+    def is_open(self):
+        return self.statut in OPEN_STATUSES
+
+    @property
+    def is_overdue(self):
+        return self.is_open and self.date_echeance and self.date_echeance < timezone.localdate()
+
+
+class SignalementEvent(models.Model):
+    """Status transitions, assignments and forwards of a referral: who, when, why."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Création"
+        STATUS = "status", "Changement de statut"
+        ASSIGNED = "assigned", "Attribution"
+        CONTACT = "contact", "Tentative de contact"
+        FORWARDED = "forwarded", "Transmission"
+
+    signalement = models.ForeignKey(Signalement, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField("date", default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    old_value = models.CharField(max_length=100, blank=True)
+    new_value = models.CharField(max_length=100, blank=True)
+    reason = models.TextField("motif", blank=True)
+
+    class Meta:
+        verbose_name = "événement de signalement"
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.old_value} → {self.new_value}"
+
+
+class ContactAttempt(models.Model):
+    class Resultat(models.TextChoices):
+        JOINT = "joint", "Personne jointe"
+        PAS_DE_REPONSE = "pas_de_reponse", "Pas de réponse"
+        MESSAGE = "message", "Message laissé"
+        NUMERO_ERRONE = "numero_errone", "Coordonnées erronées"
+        REFUS = "refus", "Refus"
+
+    signalement = models.ForeignKey(
+        Signalement, on_delete=models.CASCADE, related_name="contact_attempts"
+    )
+    at = models.DateTimeField("date", default=timezone.now)
+    canal = models.CharField("canal", max_length=20, choices=Canal.choices)
+    resultat = models.CharField("résultat", max_length=20, choices=Resultat.choices)
+    note = models.TextField("note", blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "tentative de contact"
+        verbose_name_plural = "tentatives de contact"
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.get_canal_display()} – {self.get_resultat_display()}"
+
+
+class CpamImport(models.Model):
+    class Status(models.TextChoices):
+        PROCESSED = "processed", "Traité"
+        REFUSED = "refused", "Refusé"
+        DRY_RUN = "dry_run", "Simulation"
+
+    file_name = models.CharField("fichier", max_length=255)
+    cpam = models.ForeignKey(
+        CpamOffice, on_delete=models.PROTECT, null=True, blank=True, verbose_name="CPAM"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="importé par",
+    )
+    created_at = models.DateTimeField("date", auto_now_add=True)
+    status = models.CharField("statut", max_length=10, choices=Status.choices)
+    message = models.TextField("message", blank=True)
+    rows_read = models.PositiveIntegerField("lignes lues", default=0)
+    rows_created = models.PositiveIntegerField("arrêts créés", default=0)
+    rows_updated = models.PositiveIntegerField("arrêts mis à jour", default=0)
+    rows_unchanged = models.PositiveIntegerField("arrêts inchangés", default=0)
+    rows_rejected = models.PositiveIntegerField("lignes rejetées", default=0)
+
+    class Meta:
+        verbose_name = "import CPAM"
+        verbose_name_plural = "imports CPAM"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.created_at:%d/%m/%Y})"
+
+
+class ImportRejection(models.Model):
+    cpam_import = models.ForeignKey(CpamImport, on_delete=models.CASCADE, related_name="rejections")
+    line_number = models.PositiveIntegerField("ligne")
+    reason = models.TextField("motif")
+    raw_line = models.TextField("contenu", blank=True)
+
+    class Meta:
+        verbose_name = "ligne rejetée"
+        verbose_name_plural = "lignes rejetées"
+        ordering = ["line_number"]
+
+    def __str__(self):
+        return f"ligne {self.line_number} : {self.reason}"
