@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+"""URL map of the cases app, assembled from each feature's own list."""
+
+from cases.views import urlpatterns as case_urls
+from cases.views_activity import urlpatterns as activity_urls
+from cases.views_dispositifs import urlpatterns as dispositif_urls
 
 app_name = "cases"
 
-urlpatterns = []
+urlpatterns = [*case_urls, *activity_urls, *dispositif_urls]

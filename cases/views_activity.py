@@ -1,0 +1,3 @@
+"""Dashboard, search, assuré page, agenda, entretiens, documents."""
+
+urlpatterns = []

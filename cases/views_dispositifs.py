@@ -1,0 +1,3 @@
+"""Dispositifs mobilised in a case, with the rules of domain §5."""
+
+urlpatterns = []

@@ -1,0 +1,78 @@
+"""Routing a service social referral to a unit, and assigning it to a social worker."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Length
+
+from pdp.models import Role, Unit, UnitTerritory, User
+from referrals.models import OPEN_STATUSES, Signalement, SignalementEvent
+
+
+def route_unit(postal_code):
+    """The unit whose territory holds `postal_code` (longest prefix wins), else None."""
+    if not postal_code:
+        return None
+    prefixes = {postal_code[:n] for n in range(2, len(postal_code) + 1)}
+    if postal_code[:2] == "20":  # Corsica: 2A (200xx–201xx) / 2B (202xx–206xx)
+        prefixes.add("2A" if postal_code[:3] in ("200", "201") else "2B")
+    territory = (
+        UnitTerritory.objects.filter(prefix__in=prefixes)
+        .select_related("unit")
+        .order_by(Length("prefix").desc())
+        .first()
+    )
+    return territory.unit if territory else None
+
+
+def lightest_worker(unit):
+    """The active ASS of `unit` with the fewest open referrals and open cases."""
+    return (
+        User.objects.filter(unit=unit, role=Role.ASS, is_active=True)
+        .annotate(
+            load=Count(
+                "signalements",
+                filter=Q(signalements__statut__in=OPEN_STATUSES),
+                distinct=True,
+            )
+            + Count(
+                "accompagnements",
+                filter=~Q(accompagnements__statut="cloture"),
+                distinct=True,
+            )
+        )
+        .order_by("load", "pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def signalement_assign(*, signalement, acting_user, unit=None, assigned_to=None, reason=""):
+    """Move a referral to `unit` and/or a worker; records who, when and why."""
+    signalement = Signalement.objects.select_for_update().get(pk=signalement.pk)
+    if assigned_to is not None and unit is None:
+        unit = assigned_to.unit
+    if assigned_to is not None and assigned_to.unit_id != unit.pk:
+        raise ValueError("La personne choisie n'appartient pas à cette unité.")
+    old = _assignment_label(signalement)
+    signalement.unit = unit
+    signalement.assigned_to = assigned_to
+    signalement.save(update_fields=["unit", "assigned_to", "updated_at"])
+    SignalementEvent.objects.create(
+        signalement=signalement,
+        actor=acting_user,
+        kind=SignalementEvent.Kind.ASSIGNED,
+        old_value=old,
+        new_value=_assignment_label(signalement),
+        reason=reason,
+    )
+    return signalement
+
+
+def _assignment_label(signalement):
+    unit = str(signalement.unit) if signalement.unit_id else "À répartir"
+    who = str(signalement.assigned_to) if signalement.assigned_to_id else "non attribué"
+    return f"{unit} / {who}"[:100]
+
+
+def units_with_auto_assign():
+    return Unit.objects.filter(auto_assign=True)

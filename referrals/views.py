@@ -1,0 +1,3 @@
+"""Triage pages: inboxes, referral detail, contact attempts, transitions."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""CPAM extract upload and import history pages."""
+
+urlpatterns = []
