@@ -3,7 +3,7 @@ from django.db import connection
 from django.utils import timezone
 
 
-@shared_task(time_limit=30)
+@shared_task(time_limit=30, soft_time_limit=20)
 def health_check():
     """Proves the worker can reach the database; returns a small status dict."""
     with connection.cursor() as cursor:

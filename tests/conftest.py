@@ -18,6 +18,20 @@ def _strict_templates(settings):
         template["OPTIONS"]["string_if_invalid"] = InvalidVarException("%s")
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run in-process in tests, except in the tests that start a real worker."""
+    from pdp.celery import app
+
+    if "celery_worker" in request.keywords:
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def unit(db):
     return UnitFactory()

@@ -1,0 +1,55 @@
+# The README's commands. Everything runs from a virtualenv in .venv, created on demand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test quality bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate, seed the demo and serve http://127.0.0.1:$(PORT).
+## SQLite and in-process tasks by default; with DATABASE_URL and REDIS_URL set it uses them
+## and also starts a Celery worker and beat (honcho + Procfile).
+run: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+		echo "PostgreSQL + Redis : serveur web, worker et beat Celery (honcho)"; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/honcho start; \
+	else \
+		echo "SQLite, tâches exécutées dans le processus web : http://127.0.0.1:$(PORT)"; \
+		DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+	fi
+
+## make test: install the test dependencies and run the whole suite (PostgreSQL when
+## DATABASE_URL is set, else SQLite). Browser tests need Debian's chromium package.
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+quality: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/djlint templates --lint
+	$(BIN)/djlint templates --check
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+## make bench: the referral engine benchmark (PostgreSQL only: set DATABASE_URL).
+bench: install-dev
+	$(BIN)/python manage.py bench_referrals
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles artifacts

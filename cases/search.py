@@ -1,0 +1,84 @@
+"""Finding a person: by NIR (prefix, spaces allowed) or by name (accent- and case-insensitive).
+
+Only among the people the user may see (`Assure.objects.visible_to`). Searching by NIR is
+reserved to users who may see it (`can_see_nir`).
+"""
+
+import re
+
+from django.db.models import Prefetch
+from django.urls import NoReverseMatch, reverse
+
+from cases.models import Accompagnement
+from pdp.permissions import can_see_nir
+from referrals.models import Assure, Signalement, build_search_name
+
+# A NIR typed in full or in part: digits, possibly "2A"/"2B" for Corsica, with separators.
+_NIR_SEPARATORS = re.compile(r"[\s.\-]+")
+_NIR_PREFIX = re.compile(r"^[0-9][0-9AB]*$")
+NIR_MIN_LENGTH = 3
+
+SORTS = {
+    "nom": ("nom_naissance", "prenoms", "pk"),
+    "-nom": ("-nom_naissance", "-prenoms", "-pk"),
+    "naissance": ("date_naissance", "nom_naissance", "pk"),
+    "-naissance": ("-date_naissance", "nom_naissance", "pk"),
+    "commune": ("commune", "nom_naissance", "pk"),
+    "-commune": ("-commune", "nom_naissance", "pk"),
+}
+DEFAULT_SORT = "nom"
+
+
+class SearchRefused(Exception):
+    """The query cannot be run for this user; the message is French and shown as is."""
+
+
+def nir_query(q):
+    """The normalised NIR prefix if `q` looks like (part of) a NIR, else None."""
+    compact = _NIR_SEPARATORS.sub("", q or "").upper()
+    if compact and _NIR_PREFIX.match(compact):
+        return compact
+    return None
+
+
+def name_words(q):
+    return build_search_name(q or "").split()
+
+
+def search_assures(user, q, order=DEFAULT_SORT):
+    """People visible to `user` matching `q`, with their visible open cases and referrals.
+
+    Each result carries `open_cases` and `open_referrals` (lists). Raises SearchRefused when
+    the query is a NIR and the user may not search by NIR, or when it is too short.
+    """
+    q = (q or "").strip()
+    qs = Assure.objects.visible_to(user)
+    nir = nir_query(q)
+    if nir is not None:
+        if not can_see_nir(user):
+            raise SearchRefused("La recherche par NIR ne vous est pas ouverte.")
+        if len(nir) < NIR_MIN_LENGTH:
+            raise SearchRefused(
+                f"Saisissez au moins {NIR_MIN_LENGTH} caractères du NIR pour lancer la recherche."
+            )
+        qs = qs.filter(nir__startswith=nir)
+    else:
+        words = name_words(q)
+        if not words:
+            return Assure.objects.none()
+        for word in words:
+            qs = qs.filter(search_name__contains=word)
+    cases = Accompagnement.objects.visible_to(user).open().select_related("referent")
+    referrals = Signalement.objects.visible_to(user).open().order_by("date_signalement", "pk")
+    return qs.order_by(*SORTS.get(order, SORTS[DEFAULT_SORT])).prefetch_related(
+        Prefetch("accompagnements", queryset=cases, to_attr="open_cases"),
+        Prefetch("signalements", queryset=referrals, to_attr="open_referrals"),
+    )
+
+
+def signalement_url(pk):
+    """Link to a referral's page, or None while the triage pages are not installed."""
+    try:
+        return reverse("referrals:signalement_detail", args=[pk])
+    except NoReverseMatch:
+        return None
