@@ -8,11 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args, **env):
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT")
-    }
+    # A clean environment: nothing from the test process (test settings, async flags…).
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     clean.update(DJANGO_SETTINGS_MODULE="pdp.settings", **env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True
