@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from pdp.identifiers import validate_siret
 from pdp.models import Partner, PartnerKind, Unit
 from referrals.models import Assure
 
@@ -339,7 +340,7 @@ class DispositifMobilise(models.Model):
     date_fin = models.DateField("fin", null=True, blank=True)
     entreprise_accueil = models.CharField("entreprise d'accueil", max_length=200, blank=True)
     entreprise_siret = models.CharField(
-        "SIRET de l'entreprise d'accueil", max_length=14, blank=True
+        "SIRET de l'entreprise d'accueil", max_length=14, blank=True, validators=[validate_siret]
     )
     chez_employeur = models.BooleanField("dans l'entreprise de l'employeur", default=False)
     prescripteur = models.CharField("prescripteur", max_length=120, blank=True)
@@ -365,10 +366,31 @@ class DispositifMobilise(models.Model):
                 name="dispositif_end_after_start",
                 violation_error_message="La fin précède le début.",
             ),
+            models.CheckConstraint(
+                condition=Q(renouvellements__lte=1),
+                name="dispositif_at_most_one_renewal",
+                violation_error_message="Un dispositif ne se renouvelle qu'une fois.",
+            ),
         ]
 
     def __str__(self):
         return str(self.type)
+
+    # Essai encadré: jours ouvrables used and allowed, from the (prefetched) periods.
+    @property
+    def is_essai_encadre(self):
+        return self.type.code == "essai_encadre"
+
+    @property
+    def jours_ouvrables_utilises(self):
+        from cases.workdays import count_jours_ouvrables
+
+        return sum(count_jours_ouvrables(p.date_debut, p.date_fin) for p in self.periodes.all())
+
+    @property
+    def jours_ouvrables_autorises(self):
+        """14 for the initial grant, 28 once renewed (domain §5)."""
+        return 28 if self.renouvellements else 14
 
 
 class DispositifPeriode(models.Model):
@@ -379,6 +401,11 @@ class DispositifPeriode(models.Model):
     )
     date_debut = models.DateField("début")
     date_fin = models.DateField("fin")
+    renouvellement = models.BooleanField(
+        "au titre du renouvellement",
+        default=False,
+        help_text="Période ajoutée après le renouvellement de l'essai encadré.",
+    )
 
     class Meta:
         verbose_name = "période"
@@ -393,6 +420,12 @@ class DispositifPeriode(models.Model):
 
     def __str__(self):
         return f"{self.date_debut:%d/%m/%Y} → {self.date_fin:%d/%m/%Y}"
+
+    @property
+    def jours_ouvrables(self):
+        from cases.workdays import count_jours_ouvrables
+
+        return count_jours_ouvrables(self.date_debut, self.date_fin)
 
 
 class Consentement(models.Model):

@@ -7,7 +7,6 @@ reserved to users who may see it (`can_see_nir`).
 import re
 
 from django.db.models import Prefetch
-from django.urls import NoReverseMatch, reverse
 
 from cases.models import Accompagnement
 from pdp.permissions import can_see_nir
@@ -74,11 +73,3 @@ def search_assures(user, q, order=DEFAULT_SORT):
         Prefetch("accompagnements", queryset=cases, to_attr="open_cases"),
         Prefetch("signalements", queryset=referrals, to_attr="open_referrals"),
     )
-
-
-def signalement_url(pk):
-    """Link to a referral's page, or None while the triage pages are not installed."""
-    try:
-        return reverse("referrals:signalement_detail", args=[pk])
-    except NoReverseMatch:
-        return None

@@ -2,31 +2,89 @@
 
 Each one runs in a transaction, takes `acting_user`, and writes a CaseEvent (the timeline)
 plus an audit entry, so every change of a person's record is traceable to a user.
+Refusals raise ValidationError with a French message, keyed by the form field it concerns
+when there is one, and change nothing.
 """
 
-from django.db import transaction
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import Accompagnement, CaseEvent, CaseStatus, Mission
-from pdp.audit import audit
-from pdp.models import AuditLog
+from cases.models import (
+    Accompagnement,
+    Action,
+    CaseEvent,
+    CaseStatus,
+    Cloture,
+    Consentement,
+    Domaine,
+    EvaluationGlobale,
+    Mission,
+    Objectif,
+    ObjectifStatut,
+    Orientation,
+    Outcome,
+    RiskLevel,
+)
+from pdp.audit import audit, field_changes
+from pdp.models import AuditLog, PartnerKind, Role
+
+Kind = CaseEvent.Kind
+
+# The areas of the évaluation globale (domain §3), in the order they are shown.
+EVALUATION_AREAS = [
+    "contraintes_sante",
+    "emploi",
+    "droits",
+    "ressources",
+    "vie_sociale",
+    "logement",
+    "competences",
+    "freins",
+]
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return value.pk
+    return str(value)
+
+
+def _d(day):
+    return day.strftime("%d/%m/%Y") if day else "—"
+
+
+def _short(text, length=80):
+    text = " ".join((text or "").split())
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def case_event_add(*, accompagnement, acting_user, kind, summary, detail="", changes=None):
+    changes = _json_safe(changes or {})
     event = CaseEvent.objects.create(
         accompagnement=accompagnement,
         actor=acting_user,
         kind=kind,
         summary=summary[:255],
         detail=detail,
-        changes=changes or {},
+        changes=changes,
     )
     audit(
         user=acting_user,
         action=AuditLog.Action.UPDATE,
         obj=accompagnement,
         assure_id=accompagnement.assure_id,
-        changes={"event": kind, "summary": summary[:255], **(changes or {})},
+        changes={"event": kind, "summary": summary[:255], **changes},
     )
     return event
 
@@ -49,3 +107,561 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
         accompagnement=case, acting_user=acting_user, kind=CaseEvent.Kind.OPENED, summary=summary
     )
     return case
+
+
+# --- Guards ----------------------------------------------------------------------------------
+
+
+def _require_not_closed(case):
+    if case.statut == CaseStatus.CLOTURE:
+        raise ValidationError("L'accompagnement est clôturé : rouvrez-le pour le modifier.")
+
+
+def _require_choice(value, choices, field, message):
+    if value not in choices.values:
+        raise ValidationError({field: message})
+
+
+def _require_not_future(day, field, label):
+    if day and day > timezone.localdate():
+        raise ValidationError({field: f"{label} ne peut pas être dans le futur."})
+
+
+def _require_text(value, field, message):
+    if not (value or "").strip():
+        raise ValidationError({field: message})
+    return value.strip()
+
+
+def _set_status(case, *, expected, new, **extra):
+    """UPDATE … WHERE statut IN expected: safe when two people act at once."""
+    now = timezone.now()
+    updated = Accompagnement.objects.filter(pk=case.pk, statut__in=expected).update(
+        statut=new, updated_at=now, **extra
+    )
+    if not updated:
+        case.refresh_from_db(fields=["statut", "date_cloture"])
+        raise ValidationError(
+            f"L'accompagnement est « {case.get_statut_display().lower()} » : "
+            "cette action n'est plus possible."
+        )
+    old = case.statut
+    case.statut = new
+    case.updated_at = now
+    for name, value in extra.items():
+        setattr(case, name, value)
+    return old
+
+
+# --- Notes -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_note_add(*, accompagnement, acting_user, text):
+    text = _require_text(text, "text", "Écrivez la note.")
+    return case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.NOTE,
+        summary=f"Note : {_short(text)}",
+        detail=text,
+    )
+
+
+# --- Évaluation globale --------------------------------------------------------------------
+
+
+@transaction.atomic
+def evaluation_create(*, accompagnement, acting_user, niveau_risque, **areas):
+    """A new version of the évaluation globale; earlier versions stay as they were."""
+    _require_not_closed(accompagnement)
+    unknown = set(areas) - set(EVALUATION_AREAS)
+    if unknown:
+        raise TypeError(f"Champs inconnus : {', '.join(sorted(unknown))}")
+    _require_choice(niveau_risque, RiskLevel, "niveau_risque", "Indiquez le niveau de risque.")
+    # Serialise concurrent versions on the case row (the unique constraint is the backstop).
+    Accompagnement.objects.select_for_update().filter(pk=accompagnement.pk).first()
+    previous = accompagnement.evaluations.order_by("-version").first()
+    version = (previous.version if previous else 0) + 1
+    data = {name: (areas.get(name) or "").strip() for name in EVALUATION_AREAS}
+    evaluation = EvaluationGlobale.objects.create(
+        accompagnement=accompagnement,
+        version=version,
+        niveau_risque=niveau_risque,
+        created_by=acting_user,
+        **data,
+    )
+    changed_areas = [
+        EvaluationGlobale._meta.get_field(name).verbose_name
+        for name in EVALUATION_AREAS
+        if data[name] != (getattr(previous, name) if previous else "")
+    ]
+    old_risk = previous.niveau_risque if previous else None
+    summary = f"Évaluation globale v{version} (risque {evaluation.get_niveau_risque_display()})"
+    if previous and old_risk != niveau_risque:
+        summary += f", risque {previous.get_niveau_risque_display().lower()} → "
+        summary += evaluation.get_niveau_risque_display().lower()
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.EVALUATION,
+        summary=summary,
+        changes={
+            "version": [previous.version if previous else None, version],
+            "niveau_risque": [old_risk, niveau_risque],
+            "domaines_modifies": changed_areas,
+        },
+    )
+    return evaluation
+
+
+# --- Plan d'aide -----------------------------------------------------------------------------
+
+OBJECTIF_FIELDS = {"domaine", "libelle", "echeance", "statut"}
+
+
+@transaction.atomic
+def objectif_create(*, accompagnement, acting_user, domaine, libelle, echeance=None):
+    _require_not_closed(accompagnement)
+    libelle = _require_text(libelle, "libelle", "Formulez l'objectif.")
+    _require_choice(domaine, Domaine, "domaine", "Choisissez le domaine.")
+    objectif = Objectif.objects.create(
+        accompagnement=accompagnement, domaine=domaine, libelle=libelle, echeance=echeance
+    )
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.OBJECTIVE,
+        summary=f"Objectif ajouté : {_short(libelle, 150)}",
+        changes={
+            "objectif": objectif.pk,
+            "libelle": [None, libelle],
+            "domaine": [None, domaine],
+            "echeance": [None, echeance],
+        },
+    )
+    return objectif
+
+
+@transaction.atomic
+def objectif_update(*, objectif, acting_user, **data):
+    """Change the wording, area, due date or status (en cours / atteint / abandonné / révisé)."""
+    case = objectif.accompagnement
+    _require_not_closed(case)
+    unknown = set(data) - OBJECTIF_FIELDS
+    if unknown:
+        raise TypeError(f"Champs inconnus : {', '.join(sorted(unknown))}")
+    if "statut" in data:
+        _require_choice(data["statut"], ObjectifStatut, "statut", "Statut inconnu.")
+    if "domaine" in data:
+        _require_choice(data["domaine"], Domaine, "domaine", "Choisissez le domaine.")
+    if "libelle" in data:
+        data["libelle"] = _require_text(data["libelle"], "libelle", "Formulez l'objectif.")
+    old_status = objectif.get_statut_display().lower()
+    changes = field_changes(objectif, data)
+    if not changes:
+        return objectif
+    objectif.save(update_fields=list(changes))
+    if "statut" in changes:
+        summary = (
+            f"Objectif « {_short(objectif.libelle, 100)} » : {old_status} → "
+            f"{objectif.get_statut_display().lower()}"
+        )
+    else:
+        summary = f"Objectif modifié : {_short(objectif.libelle, 150)}"
+    case_event_add(
+        accompagnement=case,
+        acting_user=acting_user,
+        kind=Kind.OBJECTIVE,
+        summary=summary,
+        changes={"objectif": objectif.pk, **changes},
+    )
+    return objectif
+
+
+@transaction.atomic
+def action_create(*, objectif, acting_user, libelle, porteur="", echeance=None):
+    case = objectif.accompagnement
+    _require_not_closed(case)
+    libelle = _require_text(libelle, "libelle", "Décrivez l'action.")
+    action = Action.objects.create(
+        objectif=objectif, libelle=libelle, porteur=(porteur or "").strip(), echeance=echeance
+    )
+    case_event_add(
+        accompagnement=case,
+        acting_user=acting_user,
+        kind=Kind.OBJECTIVE,
+        summary=(
+            f"Action ajoutée : {_short(libelle, 100)} (objectif « {_short(objectif.libelle, 60)} »)"
+        ),
+        changes={"action": action.pk, "libelle": [None, libelle], "echeance": [None, echeance]},
+    )
+    return action
+
+
+@transaction.atomic
+def action_toggle(*, action, acting_user):
+    """Mark an action done, or not done again."""
+    case = action.objectif.accompagnement
+    _require_not_closed(case)
+    old = action.faite
+    # Flip in the database so two clicks at once give two flips, not one lost update.
+    Action.objects.filter(pk=action.pk, faite=old).update(faite=not old)
+    action.refresh_from_db(fields=["faite"])
+    if action.faite == old:
+        raise ValidationError("L'action vient d'être modifiée par quelqu'un d'autre.")
+    verb = "réalisée" if action.faite else "à refaire"
+    case_event_add(
+        accompagnement=case,
+        acting_user=acting_user,
+        kind=Kind.OBJECTIVE,
+        summary=f"Action {verb} : {_short(action.libelle, 150)}",
+        changes={"action": action.pk, "faite": [old, action.faite]},
+    )
+    return action
+
+
+# --- Orientations ----------------------------------------------------------------------------
+
+AGREEMENT_MESSAGE = "Une orientation ne part qu'avec l'accord de l'assuré."
+
+
+@transaction.atomic
+def orientation_create(
+    *,
+    accompagnement,
+    acting_user,
+    partner_kind,
+    motif,
+    accord_assure,
+    partner=None,
+    date_orientation=None,
+    statut=Orientation.Statut.PROPOSEE,
+):
+    _require_not_closed(accompagnement)
+    _require_choice(partner_kind, PartnerKind, "partner_kind", "Choisissez vers qui orienter.")
+    _require_choice(statut, Orientation.Statut, "statut", "Statut inconnu.")
+    motif = _require_text(motif, "motif", "Indiquez le motif de l'orientation.")
+    if partner is not None and partner.kind != partner_kind:
+        raise ValidationError(
+            {"partner": f"Ce partenaire n'est pas de type « {PartnerKind(partner_kind).label} »."}
+        )
+    if statut != Orientation.Statut.PROPOSEE and not accord_assure:
+        raise ValidationError({"accord_assure": AGREEMENT_MESSAGE})
+    date_orientation = date_orientation or timezone.localdate()
+    _require_not_future(date_orientation, "date_orientation", "La date de l'orientation")
+    orientation = Orientation.objects.create(
+        accompagnement=accompagnement,
+        partner_kind=partner_kind,
+        partner=partner,
+        motif=motif,
+        accord_assure=bool(accord_assure),
+        date_orientation=date_orientation,
+        statut=statut,
+    )
+    target = PartnerKind(partner_kind).label
+    if partner is not None:
+        target += f" ({partner.name})"
+    summary = f"Orientation vers {target} : {orientation.get_statut_display().lower()}"
+    summary += (
+        ", avec l'accord de l'assuré" if accord_assure else ", accord de l'assuré à recueillir"
+    )
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.ORIENTATION,
+        summary=summary,
+        detail=motif,
+        changes={
+            "orientation": orientation.pk,
+            "partner_kind": [None, partner_kind],
+            "partner": [None, partner],
+            "statut": [None, statut],
+            "accord_assure": [None, bool(accord_assure)],
+        },
+    )
+    return orientation
+
+
+ORIENTATION_UPDATE_FIELDS = {"statut", "suivi", "accord_assure"}
+
+
+@transaction.atomic
+def orientation_update(*, orientation, acting_user, **data):
+    """Follow-up of an orientation: status, notes, the assuré's agreement."""
+    unknown = set(data) - ORIENTATION_UPDATE_FIELDS
+    if unknown:
+        raise TypeError(f"Champs inconnus : {', '.join(sorted(unknown))}")
+    if "statut" in data:
+        _require_choice(data["statut"], Orientation.Statut, "statut", "Statut inconnu.")
+    accord = data.get("accord_assure", orientation.accord_assure)
+    statut = data.get("statut", orientation.statut)
+    if statut != Orientation.Statut.PROPOSEE and not accord:
+        field = "accord_assure" if "accord_assure" in data else "statut"
+        raise ValidationError({field: AGREEMENT_MESSAGE})
+    if "suivi" in data:
+        data["suivi"] = (data["suivi"] or "").strip()
+    old_status = orientation.get_statut_display().lower()
+    changes = field_changes(orientation, data)
+    if not changes:
+        return orientation
+    orientation.save(update_fields=list(changes))
+    summary = f"Orientation vers {orientation.get_partner_kind_display()}"
+    if "statut" in changes:
+        summary += f" : {old_status} → {orientation.get_statut_display().lower()}"
+    elif "accord_assure" in changes:
+        summary += " : accord de l'assuré " + (
+            "recueilli" if orientation.accord_assure else "retiré"
+        )
+    else:
+        summary += " : suivi mis à jour"
+    logged = {k: v for k, v in changes.items() if k != "suivi"}
+    case_event_add(
+        accompagnement=orientation.accompagnement,
+        acting_user=acting_user,
+        kind=Kind.ORIENTATION,
+        summary=summary,
+        detail=orientation.suivi if "suivi" in changes else "",
+        changes={
+            "orientation": orientation.pk,
+            **logged,
+            **({"suivi": True} if "suivi" in changes else {}),
+        },
+    )
+    return orientation
+
+
+# --- Consentements ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consentement_record(*, accompagnement, acting_user, portee, date_recueil=None):
+    """Record the assuré's agreement for one scope; only one active consent per scope."""
+    _require_choice(portee, Consentement.Portee, "portee", "Choisissez la portée.")
+    date_recueil = date_recueil or timezone.localdate()
+    _require_not_future(date_recueil, "date_recueil", "La date de recueil")
+    assure = accompagnement.assure
+    message = "Ce consentement est déjà recueilli (et non révoqué)."
+    if Consentement.objects.filter(
+        assure=assure, portee=portee, date_revocation__isnull=True
+    ).exists():
+        raise ValidationError({"portee": message})
+    try:
+        with transaction.atomic():
+            consentement = Consentement.objects.create(
+                assure=assure, portee=portee, date_recueil=date_recueil, recorded_by=acting_user
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"portee": message}) from exc
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.CONSENT,
+        summary=(
+            f"Consentement recueilli le {_d(date_recueil)} : "
+            f"{consentement.get_portee_display().lower()}"
+        ),
+        changes={
+            "consentement": consentement.pk,
+            "portee": portee,
+            "date_recueil": [None, date_recueil],
+        },
+    )
+    return consentement
+
+
+@transaction.atomic
+def consentement_revoke(*, consentement, accompagnement, acting_user, date_revocation=None):
+    if consentement.assure_id != accompagnement.assure_id:
+        raise ValidationError("Ce consentement ne concerne pas la personne accompagnée.")
+    date_revocation = date_revocation or timezone.localdate()
+    _require_not_future(date_revocation, "date_revocation", "La date de révocation")
+    if date_revocation < consentement.date_recueil:
+        raise ValidationError(
+            {"date_revocation": "La révocation ne peut précéder le recueil du consentement."}
+        )
+    updated = Consentement.objects.filter(pk=consentement.pk, date_revocation__isnull=True).update(
+        date_revocation=date_revocation
+    )
+    if not updated:
+        raise ValidationError("Ce consentement est déjà révoqué.")
+    consentement.date_revocation = date_revocation
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.CONSENT,
+        summary=(
+            f"Consentement révoqué le {_d(date_revocation)} : "
+            f"{consentement.get_portee_display().lower()}"
+        ),
+        changes={
+            "consentement": consentement.pk,
+            "portee": consentement.portee,
+            "date_revocation": [None, date_revocation],
+        },
+    )
+    return consentement
+
+
+# --- Status: close, reopen, suspend, resume, référent ---------------------------------------
+
+
+@transaction.atomic
+def case_close(*, accompagnement, acting_user, outcome, date_cloture, commentaire=""):
+    """Close with a mandatory outcome (domain §3); the Cloture row keeps the history."""
+    if accompagnement.statut == CaseStatus.CLOTURE:
+        raise ValidationError("L'accompagnement est déjà clôturé.")
+    errors = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = "Choisissez l'issue de l'accompagnement."
+    today = timezone.localdate()
+    if date_cloture is None:
+        errors["date_cloture"] = "Indiquez la date de clôture."
+    elif date_cloture > today:
+        errors["date_cloture"] = "La date de clôture ne peut pas être dans le futur."
+    elif date_cloture < accompagnement.date_ouverture:
+        errors["date_cloture"] = (
+            "La date de clôture ne peut précéder l'ouverture "
+            f"({_d(accompagnement.date_ouverture)})."
+        )
+    else:
+        last = accompagnement.clotures.order_by("-date_cloture").first()
+        if last is not None and date_cloture < last.date_cloture:
+            errors["date_cloture"] = (
+                "La date de clôture ne peut précéder la clôture précédente "
+                f"({_d(last.date_cloture)})."
+            )
+    if errors:
+        raise ValidationError(errors)
+    old = _set_status(
+        accompagnement,
+        expected=[CaseStatus.OUVERT, CaseStatus.SUSPENDU],
+        new=CaseStatus.CLOTURE,
+        date_cloture=date_cloture,
+    )
+    cloture = Cloture.objects.create(
+        accompagnement=accompagnement,
+        outcome=outcome,
+        date_cloture=date_cloture,
+        commentaire=(commentaire or "").strip(),
+        closed_by=acting_user,
+    )
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.CLOSED,
+        summary=f"Accompagnement clôturé le {_d(date_cloture)} : {cloture.get_outcome_display()}",
+        detail=cloture.commentaire,
+        changes={
+            "statut": [old, CaseStatus.CLOTURE],
+            "outcome": [None, outcome],
+            "date_cloture": [None, date_cloture],
+            "cloture": cloture.pk,
+        },
+    )
+    return cloture
+
+
+@transaction.atomic
+def case_reopen(*, accompagnement, acting_user, reason):
+    """Reopen a closed case; its closures stay in the history."""
+    reason = _require_text(reason, "reason", "Indiquez le motif de la réouverture.")
+    old_date = accompagnement.date_cloture
+    try:
+        with transaction.atomic():
+            _set_status(
+                accompagnement,
+                expected=[CaseStatus.CLOTURE],
+                new=CaseStatus.OUVERT,
+                date_cloture=None,
+            )
+    except IntegrityError as exc:
+        accompagnement.refresh_from_db(fields=["statut", "date_cloture"])
+        raise ValidationError(
+            "Un autre accompagnement est déjà ouvert pour cette personne et cette mission : "
+            "il n'est pas possible de rouvrir celui-ci."
+        ) from exc
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.REOPENED,
+        summary=f"Accompagnement rouvert : {_short(reason, 150)}",
+        detail=reason,
+        changes={
+            "statut": [CaseStatus.CLOTURE, CaseStatus.OUVERT],
+            "date_cloture": [old_date, None],
+        },
+    )
+    return accompagnement
+
+
+@transaction.atomic
+def case_suspend(*, accompagnement, acting_user, reason=""):
+    reason = (reason or "").strip()
+    old = _set_status(accompagnement, expected=[CaseStatus.OUVERT], new=CaseStatus.SUSPENDU)
+    summary = "Accompagnement suspendu"
+    if reason:
+        summary += f" : {_short(reason, 150)}"
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.STATUS,
+        summary=summary,
+        detail=reason,
+        changes={"statut": [old, CaseStatus.SUSPENDU]},
+    )
+    return accompagnement
+
+
+@transaction.atomic
+def case_resume(*, accompagnement, acting_user, reason=""):
+    reason = (reason or "").strip()
+    old = _set_status(accompagnement, expected=[CaseStatus.SUSPENDU], new=CaseStatus.OUVERT)
+    summary = "Accompagnement repris"
+    if reason:
+        summary += f" : {_short(reason, 150)}"
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.STATUS,
+        summary=summary,
+        detail=reason,
+        changes={"statut": [old, CaseStatus.OUVERT]},
+    )
+    return accompagnement
+
+
+def can_change_referent(user, case):
+    """Only the unit's manager (or an administrator) hands a case to another ASS."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or user.role == Role.ADMIN:
+        return True
+    return user.role == Role.MANAGER and user.unit_id == case.unit_id
+
+
+@transaction.atomic
+def case_change_referent(*, accompagnement, acting_user, referent):
+    if not can_change_referent(acting_user, accompagnement):
+        raise PermissionDenied("Seul le responsable de l'unité change le référent.")
+    if (
+        referent.role != Role.ASS
+        or referent.unit_id != accompagnement.unit_id
+        or not referent.is_active
+    ):
+        raise ValidationError({"referent": "Le référent doit être un(e) ASS active de l'unité."})
+    if referent.pk == accompagnement.referent_id:
+        raise ValidationError({"referent": "Cette personne est déjà la référente du parcours."})
+    old = accompagnement.referent
+    Accompagnement.objects.filter(pk=accompagnement.pk).update(
+        referent=referent, updated_at=timezone.now()
+    )
+    accompagnement.referent = referent
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.REFERENT,
+        summary=f"Référent du parcours : {old} → {referent}",
+        changes={"referent": [old.pk, referent.pk]},
+    )
+    return accompagnement

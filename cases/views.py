@@ -1,16 +1,600 @@
-"""Accompagnement page and its in-page actions."""
+"""Accompagnement page and its in-page actions: notes, évaluation, plan d'aide, orientations,
+consents, closure, reopening, suspension, change of référent.
 
-from django.shortcuts import render
-from django.urls import path
+Every view fetches the case through `get_accompagnement_for_user` (not visible → 404, visible
+but the rule fails → 403), validates a form and calls a service of cases/services.py.
+"""
 
-from pdp.permissions import get_accompagnement_for_user
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms.models import model_to_dict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from cases import services
+from cases.forms import (
+    ActionForm,
+    ClotureForm,
+    ConsentementForm,
+    ConsentementRevokeForm,
+    EvaluationForm,
+    NoteForm,
+    ObjectifForm,
+    OrientationForm,
+    OrientationUpdateForm,
+    ReasonForm,
+    ReferentForm,
+)
+from cases.models import Action, CaseEvent, CaseStatus, Consentement, Objectif, Orientation
+from pdp.audit import audit
+from pdp.models import AuditLog
+from pdp.permissions import (
+    can_edit_case,
+    can_read_case_content,
+    can_schedule_for_case,
+    get_accompagnement_for_user,
+)
+
+TIMELINE_PAGE_SIZE = 50
+LIST_PAGE_SIZE = 25
+
+
+def _apply(form, service, **kwargs):
+    """Call the service; on refusal put its message next to the field and return None."""
+    try:
+        return service(**kwargs)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
+
+
+def _sort(request, allowed, default):
+    """`?o=field` or `?o=-field` among `allowed`; returns (ordering, current value)."""
+    value = request.GET.get("o", default)
+    if value.lstrip("-") not in allowed:
+        value = default
+    return value
+
+
+def _case_url(case, anchor=""):
+    url = reverse("cases:accompagnement_detail", args=[case.pk])
+    return f"{url}#{anchor}" if anchor else url
+
+
+def _read(request, obj, case):
+    audit(user=request.user, action=AuditLog.Action.VIEW, obj=obj, assure_id=case.assure_id)
+
+
+def _form_page(request, case, form, *, title, submit_label, intro="", danger=False, cancel=None):
+    return render(
+        request,
+        "cases/accompagnement_form.html",
+        {
+            "case": case,
+            "form": form,
+            "title": title,
+            "intro": intro,
+            "submit_label": submit_label,
+            "danger": danger,
+            "cancel_url": cancel or _case_url(case),
+        },
+    )
+
+
+# --- The accompagnement page ----------------------------------------------------------------
 
 
 def accompagnement_detail(request, pk):
     case = get_accompagnement_for_user(request.user, pk)
-    return render(request, "cases/accompagnement_detail.html", {"case": case})
+    user = request.user
+    can_edit = can_edit_case(user, case)
+    can_read_content = can_read_case_content(user, case)
+    context = {
+        "case": case,
+        "can_edit": can_edit,
+        "can_read_content": can_read_content,
+        "can_schedule": can_schedule_for_case(user, case),
+        "can_change_referent": services.can_change_referent(user, case),
+        "entretiens": list(case.entretiens.select_related("ass").order_by("-debut")),
+        "documents": [],
+        "dispositifs": [],
+        "signalements": list(case.signalements.order_by("-date_signalement")),
+    }
+    if can_read_content:
+        ordering = _sort(request, {"at"}, "-at")
+        kind = request.GET.get("kind", "")
+        tiebreak = "-pk" if ordering.startswith("-") else "pk"
+        events = case.events.select_related("actor").order_by(ordering, tiebreak)
+        if kind in CaseEvent.Kind.values:
+            events = events.filter(kind=kind)
+        else:
+            kind = ""
+        evaluations = list(case.evaluations.select_related("created_by").order_by("-version")[:1])
+        context.update(
+            timeline=Paginator(events, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page")),
+            timeline_order=ordering,
+            timeline_kind=kind,
+            event_kinds=CaseEvent.Kind.choices,
+            evaluation=evaluations[0] if evaluations else None,
+            objectifs=list(case.objectifs.prefetch_related("actions")),
+            orientations=list(case.orientations.select_related("partner")),
+            consentements=list(case.assure.consentements.select_related("recorded_by")),
+            clotures=list(case.clotures.select_related("closed_by")),
+            documents=list(case.documents.select_related("uploaded_by")),
+            dispositifs=list(case.dispositifs.select_related("type").prefetch_related("periodes")),
+        )
+    _read(request, case, case)
+    return render(request, "cases/accompagnement_detail.html", context)
 
+
+# --- Notes -----------------------------------------------------------------------------------
+
+
+def note_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        event = _apply(
+            form,
+            services.case_note_add,
+            accompagnement=case,
+            acting_user=request.user,
+            text=form.cleaned_data["text"],
+        )
+        if event:
+            messages.success(request, "Note ajoutée au journal.")
+            return redirect(_case_url(case, "journal"))
+    return _form_page(request, case, form, title="Ajouter une note", submit_label="Enregistrer")
+
+
+# --- Évaluation globale --------------------------------------------------------------------
+
+
+def evaluation_list(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
+    ordering = _sort(request, {"version", "created_at"}, "-version")
+    evaluations = case.evaluations.select_related("created_by").order_by(ordering)
+    page = Paginator(evaluations, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/evaluation_list.html",
+        {
+            "case": case,
+            "page_obj": page,
+            "ordering": ordering,
+            "can_edit": can_edit_case(request.user, case),
+        },
+    )
+
+
+def evaluation_detail(request, pk, version):
+    case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
+    evaluation = get_object_or_404(case.evaluations.select_related("created_by"), version=version)
+    latest = case.evaluations.order_by("-version").values_list("version", flat=True).first()
+    _read(request, evaluation, case)
+    return render(
+        request,
+        "cases/evaluation_detail.html",
+        {
+            "case": case,
+            "evaluation": evaluation,
+            "latest_version": latest,
+            "areas": [
+                (evaluation._meta.get_field(name).verbose_name, getattr(evaluation, name))
+                for name in services.EVALUATION_AREAS
+            ],
+            "can_edit": can_edit_case(request.user, case),
+        },
+    )
+
+
+def evaluation_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    previous = case.evaluations.order_by("-version").first()
+    initial = model_to_dict(previous, fields=EvaluationForm.Meta.fields) if previous else None
+    form = EvaluationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        evaluation = _apply(
+            form,
+            services.evaluation_create,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if evaluation:
+            messages.success(
+                request, f"Évaluation globale enregistrée (version {evaluation.version})."
+            )
+            return redirect("cases:evaluation_detail", pk=case.pk, version=evaluation.version)
+    return render(
+        request,
+        "cases/evaluation_create.html",
+        {"case": case, "form": form, "previous": previous},
+    )
+
+
+# --- Plan d'aide -----------------------------------------------------------------------------
+
+OBJECTIF_SORTS = {"echeance", "domaine", "statut", "created_at"}
+
+
+def _objectifs(case, ordering="echeance"):
+    return list(case.objectifs.order_by(ordering, "pk").prefetch_related("actions"))
+
+
+def plan_detail(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
+    ordering = _sort(request, OBJECTIF_SORTS, "echeance")
+    return render(
+        request,
+        "cases/plan_detail.html",
+        {
+            "case": case,
+            "objectifs": _objectifs(case, ordering),
+            "ordering": ordering,
+            "can_edit": can_edit_case(request.user, case),
+        },
+    )
+
+
+def plan_print(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
+    objectifs = [o for o in _objectifs(case) if o.statut != "abandonne"]
+    _read(request, case, case)
+    return render(request, "cases/plan_print.html", {"case": case, "objectifs": objectifs})
+
+
+def objectif_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = ObjectifForm(request.POST or None, with_status=False)
+    if request.method == "POST" and form.is_valid():
+        objectif = _apply(
+            form,
+            services.objectif_create,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if objectif:
+            messages.success(request, "Objectif ajouté au plan d'aide.")
+            return redirect("cases:plan_detail", pk=case.pk)
+    return _form_page(
+        request,
+        case,
+        form,
+        title="Ajouter un objectif",
+        submit_label="Ajouter",
+        cancel=reverse("cases:plan_detail", args=[case.pk]),
+    )
+
+
+def objectif_update(request, pk, objectif_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    objectif = get_object_or_404(Objectif, pk=objectif_pk, accompagnement=case)
+    form = ObjectifForm(
+        request.POST or None, initial=model_to_dict(objectif, fields=ObjectifForm.Meta.fields)
+    )
+    if request.method == "POST" and form.is_valid():
+        objectif.accompagnement = case
+        updated = _apply(
+            form,
+            services.objectif_update,
+            objectif=objectif,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if updated:
+            messages.success(request, "Objectif modifié.")
+            return redirect("cases:plan_detail", pk=case.pk)
+    return _form_page(
+        request,
+        case,
+        form,
+        title=f"Modifier l'objectif « {objectif.libelle} »",
+        submit_label="Enregistrer",
+        cancel=reverse("cases:plan_detail", args=[case.pk]),
+    )
+
+
+def action_create(request, pk, objectif_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    objectif = get_object_or_404(Objectif, pk=objectif_pk, accompagnement=case)
+    objectif.accompagnement = case
+    form = ActionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        action = _apply(
+            form,
+            services.action_create,
+            objectif=objectif,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if action:
+            messages.success(request, "Action ajoutée.")
+            return redirect(
+                reverse("cases:plan_detail", args=[case.pk]) + f"#objectif-{objectif.pk}"
+            )
+    return _form_page(
+        request,
+        case,
+        form,
+        title=f"Ajouter une action à l'objectif « {objectif.libelle} »",
+        submit_label="Ajouter",
+        cancel=reverse("cases:plan_detail", args=[case.pk]),
+    )
+
+
+@require_POST
+def action_toggle(request, pk, action_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    action = get_object_or_404(
+        Action.objects.select_related("objectif"), pk=action_pk, objectif__accompagnement=case
+    )
+    action.objectif.accompagnement = case
+    error = None
+    try:
+        services.action_toggle(action=action, acting_user=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.htmx:
+        return render(
+            request,
+            "cases/plan_action_row.html",
+            {"case": case, "action": action, "can_edit": True, "error": error},
+        )
+    if error:
+        messages.error(request, error)
+    return redirect(reverse("cases:plan_detail", args=[case.pk]) + f"#action-{action.pk}")
+
+
+# --- Orientations ----------------------------------------------------------------------------
+
+
+def orientation_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = OrientationForm(request.POST or None, region_id=case.unit.region_id)
+    if request.method == "POST" and form.is_valid():
+        orientation = _apply(
+            form,
+            services.orientation_create,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if orientation:
+            messages.success(request, "Orientation enregistrée.")
+            return redirect(_case_url(case, "orientations"))
+    return _form_page(
+        request,
+        case,
+        form,
+        title="Orienter vers un partenaire",
+        intro="L'orientation n'est envoyée au partenaire qu'avec l'accord de l'assuré.",
+        submit_label="Enregistrer l'orientation",
+    )
+
+
+def orientation_update(request, pk, orientation_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    orientation = get_object_or_404(Orientation, pk=orientation_pk, accompagnement=case)
+    orientation.accompagnement = case
+    form = OrientationUpdateForm(
+        request.POST or None,
+        initial=model_to_dict(orientation, fields=OrientationUpdateForm.Meta.fields),
+    )
+    if request.method == "POST" and form.is_valid():
+        updated = _apply(
+            form,
+            services.orientation_update,
+            orientation=orientation,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if updated:
+            messages.success(request, "Orientation mise à jour.")
+            return redirect(_case_url(case, "orientations"))
+    return _form_page(
+        request,
+        case,
+        form,
+        title=f"Suivi de l'orientation vers {orientation.get_partner_kind_display()}",
+        intro=f"Motif : {orientation.motif}",
+        submit_label="Enregistrer",
+    )
+
+
+# --- Consentements ---------------------------------------------------------------------------
+
+
+def consentement_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = ConsentementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        consentement = _apply(
+            form,
+            services.consentement_record,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if consentement:
+            messages.success(request, "Consentement enregistré.")
+            return redirect(_case_url(case, "consentements"))
+    return _form_page(
+        request,
+        case,
+        form,
+        title="Recueillir un consentement",
+        intro="L'assuré peut révoquer son consentement à tout moment.",
+        submit_label="Enregistrer",
+    )
+
+
+def consentement_revoke(request, pk, consentement_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    consentement = get_object_or_404(Consentement, pk=consentement_pk, assure_id=case.assure_id)
+    form = ConsentementRevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        revoked = _apply(
+            form,
+            services.consentement_revoke,
+            consentement=consentement,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if revoked:
+            messages.success(request, "Consentement révoqué.")
+            return redirect(_case_url(case, "consentements"))
+    return _form_page(
+        request,
+        case,
+        form,
+        title=f"Révoquer le consentement « {consentement.get_portee_display()} »",
+        intro=f"Recueilli le {consentement.date_recueil:%d/%m/%Y}.",
+        submit_label="Révoquer",
+        danger=True,
+    )
+
+
+# --- Status ----------------------------------------------------------------------------------
+
+
+def cloture_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    if case.statut == CaseStatus.CLOTURE:
+        messages.info(request, "L'accompagnement est déjà clôturé.")
+        return redirect(_case_url(case))
+    form = ClotureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        cloture = _apply(
+            form,
+            services.case_close,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if cloture:
+            messages.success(request, "Accompagnement clôturé.")
+            return redirect(_case_url(case))
+    return render(request, "cases/cloture_create.html", {"case": case, "form": form})
+
+
+def _status_view(request, pk, *, service, form_kwargs, title, submit_label, intro, success):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = ReasonForm(request.POST or None, **form_kwargs)
+    if request.method == "POST" and form.is_valid():
+        done = _apply(
+            form,
+            service,
+            accompagnement=case,
+            acting_user=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        if done:
+            messages.success(request, success)
+            return redirect(_case_url(case))
+    return _form_page(request, case, form, title=title, intro=intro, submit_label=submit_label)
+
+
+def case_reopen(request, pk):
+    return _status_view(
+        request,
+        pk,
+        service=services.case_reopen,
+        form_kwargs={"required": True},
+        title="Rouvrir l'accompagnement",
+        intro="Les clôtures précédentes restent dans l'historique.",
+        submit_label="Rouvrir",
+        success="Accompagnement rouvert.",
+    )
+
+
+def case_suspend(request, pk):
+    return _status_view(
+        request,
+        pk,
+        service=services.case_suspend,
+        form_kwargs={"required": False},
+        title="Suspendre l'accompagnement",
+        intro="Par exemple pendant une hospitalisation ou à la demande de l'assuré.",
+        submit_label="Suspendre",
+        success="Accompagnement suspendu.",
+    )
+
+
+def case_resume(request, pk):
+    return _status_view(
+        request,
+        pk,
+        service=services.case_resume,
+        form_kwargs={"required": False},
+        title="Reprendre l'accompagnement",
+        intro="",
+        submit_label="Reprendre",
+        success="Accompagnement repris.",
+    )
+
+
+def case_referent(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, services.can_change_referent)
+    form = ReferentForm(request.POST or None, case=case)
+    if request.method == "POST" and form.is_valid():
+        done = _apply(
+            form,
+            services.case_change_referent,
+            accompagnement=case,
+            acting_user=request.user,
+            referent=form.cleaned_data["referent"],
+        )
+        if done:
+            messages.success(request, f"Nouveau référent du parcours : {case.referent}.")
+            return redirect(_case_url(case))
+    return _form_page(
+        request,
+        case,
+        form,
+        title="Changer le référent du parcours",
+        intro=f"Référent actuel : {case.referent}.",
+        submit_label="Changer de référent",
+    )
+
+
+P = "accompagnements/<int:pk>/"
 
 urlpatterns = [
-    path("accompagnements/<int:pk>/", accompagnement_detail, name="accompagnement_detail"),
+    path(P, accompagnement_detail, name="accompagnement_detail"),
+    path(P + "notes/ajouter/", note_create, name="note_create"),
+    path(P + "evaluations/", evaluation_list, name="evaluation_list"),
+    path(P + "evaluations/nouvelle/", evaluation_create, name="evaluation_create"),
+    path(P + "evaluations/<int:version>/", evaluation_detail, name="evaluation_detail"),
+    path(P + "plan/", plan_detail, name="plan_detail"),
+    path(P + "plan/imprimer/", plan_print, name="plan_print"),
+    path(P + "plan/objectifs/ajouter/", objectif_create, name="objectif_create"),
+    path(P + "plan/objectifs/<int:objectif_pk>/modifier/", objectif_update, name="objectif_update"),
+    path(
+        P + "plan/objectifs/<int:objectif_pk>/actions/ajouter/",
+        action_create,
+        name="action_create",
+    ),
+    path(P + "plan/actions/<int:action_pk>/basculer/", action_toggle, name="action_toggle"),
+    path(P + "orientations/ajouter/", orientation_create, name="orientation_create"),
+    path(P + "orientations/<int:orientation_pk>/", orientation_update, name="orientation_update"),
+    path(P + "consentements/ajouter/", consentement_create, name="consentement_create"),
+    path(
+        P + "consentements/<int:consentement_pk>/revoquer/",
+        consentement_revoke,
+        name="consentement_revoke",
+    ),
+    path(P + "cloturer/", cloture_create, name="cloture_create"),
+    path(P + "rouvrir/", case_reopen, name="case_reopen"),
+    path(P + "suspendre/", case_suspend, name="case_suspend"),
+    path(P + "reprendre/", case_resume, name="case_resume"),
+    path(P + "referent/", case_referent, name="case_referent"),
 ]

@@ -1,3 +1,650 @@
 """Dashboard, search, assuré page, agenda, entretiens, documents."""
 
-urlpatterns = []
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+
+from cases import agenda as agenda_services
+from cases.agenda import entretien_record, entretien_schedule, entretien_update
+from cases.documents import document_delete, document_upload, download_name
+from cases.forms_activity import (
+    AssureForm,
+    DocumentUploadForm,
+    EntretienForm,
+    EntretienRecordForm,
+    SearchForm,
+)
+from cases.models import (
+    Accompagnement,
+    CaseStatus,
+    Consentement,
+    DispositifMobilise,
+    DispositifStatut,
+    Document,
+    Entretien,
+    Objectif,
+    ObjectifStatut,
+)
+from cases.people import assure_update as assure_update_service
+from cases.people import can_edit_assure
+from cases.search import DEFAULT_SORT, SORTS, SearchRefused, search_assures
+from pdp.audit import audit
+from pdp.identifiers import IdentifierError, siret_format
+from pdp.models import AuditLog, Role, User
+from pdp.permissions import (
+    can_edit_case,
+    can_read_case_content,
+    can_schedule_for_case,
+    can_see_nir,
+    get_accompagnement_for_user,
+    get_assure_for_user,
+)
+from referrals.markers import arret_markers, region_of
+from referrals.models import Service, Signalement
+
+PAGE_SIZE = 25
+SECTION_LIMIT = 100  # rows per dashboard section; beyond, filter by worker
+DISPOSITIF_HORIZON_DAYS = 14
+
+
+def _is_admin(user):
+    return user.is_superuser or user.role == Role.ADMIN
+
+
+def _add_errors(form, exc, field_map=None):
+    """Show a service's ValidationError next to the right fields (or on top of the form)."""
+    field_map = field_map or {}
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field_map.get(field, field)
+            form.add_error(target if target in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _limited(qs, limit=SECTION_LIMIT):
+    rows = list(qs[: limit + 1])
+    return {"rows": rows[:limit], "more": len(rows) > limit}
+
+
+# --- Dashboard ---------------------------------------------------------------------------
+
+
+def _week_end(today):
+    return today + datetime.timedelta(days=6 - today.weekday())
+
+
+def _open_referrals():
+    return (
+        Signalement.objects.filter(service=Service.SOCIAL)
+        .open()
+        .select_related("assure", "assigned_to")
+        .order_by(F("date_echeance").asc(nulls_last=True), "date_signalement", "pk")
+    )
+
+
+def _open_cases(now):
+    next_meeting = (
+        Entretien.objects.filter(
+            accompagnement=OuterRef("pk"), statut=Entretien.Statut.PLANIFIE, debut__gte=now
+        )
+        .order_by("debut")
+        .values("debut")[:1]
+    )
+    last_contact = (
+        Entretien.objects.filter(accompagnement=OuterRef("pk"), statut=Entretien.Statut.REALISE)
+        .order_by("-debut")
+        .values("debut")[:1]
+    )
+    return (
+        Accompagnement.objects.open()
+        .select_related("assure", "referent")
+        .annotate(next_meeting=Subquery(next_meeting), last_contact=Subquery(last_contact))
+        .order_by(F("last_contact").asc(nulls_first=True), "date_ouverture", "pk")
+    )
+
+
+def _objectives_due(today):
+    return (
+        Objectif.objects.filter(
+            statut=ObjectifStatut.EN_COURS,
+            echeance__lte=_week_end(today),
+            accompagnement__in=Accompagnement.objects.open(),
+        )
+        .select_related("accompagnement__assure", "accompagnement__referent")
+        .order_by("echeance", "pk")
+    )
+
+
+def _dispositifs_ending(today):
+    return (
+        DispositifMobilise.objects.filter(
+            statut__in=[DispositifStatut.EN_COURS, DispositifStatut.ACCORDE],
+            date_fin__gte=today,
+            date_fin__lte=today + datetime.timedelta(days=DISPOSITIF_HORIZON_DAYS),
+        )
+        .select_related("type", "accompagnement__assure", "accompagnement__referent")
+        .order_by("date_fin", "pk")
+    )
+
+
+def _meetings_today(today):
+    start, end = agenda_services.day_bounds(today)
+    return (
+        Entretien.objects.filter(debut__gte=start, debut__lt=end)
+        .select_related("accompagnement__assure", "ass")
+        .order_by("debut", "pk")
+    )
+
+
+def _count(qs, field):
+    """Correlated count of `qs` rows whose `field` is the outer user: one query for all."""
+    sub = (
+        qs.filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+
+
+def _worker_summary(unit, today, now):
+    referrals = Signalement.objects.filter(service=Service.SOCIAL, unit=unit).open()
+    start, end = agenda_services.day_bounds(today)
+    return (
+        User.objects.filter(unit=unit, is_active=True, role__in=[Role.ASS, Role.CONSEILLER])
+        .annotate(
+            n_referrals=_count(referrals, "assigned_to"),
+            n_overdue=_count(referrals.filter(date_echeance__lt=today), "assigned_to"),
+            n_cases=_count(Accompagnement.objects.open().filter(unit=unit), "referent"),
+            n_objectives=_count(
+                Objectif.objects.filter(
+                    statut=ObjectifStatut.EN_COURS,
+                    echeance__lte=_week_end(today),
+                    accompagnement__statut__in=[CaseStatus.OUVERT, CaseStatus.SUSPENDU],
+                ),
+                "accompagnement__referent",
+            ),
+            n_dispositifs=_count(
+                _dispositifs_ending(today).select_related(None), "accompagnement__referent"
+            ),
+            n_meetings=_count(Entretien.objects.filter(debut__gte=start, debut__lt=end), "ass"),
+        )
+        .order_by("role", "last_name", "first_name", "pk")
+    )
+
+
+def dashboard(request):
+    user = request.user
+    if not user.is_unit_member:
+        raise PermissionDenied("Le tableau de bord est réservé aux équipes des unités.")
+    today, now = timezone.localdate(), timezone.now()
+    context = {
+        "today": today,
+        "week_end": _week_end(today),
+        "is_manager": user.role == Role.MANAGER,
+    }
+    if user.role == Role.CONSEILLER:
+        context["referrals"] = _limited(_open_referrals().filter(assigned_to=user))
+        context["meetings"] = _limited(_meetings_today(today).filter(ass__unit_id=user.unit_id))
+        return render(request, "cases/dashboard_conseiller.html", context)
+
+    if user.role == Role.MANAGER:
+        unit = user.unit
+        worker = None
+        if request.GET.get("ass"):
+            try:
+                worker = User.objects.get(
+                    pk=int(request.GET["ass"]), unit_id=user.unit_id, is_active=True
+                )
+            except (ValueError, User.DoesNotExist) as exc:
+                raise Http404("Membre de l'unité inconnu.") from exc
+        referrals = _open_referrals().filter(unit=unit, assigned_to__isnull=False)
+        cases = _open_cases(now).filter(unit=unit)
+        objectives = _objectives_due(today).filter(accompagnement__unit=unit)
+        dispositifs = _dispositifs_ending(today).filter(accompagnement__unit=unit)
+        meetings = _meetings_today(today).filter(ass__unit=unit)
+        if worker is not None:
+            referrals = referrals.filter(assigned_to=worker)
+            cases = cases.filter(referent=worker)
+            objectives = objectives.filter(accompagnement__referent=worker)
+            dispositifs = dispositifs.filter(accompagnement__referent=worker)
+            meetings = meetings.filter(ass=worker)
+        context |= {
+            "worker": worker,
+            "workers": list(_worker_summary(unit, today, now)),
+            "unassigned": _limited(_open_referrals().filter(unit=unit, assigned_to__isnull=True)),
+            "regional_queue_count": Signalement.objects.filter(
+                unit__isnull=True, service=Service.SOCIAL, assure__cpam__region_id=unit.region_id
+            )
+            .open()
+            .count(),
+        }
+    else:  # ASS
+        referrals = _open_referrals().filter(assigned_to=user, unit_id=user.unit_id)
+        cases = _open_cases(now).filter(referent=user)
+        objectives = _objectives_due(today).filter(accompagnement__referent=user)
+        dispositifs = _dispositifs_ending(today).filter(accompagnement__referent=user)
+        meetings = _meetings_today(today).filter(ass=user)
+    context |= {
+        "referrals": _limited(referrals),
+        "cases": _limited(cases),
+        "objectives": _limited(objectives),
+        "dispositifs": _limited(dispositifs),
+        "meetings": _limited(meetings),
+    }
+    return render(request, "cases/dashboard.html", context)
+
+
+# --- Search ------------------------------------------------------------------------------
+
+
+def _may_search(user):
+    return _is_admin(user) or user.is_unit_member or user.role == Role.MEDECIN
+
+
+def search(request):
+    user = request.user
+    if not _may_search(user):
+        raise PermissionDenied("La recherche de personnes ne vous est pas ouverte.")
+    form = SearchForm(request.GET or None)
+    order = request.GET.get("o", DEFAULT_SORT)
+    if order not in SORTS:
+        order = DEFAULT_SORT
+    page = None
+    q = ""
+    if form.is_bound and form.is_valid() and form.cleaned_data["q"].strip():
+        q = form.cleaned_data["q"].strip()
+        try:
+            results = search_assures(user, q, order)
+        except SearchRefused as exc:
+            form.add_error("q", str(exc))
+        else:
+            page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/search.html",
+        {
+            "form": form,
+            "q": q,
+            "page": page,
+            "order": order,
+            "show_nir": can_see_nir(user),
+        },
+    )
+
+
+# --- The person's page -------------------------------------------------------------------
+
+
+def _siret_display(siret):
+    if not siret:
+        return ""
+    try:
+        return siret_format(siret)
+    except IdentifierError:
+        return siret
+
+
+def assure_detail(request, pk):
+    user = request.user
+    assure = get_assure_for_user(user, pk)
+    today = timezone.localdate()
+    arrets = list(assure.arrets.select_related("cpam__region").order_by("-date_debut"))
+    for arret in arrets:
+        arret.assure = assure
+        arret.duree = arret.duree_au(today)
+        arret.ongoing = arret.is_ongoing(today)
+        arret.markers = arret_markers(arret, today=today, region=region_of(arret))
+    referrals = (
+        Signalement.objects.visible_to(user)
+        .filter(assure=assure)
+        .select_related("unit", "assigned_to", "arret")
+        .order_by("-date_signalement", "-pk")
+    )
+    cases = (
+        Accompagnement.objects.visible_to(user)
+        .filter(assure=assure)
+        .select_related("referent", "unit")
+        .order_by("-date_ouverture", "-pk")
+    )
+    social_side = _is_admin(user) or user.is_unit_member
+    consents = (
+        Consentement.objects.filter(assure=assure).select_related("recorded_by")
+        if social_side
+        else None
+    )
+    audit(user=user, action=AuditLog.Action.VIEW, obj=assure, assure_id=assure.pk)
+    return render(
+        request,
+        "cases/assure_detail.html",
+        {
+            "assure": assure,
+            "show_nir": can_see_nir(user),
+            "siret": _siret_display(assure.employeur_siret),
+            "spst": assure.spst,
+            "arrets": arrets,
+            "referrals": list(referrals),
+            "cases": list(cases),
+            "consents": None if consents is None else list(consents),
+            "can_edit": can_edit_assure(user, assure),
+            "today": today,
+        },
+    )
+
+
+def assure_edit(request, pk):
+    user = request.user
+    assure = get_assure_for_user(user, pk, can_edit_assure)
+    form = AssureForm(request.POST or None, instance=assure, region_id=user.effective_region_id())
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            changes = assure_update_service(assure=assure, acting_user=user, data=data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            if changes:
+                messages.success(request, "Coordonnées enregistrées.")
+            else:
+                messages.info(request, "Aucune modification.")
+            return redirect("cases:assure_detail", pk=assure.pk)
+    if request.method == "GET":
+        form.initial["employeur_siret"] = _siret_display(assure.employeur_siret)
+    return render(request, "cases/assure_edit.html", {"assure": assure, "form": form})
+
+
+# --- Entretiens --------------------------------------------------------------------------
+
+ENTRETIEN_FIELD_MAP = {"debut": "date"}
+
+
+def _get_entretien_for_user(user, pk):
+    qs = Entretien.objects.select_related(
+        "accompagnement__assure", "accompagnement__referent", "accompagnement__unit", "ass"
+    ).filter(accompagnement__in=Accompagnement.objects.visible_to(user))
+    return get_object_or_404(qs, pk=pk)
+
+
+def entretien_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_schedule_for_case)
+    form = EntretienForm(request.POST or None, case=case)
+    if request.method == "POST" and form.is_valid():
+        try:
+            entretien_schedule(
+                accompagnement=case,
+                acting_user=request.user,
+                debut=form.debut,
+                mode=form.cleaned_data["mode"],
+                duree_minutes=form.cleaned_data["duree_minutes"],
+                ass=form.cleaned_data["ass"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, ENTRETIEN_FIELD_MAP)
+        else:
+            messages.success(request, "Entretien planifié.")
+            return redirect("cases:accompagnement_detail", pk=case.pk)
+    return render(request, "cases/entretien_create.html", {"case": case, "form": form})
+
+
+def entretien_edit(request, pk):
+    user = request.user
+    entretien = _get_entretien_for_user(user, pk)
+    case = entretien.accompagnement
+    if not can_schedule_for_case(user, case):
+        raise PermissionDenied("Vous n'avez pas les droits pour cette action.")
+    can_record = can_edit_case(user, case)
+    can_move = entretien.statut == Entretien.Statut.PLANIFIE and case.statut != CaseStatus.CLOTURE
+    action = request.POST.get("action") if request.method == "POST" else None
+    move_form = EntretienForm(
+        request.POST if action == "deplacer" else None,
+        case=case,
+        initial=EntretienForm.initial_for(entretien),
+    )
+    record_form = EntretienRecordForm(
+        request.POST if action == "compte_rendu" else None,
+        initial={"statut": entretien.statut, "note": entretien.note},
+    )
+    if action == "deplacer":
+        if not can_move:
+            raise PermissionDenied("Seul un entretien planifié peut être déplacé.")
+        if move_form.is_valid():
+            try:
+                entretien_update(
+                    entretien=entretien,
+                    acting_user=user,
+                    debut=move_form.debut,
+                    mode=move_form.cleaned_data["mode"],
+                    duree_minutes=move_form.cleaned_data["duree_minutes"],
+                    ass=move_form.cleaned_data["ass"],
+                )
+            except ValidationError as exc:
+                _add_errors(move_form, exc, ENTRETIEN_FIELD_MAP)
+            else:
+                messages.success(request, "Entretien déplacé.")
+                return redirect("cases:accompagnement_detail", pk=case.pk)
+    elif action == "compte_rendu":
+        if not can_record:
+            raise PermissionDenied("Seul·e le ou la référent·e ou le ou la responsable renseigne.")
+        if record_form.is_valid():
+            try:
+                entretien_record(
+                    entretien=entretien,
+                    acting_user=user,
+                    statut=record_form.cleaned_data["statut"],
+                    note=record_form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                _add_errors(record_form, exc)
+            else:
+                messages.success(request, "Entretien mis à jour.")
+                return redirect("cases:accompagnement_detail", pk=case.pk)
+    elif request.method == "POST":
+        raise PermissionDenied("Action inconnue.")
+    return render(
+        request,
+        "cases/entretien_edit.html",
+        {
+            "entretien": entretien,
+            "case": case,
+            "move_form": move_form if can_move else None,
+            "record_form": record_form if can_record else None,
+            "can_read_content": can_read_case_content(user, case),
+        },
+    )
+
+
+# --- Agenda ------------------------------------------------------------------------------
+
+
+def _agenda_user(user):
+    if not user.is_unit_member:
+        raise PermissionDenied("L'agenda est réservé aux équipes des unités.")
+
+
+def agenda(request):
+    user = request.user
+    _agenda_user(user)
+    today = timezone.localdate()
+    monday = agenda_services.parse_week(request.GET.get("semaine"), today)
+    worker = user
+    may_pick = user.role in (Role.MANAGER, Role.CONSEILLER)
+    workers = []
+    if may_pick:
+        workers = list(
+            User.objects.filter(
+                unit_id=user.unit_id, is_active=True, role__in=[Role.ASS, Role.MANAGER]
+            ).order_by("last_name", "first_name", "pk")
+        )
+    if request.GET.get("ass"):
+        try:
+            wanted = int(request.GET["ass"])
+        except ValueError as exc:
+            raise Http404("Membre de l'unité inconnu.") from exc
+        if wanted != user.pk:
+            if not may_pick:
+                raise PermissionDenied("Vous ne pouvez consulter que votre agenda.")
+            worker = next((w for w in workers if w.pk == wanted), None)
+            if worker is None:
+                raise Http404("Membre de l'unité inconnu.")
+    meetings = list(agenda_services.week_meetings(worker, monday))
+    for meeting in meetings:
+        meeting.editable = can_schedule_for_case(user, meeting.accompagnement)
+    days = []
+    for offset in range(7):
+        day = monday + datetime.timedelta(days=offset)
+        items = [m for m in meetings if timezone.localtime(m.debut).date() == day]
+        if offset < 6 or items:  # Sunday only when something is planned on it
+            days.append({"date": day, "meetings": items, "today": day == today})
+    return render(
+        request,
+        "cases/agenda.html",
+        {
+            "worker": worker,
+            "workers": workers,
+            "may_pick": may_pick,
+            "days": days,
+            "monday": monday,
+            "week_label": agenda_services.week_param(monday),
+            "prev_week": agenda_services.week_param(monday - datetime.timedelta(days=7)),
+            "next_week": agenda_services.week_param(monday + datetime.timedelta(days=7)),
+            "this_week": agenda_services.week_param(
+                today - datetime.timedelta(days=today.weekday())
+            ),
+            "ass_param": worker.pk if worker.pk != user.pk else "",
+        },
+    )
+
+
+@login_not_required
+def agenda_ics(request, token):
+    owner = agenda_services.user_for_ics_token(token)
+    if owner is None:
+        raise Http404("Calendrier inconnu.")
+    body = agenda_services.ics_calendar(owner, host=request.get_host().split(":")[0])
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="pdp-agenda.ics"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def agenda_ics_manage(request):
+    user = request.user
+    _agenda_user(user)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "generer":
+            agenda_services.ics_token_renew(user=user, acting_user=user)
+            messages.success(
+                request, "Nouvelle adresse d'abonnement créée ; l'ancienne ne fonctionne plus."
+            )
+        elif action == "revoquer":
+            agenda_services.ics_token_revoke(user=user, acting_user=user)
+            messages.success(request, "Abonnement révoqué : l'adresse ne fonctionne plus.")
+        else:
+            raise PermissionDenied("Action inconnue.")
+        return redirect("cases:agenda_ics_manage")
+    feed_url = None
+    if user.ics_token:
+        feed_url = request.build_absolute_uri(reverse("cases:agenda_ics", args=[user.ics_token]))
+    return render(request, "cases/agenda_ics_manage.html", {"feed_url": feed_url})
+
+
+# --- Documents ---------------------------------------------------------------------------
+
+
+def _get_document_for_user(user, pk, rule):
+    qs = Document.objects.select_related("accompagnement", "uploaded_by").filter(
+        accompagnement__in=Accompagnement.objects.visible_to(user)
+    )
+    document = get_object_or_404(qs, pk=pk)
+    if not rule(user, document.accompagnement):
+        raise PermissionDenied("Vous n'avez pas les droits pour cette action.")
+    return document
+
+
+def document_upload_view(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    form = DocumentUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            document_upload(
+                accompagnement=case,
+                acting_user=request.user,
+                uploaded_file=form.cleaned_data["fichier"],
+                nom=form.cleaned_data["nom"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Document ajouté.")
+            return redirect("cases:accompagnement_detail", pk=case.pk)
+    return render(request, "cases/document_upload.html", {"case": case, "form": form})
+
+
+def document_download(request, pk):
+    document = _get_document_for_user(request.user, pk, can_read_case_content)
+    try:
+        handle = document.fichier.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("Fichier introuvable.") from exc
+    audit(
+        user=request.user,
+        action=AuditLog.Action.EXPORT,
+        obj=document,
+        assure_id=document.accompagnement.assure_id,
+        changes={"nom": document.nom},
+    )
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=download_name(document),
+        content_type=document.content_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def document_delete_view(request, pk):
+    document = _get_document_for_user(request.user, pk, can_edit_case)
+    case = document.accompagnement
+    if request.method == "POST":
+        document_delete(document=document, acting_user=request.user)
+        messages.success(request, "Document supprimé.")
+        return redirect("cases:accompagnement_detail", pk=case.pk)
+    return render(request, "cases/document_delete.html", {"document": document, "case": case})
+
+
+urlpatterns = [
+    path("activite/", dashboard, name="dashboard"),
+    path("recherche/", search, name="search"),
+    path("assures/<int:pk>/", assure_detail, name="assure_detail"),
+    path("assures/<int:pk>/modifier/", assure_edit, name="assure_edit"),
+    path(
+        "accompagnements/<int:pk>/entretiens/nouveau/",
+        entretien_create,
+        name="entretien_create",
+    ),
+    path("entretiens/<int:pk>/", entretien_edit, name="entretien_edit"),
+    path("agenda/", agenda, name="agenda"),
+    path("agenda/abonnement/", agenda_ics_manage, name="agenda_ics_manage"),
+    path("agenda/<str:token>.ics", agenda_ics, name="agenda_ics"),
+    path(
+        "accompagnements/<int:pk>/documents/nouveau/",
+        document_upload_view,
+        name="document_upload",
+    ),
+    path("documents/<int:pk>/", document_download, name="document_download"),
+    path("documents/<int:pk>/supprimer/", document_delete_view, name="document_delete"),
+]

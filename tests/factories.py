@@ -148,3 +148,15 @@ class CaseEventFactory(factory.django.DjangoModelFactory):
     accompagnement = factory.SubFactory(AccompagnementFactory)
     kind = cm.CaseEvent.Kind.NOTE
     summary = "Note"
+
+
+class EntretienFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = cm.Entretien
+
+    accompagnement = factory.SubFactory(AccompagnementFactory)
+    ass = factory.SelfAttribute("accompagnement.referent")
+    debut = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=2))
+    duree_minutes = 60
+    mode = cm.Entretien.Mode.SUR_PLACE
+    statut = cm.Entretien.Statut.PLANIFIE

@@ -1,0 +1,196 @@
+"""Forms of the accompagnement page: validation and layout only; services do the changes."""
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from cases.models import (
+    Action,
+    Consentement,
+    EvaluationGlobale,
+    Objectif,
+    Orientation,
+    Outcome,
+)
+from cases.services import EVALUATION_AREAS
+from pdp.models import Partner, Role, User
+
+NO_DIAGNOSIS = "Sans diagnostic : seulement ce qui est utile à l'accompagnement."
+
+
+class DateInput(forms.DateInput):
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"type": "date", **(attrs or {})}, format="%Y-%m-%d")
+
+
+def _textarea(rows=3):
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label="Note",
+        widget=_textarea(5),
+        max_length=10000,
+        help_text=NO_DIAGNOSIS,
+    )
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = EvaluationGlobale
+        fields = [*EVALUATION_AREAS, "niveau_risque"]
+        widgets = {name: _textarea(4) for name in EVALUATION_AREAS}
+        help_texts = {
+            "contraintes_sante": (
+                "Jamais de diagnostic : seulement les contraintes et limitations fonctionnelles "
+                "(port de charges, station debout, fatigabilité…)."
+            ),
+            "emploi": "Poste, relation avec l'employeur, contrat.",
+            "freins": NO_DIAGNOSIS,
+        }
+
+
+class ObjectifForm(forms.ModelForm):
+    class Meta:
+        model = Objectif
+        fields = ["domaine", "libelle", "echeance", "statut"]
+        widgets = {"echeance": DateInput()}
+        help_texts = {"libelle": "Négocié avec l'assuré, formulé simplement."}
+
+    def __init__(self, *args, with_status=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_status:
+            del self.fields["statut"]
+
+
+class ActionForm(forms.ModelForm):
+    class Meta:
+        model = Action
+        fields = ["libelle", "porteur", "echeance"]
+        widgets = {"echeance": DateInput()}
+
+
+class OrientationForm(forms.ModelForm):
+    class Meta:
+        model = Orientation
+        fields = ["partner_kind", "partner", "motif", "accord_assure", "date_orientation", "statut"]
+        widgets = {"motif": _textarea(3), "date_orientation": DateInput()}
+        help_texts = {
+            "motif": NO_DIAGNOSIS,
+            "accord_assure": "Obligatoire pour envoyer l'orientation au partenaire.",
+            "partner": "Facultatif : le partenaire précis, s'il est connu.",
+        }
+
+    def __init__(self, *args, region_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = Partner.objects.filter(
+            Q(region__isnull=True) | Q(region_id=region_id)
+        )
+        self.fields["statut"].choices = [
+            (Orientation.Statut.PROPOSEE, "Proposée (à envoyer)"),
+            (Orientation.Statut.ENVOYEE, "Envoyée au partenaire"),
+        ]
+        self.fields["date_orientation"].initial = timezone.localdate
+
+    def clean(self):
+        data = super().clean()
+        partner, kind = data.get("partner"), data.get("partner_kind")
+        if partner is not None and kind and partner.kind != kind:
+            self.add_error("partner", "Ce partenaire n'est pas du type choisi.")
+        if data.get("statut") not in (None, Orientation.Statut.PROPOSEE) and not data.get(
+            "accord_assure"
+        ):
+            self.add_error("accord_assure", "Une orientation ne part qu'avec l'accord de l'assuré.")
+        return data
+
+
+class OrientationUpdateForm(forms.ModelForm):
+    class Meta:
+        model = Orientation
+        fields = ["statut", "accord_assure", "suivi"]
+        widgets = {"suivi": _textarea(4)}
+        help_texts = {"suivi": NO_DIAGNOSIS}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("statut") not in (None, Orientation.Statut.PROPOSEE) and not data.get(
+            "accord_assure"
+        ):
+            self.add_error("accord_assure", "Une orientation ne part qu'avec l'accord de l'assuré.")
+        return data
+
+
+class ConsentementForm(forms.Form):
+    portee = forms.ChoiceField(label="Portée", choices=Consentement.Portee.choices)
+    date_recueil = forms.DateField(label="Recueilli le", widget=DateInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["date_recueil"].initial = timezone.localdate
+
+
+class ConsentementRevokeForm(forms.Form):
+    date_revocation = forms.DateField(label="Révoqué le", widget=DateInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["date_revocation"].initial = timezone.localdate
+
+
+def outcome_choices():
+    """The 14 outcomes grouped as social workers read them (domain §3)."""
+    dans, en, autres = [], [], []
+    for value, label in Outcome.choices:
+        if label.startswith("Maintien dans l'emploi – "):
+            dans.append((value, label.removeprefix("Maintien dans l'emploi – ").capitalize()))
+        elif label.startswith("Maintien en emploi – "):
+            en.append((value, label.removeprefix("Maintien en emploi – ").capitalize()))
+        else:
+            autres.append((value, label))
+    return [
+        ("", "— Choisir l'issue —"),
+        ("Maintien dans l'emploi (même employeur)", dans),
+        ("Maintien en emploi (ailleurs)", en),
+        ("Autres issues", autres),
+    ]
+
+
+class ClotureForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Issue de l'accompagnement",
+        choices=outcome_choices,
+        error_messages={"required": "Choisissez l'issue de l'accompagnement."},
+    )
+    date_cloture = forms.DateField(label="Date de clôture", widget=DateInput())
+    commentaire = forms.CharField(
+        label="Commentaire", required=False, widget=_textarea(3), help_text=NO_DIAGNOSIS
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["date_cloture"].initial = timezone.localdate
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Motif", widget=_textarea(3), help_text=NO_DIAGNOSIS)
+
+    def __init__(self, *args, required=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+        if not required:
+            self.fields["reason"].label = "Motif (facultatif)"
+
+
+class ReferentForm(forms.Form):
+    referent = forms.ModelChoiceField(
+        label="Nouveau référent du parcours", queryset=User.objects.none()
+    )
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["referent"].queryset = (
+            User.objects.filter(unit_id=case.unit_id, role=Role.ASS, is_active=True)
+            .exclude(pk=case.referent_id)
+            .order_by("last_name", "first_name")
+        )

@@ -1,0 +1,175 @@
+"""Forms of the activity pages: search, the person's details, entretiens, documents."""
+
+import datetime
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from cases.agenda import NOTE_MAX_LENGTH
+from cases.documents import ACCEPTED_EXTENSIONS
+from cases.models import Entretien
+from pdp.identifiers import IdentifierError, siret_normalize
+from pdp.models import PartnerKind, Role, User
+from referrals.models import Assure
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+class _NoTagHelperMixin:
+    """Forms rendered with `{% crispy form %}` inside a <form> the template writes itself."""
+
+    def _helper(self):
+        helper = FormHelper()
+        helper.form_tag = False
+        return helper
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Nom, prénom ou NIR",
+        max_length=100,
+        required=False,
+        help_text="Majuscules et accents indifférents ; un début de NIR suffit.",
+    )
+
+
+class AssureForm(_NoTagHelperMixin, forms.ModelForm):
+    employeur_siret = forms.CharField(
+        label="SIRET employeur",
+        max_length=20,
+        required=False,
+        help_text="14 chiffres, espaces acceptés.",
+    )
+
+    class Meta:
+        model = Assure
+        fields = [
+            "adresse",
+            "code_postal",
+            "commune",
+            "telephone",
+            "email",
+            "canal_prefere",
+            "situation_emploi",
+            "employeur_nom",
+            "employeur_siret",
+            "poste",
+            "rqth",
+            "spst",
+        ]
+        labels = {"rqth": "Reconnaissance de la qualité de travailleur handicapé (RQTH)"}
+
+    def __init__(self, *args, region_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+        spst = self.fields["spst"].queryset.filter(kind=PartnerKind.SPST)
+        if region_id is not None:
+            spst = spst.filter(Q(region_id=region_id) | Q(region__isnull=True))
+        self.fields["spst"].queryset = spst
+
+    def clean_employeur_siret(self):
+        value = self.cleaned_data["employeur_siret"].strip()
+        if not value:
+            return ""
+        try:
+            return siret_normalize(value)
+        except IdentifierError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean_code_postal(self):
+        value = self.cleaned_data["code_postal"].strip()
+        if value and not (len(value) == 5 and value.isdigit()):
+            raise forms.ValidationError("Le code postal comporte 5 chiffres.")
+        return value
+
+    def _post_clean(self):
+        # The service validates and saves; the form only cleans its fields.
+        pass
+
+
+def _workers(unit_id):
+    return User.objects.filter(
+        unit_id=unit_id, role__in=[Role.ASS, Role.MANAGER], is_active=True
+    ).order_by("last_name", "first_name", "pk")
+
+
+class EntretienForm(_NoTagHelperMixin, forms.Form):
+    date = forms.DateField(label="Date", widget=DATE_WIDGET)
+    heure = forms.TimeField(label="Heure", widget=TIME_WIDGET)
+    duree_minutes = forms.IntegerField(
+        label="Durée (minutes)", min_value=5, max_value=480, initial=60
+    )
+    mode = forms.ChoiceField(label="Modalité", choices=Entretien.Mode.choices)
+    ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none(), empty_label=None)
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+        self.fields["ass"].queryset = _workers(case.unit_id)
+        self.fields["ass"].initial = case.referent_id
+
+    @classmethod
+    def initial_for(cls, entretien):
+        local = timezone.localtime(entretien.debut)
+        return {
+            "date": local.date(),
+            "heure": local.time().replace(second=0, microsecond=0),
+            "duree_minutes": entretien.duree_minutes,
+            "mode": entretien.mode,
+            "ass": entretien.ass_id,
+        }
+
+    @property
+    def debut(self):
+        combined = datetime.datetime.combine(self.cleaned_data["date"], self.cleaned_data["heure"])
+        return timezone.make_aware(combined)
+
+
+class EntretienRecordForm(_NoTagHelperMixin, forms.Form):
+    statut = forms.ChoiceField(
+        label="Résultat",
+        choices=[
+            (Entretien.Statut.REALISE, "Réalisé"),
+            (Entretien.Statut.ABSENT, "Absent (la personne n'est pas venue)"),
+            (Entretien.Statut.ANNULE, "Annulé"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label="Note courte",
+        required=False,
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Quelques lignes, sans aucun diagnostic ni information médicale.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+
+class DocumentUploadForm(_NoTagHelperMixin, forms.Form):
+    fichier = forms.FileField(
+        label="Fichier",
+        allow_empty_file=True,  # the service explains what is wrong with it
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ACCEPTED_EXTENSIONS)}),
+    )
+    nom = forms.CharField(
+        label="Nom du document",
+        max_length=255,
+        required=False,
+        help_text="Par défaut, le nom du fichier. Sans aucun diagnostic.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+        self.fields["fichier"].help_text = (
+            "PDF, PNG, JPEG, Word, Excel ou OpenDocument ; "
+            f"{filesizeformat(settings.DOCUMENT_MAX_SIZE)} au plus."
+        )

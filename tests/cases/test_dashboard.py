@@ -1,0 +1,233 @@
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.models import DispositifMobilise, DispositifType, Entretien, Objectif
+from referrals.models import Statut
+from tests.factories import (
+    AccompagnementFactory,
+    AssureFactory,
+    EntretienFactory,
+    SignalementFactory,
+    UserFactory,
+)
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+NOW = datetime.datetime(2026, 3, 11, 9, 0, tzinfo=PARIS)  # a Wednesday
+TODAY = NOW.date()
+URL = reverse("cases:dashboard")
+
+
+def at(day, hour, minute=0):
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=PARIS)
+
+
+def days(n):
+    return TODAY + datetime.timedelta(days=n)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def dispositif_type():
+    return DispositifType.objects.get_or_create(
+        code="pmsmp", defaults={"label": "PMSMP", "phase": "pendant"}
+    )[0]
+
+
+def objectif(case, echeance, statut="en_cours", libelle="Objectif"):
+    return Objectif.objects.create(
+        accompagnement=case, domaine="emploi", libelle=libelle, echeance=echeance, statut=statut
+    )
+
+
+def dispositif(case, date_fin, statut="en_cours"):
+    return DispositifMobilise.objects.create(
+        accompagnement=case,
+        type=dispositif_type(),
+        statut=statut,
+        date_debut=days(-30),
+        date_fin=date_fin,
+    )
+
+
+def caseload(worker, n):
+    """n open cases of `worker`, each with meetings, objectives, a dispositif and a referral."""
+    for i in range(n):
+        case = AccompagnementFactory(referent=worker)
+        EntretienFactory(accompagnement=case, debut=at(days(-7), 10), statut="realise")
+        EntretienFactory(accompagnement=case, debut=at(days(3), 8 + i % 9))
+        objectif(case, days(1))
+        dispositif(case, days(5))
+        SignalementFactory(unit=worker.unit, assigned_to=worker, date_echeance=days(i - 2))
+    EntretienFactory(accompagnement=case, debut=at(TODAY, 15))
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert reverse("login") in response.url
+
+
+@pytest.mark.parametrize("persona", ["regional", "medecin", "admin_user"])
+def test_it_is_refused_to_people_outside_a_unit(client, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(URL).status_code == 403
+
+
+def test_an_ass_sees_their_referrals_overdue_first_and_not_a_colleagues(client, ass, colleague):
+    later = SignalementFactory(unit=ass.unit, assigned_to=ass, date_echeance=days(10))
+    overdue = SignalementFactory(unit=ass.unit, assigned_to=ass, date_echeance=days(-3))
+    SignalementFactory(unit=ass.unit, assigned_to=colleague, date_echeance=days(-5))
+    SignalementFactory(unit=ass.unit, assigned_to=ass, date_echeance=days(-9), statut=Statut.REFUS)
+    client.force_login(ass)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.context["referrals"]["rows"] == [overdue, later]
+    assert "en retard" in response.content.decode()
+    assert reverse("referrals:signalement_detail", args=[overdue.pk]) in response.content.decode()
+
+
+def test_an_ass_sees_their_open_cases_with_next_meeting_and_last_contact(client, ass, colleague):
+    case = AccompagnementFactory(referent=ass)
+    EntretienFactory(accompagnement=case, debut=at(days(-20), 10), statut="realise")
+    EntretienFactory(accompagnement=case, debut=at(days(-6), 10), statut="realise")
+    EntretienFactory(accompagnement=case, debut=at(days(-2), 10), statut="absent")
+    EntretienFactory(accompagnement=case, debut=at(days(9), 14))
+    EntretienFactory(accompagnement=case, debut=at(days(2), 11))
+    EntretienFactory(accompagnement=case, debut=at(days(1), 11), statut="annule")
+    unseen = AccompagnementFactory(referent=ass)
+    AccompagnementFactory(referent=colleague)
+    AccompagnementFactory(referent=ass, statut="cloture", date_cloture=days(-1))
+    client.force_login(ass)
+    rows = client.get(URL).context["cases"]["rows"]
+    assert rows == [unseen, case]  # never seen first
+    assert rows[1].next_meeting == at(days(2), 11)
+    assert rows[1].last_contact == at(days(-6), 10)
+    assert rows[0].next_meeting is None and rows[0].last_contact is None
+
+
+def test_objectives_due_this_week_include_overdue_ones_in_progress(client, ass):
+    case = AccompagnementFactory(referent=ass)
+    overdue = objectif(case, days(-2), libelle="En retard")
+    sunday = objectif(case, days(4), libelle="Dimanche")
+    objectif(case, days(5), libelle="Semaine prochaine")
+    objectif(case, days(1), statut="atteint", libelle="Atteint")
+    closed = AccompagnementFactory(referent=ass, statut="cloture", date_cloture=days(-1))
+    objectif(closed, days(1), libelle="Clos")
+    client.force_login(ass)
+    assert client.get(URL).context["objectives"]["rows"] == [overdue, sunday]
+
+
+def test_dispositifs_ending_within_fourteen_days_are_listed(client, ass):
+    case = AccompagnementFactory(referent=ass)
+    today = dispositif(case, TODAY)
+    accorded = dispositif(case, days(14), statut="accorde")
+    dispositif(case, days(15))
+    dispositif(case, days(-1))
+    dispositif(case, days(5), statut="termine")
+    client.force_login(ass)
+    assert client.get(URL).context["dispositifs"]["rows"] == [today, accorded]
+
+
+def test_meetings_today_are_only_todays_and_the_workers(client, ass, colleague):
+    case = AccompagnementFactory(referent=ass)
+    afternoon = EntretienFactory(accompagnement=case, debut=at(TODAY, 14))
+    morning = EntretienFactory(accompagnement=case, debut=at(TODAY, 8, 30), statut="realise")
+    EntretienFactory(accompagnement=case, debut=at(days(1), 0, 10))
+    EntretienFactory(accompagnement=case, debut=at(days(-1), 23, 50))
+    EntretienFactory(accompagnement=AccompagnementFactory(referent=colleague), debut=at(TODAY, 10))
+    client.force_login(ass)
+    response = client.get(URL)
+    assert response.context["meetings"]["rows"] == [morning, afternoon]
+    assert "14:00" in response.content.decode()
+
+
+def test_a_manager_sees_the_unit_per_worker_and_the_unassigned_queue(
+    client, manager, ass, colleague, outsider
+):
+    SignalementFactory(unit=ass.unit, assigned_to=ass, date_echeance=days(-1))
+    SignalementFactory(unit=ass.unit, assigned_to=ass, date_echeance=days(4))
+    SignalementFactory(unit=ass.unit, assigned_to=colleague, date_echeance=days(4))
+    unassigned = SignalementFactory(unit=ass.unit, assigned_to=None)
+    SignalementFactory(unit=None, assigned_to=None)  # regional "à répartir" queue
+    SignalementFactory(unit=None, assigned_to=None)
+    SignalementFactory(unit=outsider.unit, assigned_to=outsider)
+    AccompagnementFactory(referent=ass)
+    client.force_login(manager)
+    response = client.get(URL)
+    assert response.status_code == 200
+    counts = {w.pk: (w.n_referrals, w.n_overdue, w.n_cases) for w in response.context["workers"]}
+    assert counts[ass.pk] == (2, 1, 1)
+    assert counts[colleague.pk] == (1, 0, 0)
+    assert outsider.pk not in counts
+    assert len(response.context["referrals"]["rows"]) == 3
+    assert response.context["unassigned"]["rows"] == [unassigned]
+    assert response.context["regional_queue_count"] == 2
+
+
+def test_a_manager_can_filter_the_dashboard_on_one_worker(client, manager, ass, colleague):
+    mine = SignalementFactory(unit=ass.unit, assigned_to=ass)
+    SignalementFactory(unit=ass.unit, assigned_to=colleague)
+    case = AccompagnementFactory(referent=ass)
+    AccompagnementFactory(referent=colleague)
+    client.force_login(manager)
+    response = client.get(URL, {"ass": ass.pk})
+    assert response.context["worker"] == ass
+    assert response.context["referrals"]["rows"] == [mine]
+    assert response.context["cases"]["rows"] == [case]
+
+
+def test_a_manager_cannot_filter_on_another_units_worker(client, manager, outsider):
+    client.force_login(manager)
+    assert client.get(URL, {"ass": outsider.pk}).status_code == 404
+    assert client.get(URL, {"ass": "abc"}).status_code == 404
+
+
+def test_a_conseiller_sees_their_referrals_and_the_units_meetings_today(
+    client, conseiller, ass, outsider
+):
+    mine = SignalementFactory(unit=ass.unit, assigned_to=conseiller)
+    SignalementFactory(unit=ass.unit, assigned_to=ass)
+    meeting = EntretienFactory(
+        accompagnement=AccompagnementFactory(referent=ass), debut=at(TODAY, 11)
+    )
+    EntretienFactory(accompagnement=AccompagnementFactory(referent=outsider), debut=at(TODAY, 11))
+    client.force_login(conseiller)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.context["referrals"]["rows"] == [mine]
+    assert response.context["meetings"]["rows"] == [meeting]
+    assert "cases" not in response.context
+
+
+def _queries(client, user):
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(URL).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("persona", ["ass", "manager"])
+def test_the_dashboard_query_count_does_not_grow_with_the_caseload(
+    client, persona, request, unit, django_assert_max_num_queries
+):
+    user = request.getfixturevalue(persona)
+    worker = user if persona == "ass" else UserFactory(ass=True, unit=unit)
+    caseload(worker, 3)
+    small = _queries(client, user)
+    caseload(worker, 27)
+    assert AssureFactory._meta.model.objects.count() >= 60
+    assert Entretien.objects.filter(ass=worker).count() >= 61
+    large = _queries(client, user)
+    assert large == small
+    with django_assert_max_num_queries(13):
+        client.get(URL)
