@@ -8,6 +8,7 @@ but the rule fails → 403), validates a form and calls a service of cases/servi
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -122,7 +123,7 @@ def accompagnement_detail(request, pk):
             timeline_kind=kind,
             event_kinds=CaseEvent.Kind.choices,
             evaluation=evaluations[0] if evaluations else None,
-            objectifs=list(case.objectifs.prefetch_related("actions")),
+            objectifs=_objectifs(case),
             orientations=list(case.orientations.select_related("partner")),
             consentements=list(case.assure.consentements.select_related("recorded_by")),
             clotures=list(case.clotures.select_related("closed_by")),
@@ -225,7 +226,16 @@ OBJECTIF_SORTS = {"echeance", "domaine", "statut", "created_at"}
 
 
 def _objectifs(case, ordering="echeance"):
-    return list(case.objectifs.order_by(ordering, "pk").prefetch_related("actions"))
+    field = ordering.lstrip("-")
+    if field == "echeance":  # objectives without a due date last, whatever the database
+        order = (
+            F(field).desc(nulls_last=True)
+            if ordering.startswith("-")
+            else F(field).asc(nulls_last=True)
+        )
+    else:
+        order = ordering
+    return list(case.objectifs.order_by(order, "pk").prefetch_related("actions"))
 
 
 def plan_detail(request, pk):

@@ -131,6 +131,7 @@ def _dispositifs_ending(today):
             statut__in=[DispositifStatut.EN_COURS, DispositifStatut.ACCORDE],
             date_fin__gte=today,
             date_fin__lte=today + datetime.timedelta(days=DISPOSITIF_HORIZON_DAYS),
+            accompagnement__in=Accompagnement.objects.open(),
         )
         .select_related("type", "accompagnement__assure", "accompagnement__referent")
         .order_by("date_fin", "pk")

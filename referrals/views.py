@@ -1,3 +1,516 @@
 """Triage pages: inboxes, referral detail, contact attempts, transitions."""
 
-urlpatterns = []
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from pdp.audit import audit
+from pdp.models import AuditLog, Role
+from pdp.permissions import (
+    can_assign_signalement,
+    can_forward_signalement,
+    can_see_nir,
+    can_work_signalement,
+    get_signalement_for_user,
+)
+from referrals import services
+from referrals.filters import InboxFilter
+from referrals.forms import (
+    AssignForm,
+    ClassifyForm,
+    ContactAttemptForm,
+    ForwardForm,
+    ManualSignalementForm,
+    OpenCaseForm,
+    StatusForm,
+)
+from referrals.markers import arret_markers, region_of
+from referrals.models import (
+    OPEN_STATUSES,
+    ArretTravail,
+    Assure,
+    Service,
+    Signalement,
+    SignalementEvent,
+    Statut,
+)
+
+PAGE_SIZE = 25
+
+# Inbox tabs: (key, label). The first one is the default.
+WORKER_TABS = [
+    ("a_traiter", "À traiter"),
+    ("mes", "Mes signalements"),
+    ("non_attribues", "Non attribués"),
+    ("unite", "Toute l'unité"),
+]
+MANAGER_TABS = [
+    ("unite", "Unité"),
+    ("non_attribues", "Non attribués"),
+    ("a_repartir", "À répartir (région)"),
+]
+
+# ?o= values of the inbox: column → ordering.
+INBOX_ORDERINGS = {
+    "echeance": ["-overdue", "date_echeance", "pk"],
+    "-echeance": ["overdue", "-date_echeance", "-pk"],
+    "date": ["date_signalement", "pk"],
+    "-date": ["-date_signalement", "-pk"],
+    "nom": ["assure__nom_naissance", "assure__prenoms", "pk"],
+    "-nom": ["-assure__nom_naissance", "-assure__prenoms", "-pk"],
+    "statut": ["statut", "date_echeance", "pk"],
+    "-statut": ["-statut", "date_echeance", "pk"],
+}
+
+# Inbox columns: (label, ?o= key or None when the column does not sort).
+INBOX_COLUMNS = [
+    ("Personne", "nom"),
+    ("Arrêt (jours)", None),
+    ("Échéance 1er contact", "echeance"),
+    ("Origine", None),
+    ("Statut", "statut"),
+    ("Attribué à", None),
+    ("Reçu le", "date"),
+]
+
+STATUS_LABELS = dict(Statut.choices)
+
+
+def _columns(order_key):
+    columns = []
+    for label, key in INBOX_COLUMNS:
+        column = {"label": label, "key": key, "next": None, "aria_sort": None}
+        if key:
+            column["next"] = f"-{key}" if order_key == key else key
+            if order_key == key:
+                column["aria_sort"] = "ascending"
+            elif order_key == f"-{key}":
+                column["aria_sort"] = "descending"
+        columns.append(column)
+    return columns
+
+
+def _arret_markers(arret, today):
+    return arret_markers(arret, today=today, region=region_of(arret))
+
+
+def _can_open_case(user, signalement):
+    """Conseillers do outreach; opening a case (choosing a référent) is for ASS and managers."""
+    return can_work_signalement(user, signalement) and user.role != Role.CONSEILLER
+
+
+def _region_id(user, signalement):
+    """The region whose units a referral may be assigned to."""
+    if user.effective_region_id():
+        return user.effective_region_id()
+    if signalement.unit_id:
+        return signalement.unit.region_id
+    return signalement.assure.cpam.region_id if signalement.assure.cpam_id else None
+
+
+def _require_unit_member(user):
+    if not user.is_unit_member:
+        raise PermissionDenied("Cette page est réservée aux équipes des unités.")
+
+
+# --- Inbox -----------------------------------------------------------------------------------
+
+
+def inbox(request):
+    user = request.user
+    _require_unit_member(user)
+    today = timezone.localdate()
+    is_manager = user.role == Role.MANAGER
+    tabs = MANAGER_TABS if is_manager else WORKER_TABS
+    tab_keys = [key for key, _ in tabs]
+    vue = request.GET.get("vue")
+    if vue not in tab_keys:
+        vue = tab_keys[0]
+
+    qs = Signalement.objects.visible_to(user).filter(service=Service.SOCIAL)
+    # The regional queue has no unit; every other tab is the user's unit.
+    qs = qs.filter(unit__isnull=True) if vue == "a_repartir" else qs.filter(unit_id=user.unit_id)
+    if vue == "a_traiter":
+        qs = qs.filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
+    elif vue == "mes":
+        qs = qs.filter(assigned_to=user)
+    elif vue == "non_attribues":
+        qs = qs.filter(assigned_to__isnull=True)
+
+    filterset = InboxFilter(request.GET, queryset=qs, user=user)
+    order_key = request.GET.get("o")
+    if order_key not in INBOX_ORDERINGS:
+        order_key = "echeance"
+    qs = (
+        filterset.qs.select_related("assure", "arret", "assigned_to", "unit")
+        .annotate(
+            overdue=Case(
+                When(statut__in=OPEN_STATUSES, date_echeance__lt=today, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by(*INBOX_ORDERINGS[order_key])
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "signalement": s,
+            "jours": s.arret.duree_au(today) if s.arret_id else None,
+            "arret_termine": bool(s.arret_id) and s.arret.date_fin < today,
+            "overdue": bool(s.overdue),
+        }
+        for s in page
+    ]
+    context = {
+        "filter": filterset,
+        "page_obj": page,
+        "rows": rows,
+        "tabs": tabs,
+        "vue": vue,
+        "columns": _columns(order_key),
+        "is_manager": is_manager,
+        "today": today,
+    }
+    return render(request, "referrals/signalement_list.html", context)
+
+
+@require_POST
+def detection_run(request):
+    """Run the threshold detection now (managers), then show how many referrals it raised."""
+    from referrals.detection import scan_arrets
+
+    if request.user.role != Role.MANAGER or not request.user.is_unit_member:
+        raise PermissionDenied("Réservé aux responsables d'unité.")
+    result = scan_arrets()
+    total = result.medical + result.social
+    messages.success(
+        request,
+        f"Détection du {result.day:%d/%m/%Y} : {total} signalement(s) créé(s) "
+        f"({result.social} au service social, {result.medical} au service médical) "
+        f"sur {result.arrets_examines} arrêt(s) en cours examiné(s).",
+    )
+    return redirect("referrals:inbox")
+
+
+# --- Referral detail and its actions --------------------------------------------------------
+
+
+def _event_rows(signalement):
+    rows = []
+    for event in signalement.events.select_related("actor"):
+        if event.kind in (SignalementEvent.Kind.STATUS, SignalementEvent.Kind.FORWARDED):
+            old = STATUS_LABELS.get(event.old_value, event.old_value)
+            new = STATUS_LABELS.get(event.new_value, event.new_value)
+        else:
+            old, new = event.old_value, STATUS_LABELS.get(event.new_value, event.new_value)
+        rows.append({"event": event, "old": old, "new": new})
+    return rows
+
+
+def _render_detail(request, signalement, *, forms=None, status=200):
+    user = request.user
+    today = timezone.localdate()
+    forms = forms or {}
+    can_work = can_work_signalement(user, signalement) and signalement.is_open
+    can_assign = can_assign_signalement(user, signalement) and signalement.is_open
+    can_open = (
+        _can_open_case(user, signalement)
+        and services.OPEN_CASE
+        in services.TRANSITIONS[Service.SOCIAL].get(signalement.statut, {}).values()
+    )
+    can_forward = can_forward_signalement(user, signalement) and signalement.statut == (
+        Statut.NOUVEAU
+    )
+    context = {
+        "signalement": signalement,
+        "assure": signalement.assure,
+        "show_nir": can_see_nir(user),
+        "markers": _arret_markers(signalement.arret, today) if signalement.arret_id else [],
+        "jours": signalement.arret.duree_au(today) if signalement.arret_id else None,
+        "attempts": signalement.contact_attempts.select_related("user"),
+        "events": _event_rows(signalement),
+        "forwarded_from": signalement.forwarded_from,
+        "can_work": can_work,
+        "can_assign": can_assign,
+        "can_open": can_open,
+        "can_forward": can_forward,
+        "today": today,
+        "contact_form": None,
+        "status_form": None,
+        "assign_form": None,
+        "open_form": None,
+    }
+    if can_work:
+        context["contact_form"] = forms.get("contact") or ContactAttemptForm()
+        status_form = forms.get("status") or StatusForm(signalement=signalement)
+        context["status_form"] = status_form if status_form.fields["to_status"].choices else None
+    if can_assign:
+        context["assign_form"] = forms.get("assign") or AssignForm(
+            region_id=_region_id(user, signalement), signalement=signalement
+        )
+    if can_open:
+        context["open_form"] = forms.get("open") or OpenCaseForm(signalement=signalement)
+    return render(request, "referrals/signalement_detail.html", context, status=status)
+
+
+def signalement_detail(request, pk):
+    signalement = get_signalement_for_user(request.user, pk)
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+    )
+    return _render_detail(request, signalement)
+
+
+@require_POST
+def signalement_contact_add(request, pk):
+    signalement = get_signalement_for_user(request.user, pk, can_work_signalement)
+    form = ContactAttemptForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.contact_attempt_add(
+                signalement=signalement,
+                acting_user=request.user,
+                canal=data["canal"],
+                resultat=data["resultat"],
+                at=data["at"],
+                note=data["note"],
+                propose_meeting=data["propose_meeting"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Tentative de contact enregistrée.")
+            return redirect("referrals:signalement_detail", pk=signalement.pk)
+    return _render_detail(request, signalement, forms={"contact": form})
+
+
+@require_POST
+def signalement_status(request, pk):
+    signalement = get_signalement_for_user(request.user, pk, can_work_signalement)
+    form = StatusForm(request.POST, signalement=signalement)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.signalement_transition(
+                signalement=signalement,
+                to_status=data["to_status"],
+                acting_user=request.user,
+                reason=data["reason"],
+                from_status=data["from_status"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Statut changé : « {signalement.get_statut_display()} ».")
+            return redirect("referrals:signalement_detail", pk=signalement.pk)
+    return _render_detail(request, signalement, forms={"status": form})
+
+
+@require_POST
+def signalement_assign(request, pk):
+    user = request.user
+    signalement = get_signalement_for_user(user, pk, can_assign_signalement)
+    form = AssignForm(
+        request.POST, region_id=_region_id(user, signalement), signalement=signalement
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            signalement = services.signalement_assign(
+                signalement=signalement,
+                acting_user=user,
+                unit=data["unit"],
+                assigned_to=data["assigned_to"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            who = signalement.assigned_to or "non attribué"
+            messages.success(request, f"Signalement attribué : {signalement.unit} / {who}.")
+            if not Signalement.objects.visible_to(user).filter(pk=signalement.pk).exists():
+                return redirect("referrals:inbox")
+            return redirect("referrals:signalement_detail", pk=signalement.pk)
+    return _render_detail(request, signalement, forms={"assign": form})
+
+
+@require_POST
+def signalement_open_case(request, pk):
+    signalement = get_signalement_for_user(request.user, pk, _can_open_case)
+    form = OpenCaseForm(request.POST, signalement=signalement)
+    if form.is_valid():
+        try:
+            case = services.signalement_open_case(
+                signalement=signalement,
+                acting_user=request.user,
+                referent=form.cleaned_data["referent"],
+                mission=form.cleaned_data["mission"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Accompagnement ouvert.")
+            return redirect("cases:accompagnement_detail", pk=case.pk)
+    return _render_detail(request, signalement, forms={"open": form})
+
+
+# --- Manual referral ---------------------------------------------------------------------------
+
+
+def signalement_create(request):
+    user = request.user
+    _require_unit_member(user)
+    form = ManualSignalementForm(request.POST or None, region_id=user.unit.region_id)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            signalement, created = services.signalement_create_manual(acting_user=user, **data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if created:
+                messages.success(request, "Signalement créé ; la personne a été enregistrée.")
+            else:
+                messages.info(
+                    request,
+                    f"Personne déjà connue ({signalement.assure}) : sa fiche existante a été "
+                    "reprise, les champs d'identité saisis ont été ignorés.",
+                )
+            if Signalement.objects.visible_to(user).filter(pk=signalement.pk).exists():
+                return redirect("referrals:signalement_detail", pk=signalement.pk)
+            where = signalement.unit or "la file régionale « à répartir »"
+            messages.success(request, f"Le signalement a été orienté vers {where}.")
+            return redirect("referrals:inbox")
+    return render(request, "referrals/signalement_create.html", {"form": form})
+
+
+# --- Service médical ---------------------------------------------------------------------------
+
+
+def _require_medecin(user):
+    if user.role != Role.MEDECIN:
+        raise PermissionDenied("Cette page est réservée au médecin conseil.")
+
+
+def medical_list(request):
+    user = request.user
+    _require_medecin(user)
+    today = timezone.localdate()
+    show_all = request.GET.get("vue") == "tous"
+    qs = Signalement.objects.visible_to(user).filter(service=Service.MEDICAL)
+    if not show_all:
+        qs = qs.filter(statut=Statut.NOUVEAU)
+    qs = (
+        qs.select_related("assure", "arret")
+        .annotate(
+            pending=Case(
+                When(statut=Statut.NOUVEAU, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("pending", "-date_signalement", "pk")
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [
+        {"signalement": s, "jours": s.arret.duree_au(today) if s.arret_id else None} for s in page
+    ]
+    context = {"page_obj": page, "rows": rows, "show_all": show_all}
+    return render(request, "referrals/medical_list.html", context)
+
+
+def signalement_forward(request, pk):
+    signalement = get_signalement_for_user(request.user, pk, can_forward_signalement)
+    form = ForwardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            social = services.signalement_forward(
+                signalement=signalement,
+                acting_user=request.user,
+                motif=form.cleaned_data["motif"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            where = social.unit or "la file régionale « à répartir »"
+            messages.success(
+                request, f"Signalement transmis au service social ({where}) pour {social.assure}."
+            )
+            return redirect("referrals:medical_list")
+    context = {"signalement": signalement, "form": form}
+    return render(request, "referrals/signalement_forward.html", context)
+
+
+def signalement_classify(request, pk):
+    signalement = get_signalement_for_user(request.user, pk, can_forward_signalement)
+    form = ClassifyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.signalement_transition(
+                signalement=signalement,
+                to_status=Statut.CLASSE,
+                acting_user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Signalement de {signalement.assure} classé sans suite.")
+            return redirect("referrals:medical_list")
+    context = {"signalement": signalement, "form": form}
+    return render(request, "referrals/signalement_classify.html", context)
+
+
+# --- Arrêt ---------------------------------------------------------------------------------------
+
+
+def arret_detail(request, pk):
+    user = request.user
+    today = timezone.localdate()
+    arret = get_object_or_404(
+        ArretTravail.objects.select_related("assure", "cpam").filter(
+            assure__in=Assure.objects.visible_to(user)
+        ),
+        pk=pk,
+    )
+    audit(user=user, action=AuditLog.Action.VIEW, obj=arret, assure_id=arret.assure_id)
+    context = {
+        "arret": arret,
+        "assure": arret.assure,
+        "show_nir": can_see_nir(user),
+        "jours": arret.duree_au(today),
+        "markers": _arret_markers(arret, today),
+        "signalements": arret.signalements.visible_to(user).select_related("unit", "assigned_to"),
+        "today": today,
+    }
+    return render(request, "referrals/arret_detail.html", context)
+
+
+urlpatterns = [
+    path("signalements/", inbox, name="inbox"),
+    path("signalements/nouveau/", signalement_create, name="signalement_create"),
+    path("signalements/detection/", detection_run, name="detection_run"),
+    path("signalements/<int:pk>/", signalement_detail, name="signalement_detail"),
+    path("signalements/<int:pk>/contact/", signalement_contact_add, name="signalement_contact_add"),
+    path("signalements/<int:pk>/statut/", signalement_status, name="signalement_status"),
+    path("signalements/<int:pk>/attribution/", signalement_assign, name="signalement_assign"),
+    path(
+        "signalements/<int:pk>/accompagnement/",
+        signalement_open_case,
+        name="signalement_open_case",
+    ),
+    path("service-medical/", medical_list, name="medical_list"),
+    path("service-medical/<int:pk>/transmettre/", signalement_forward, name="signalement_forward"),
+    path("service-medical/<int:pk>/classer/", signalement_classify, name="signalement_classify"),
+    path("arrets/<int:pk>/", arret_detail, name="arret_detail"),
+]

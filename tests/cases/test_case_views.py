@@ -694,3 +694,22 @@ def test_the_manager_changes_the_referent(client, case, manager, colleague, outs
     case.refresh_from_db()
     assert case.referent == colleague
     assert new_events(case, "referent").get().actor == manager
+
+
+def test_objectives_without_a_due_date_come_last_on_every_database(client, case, ass):
+    undated = services.objectif_create(
+        accompagnement=case, acting_user=ass, domaine="droits", libelle="Sans échéance"
+    )
+    dated = services.objectif_create(
+        accompagnement=case,
+        acting_user=ass,
+        domaine="emploi",
+        libelle="Avec échéance",
+        echeance=TODAY + datetime.timedelta(days=10),
+    )
+    client.force_login(ass)
+    assert client.get(url("plan_detail", case.pk)).context["objectifs"] == [dated, undated]
+    assert client.get(url("accompagnement_detail", case.pk)).context["objectifs"] == [
+        dated,
+        undated,
+    ]

@@ -231,3 +231,11 @@ def test_the_dashboard_query_count_does_not_grow_with_the_caseload(
     assert large == small
     with django_assert_max_num_queries(13):
         client.get(URL)
+
+
+def test_dispositifs_of_closed_cases_are_not_listed(client, ass):
+    closed = AccompagnementFactory(referent=ass, statut="cloture", date_cloture=days(-1))
+    dispositif(closed, days(5))
+    client.force_login(ass)
+    response = client.get(URL)
+    assert response.context["dispositifs"]["rows"] == []

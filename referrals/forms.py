@@ -1,0 +1,192 @@
+"""Triage forms: validation and layout only; the changes are made by referrals.services."""
+
+from django import forms
+from django.utils import timezone
+
+from cases.models import Mission
+from pdp.identifiers import IdentifierError, nir_normalize
+from pdp.models import CpamOffice, Role, Unit, User
+from referrals.models import Canal, ContactAttempt, Sexe, Statut
+from referrals.services import MANUAL, MANUAL_ORIGINS, next_statuses
+
+NO_DIAGNOSIS = "Sans aucun diagnostic ni information médicale."
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class ContactAttemptForm(forms.Form):
+    at = forms.DateTimeField(
+        label="Date et heure",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT),
+        input_formats=[DATETIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    canal = forms.ChoiceField(label="Canal", choices=Canal.choices)
+    resultat = forms.ChoiceField(label="Résultat", choices=ContactAttempt.Resultat.choices)
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=NO_DIAGNOSIS,
+    )
+    propose_meeting = forms.BooleanField(
+        label="Une rencontre a été proposée à la personne",
+        required=False,
+        help_text=(
+            "Seulement si la personne a été jointe : le statut passe à « Rencontre proposée »."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "contact")
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("at", timezone.localtime().replace(second=0, microsecond=0))
+
+
+class StatusForm(forms.Form):
+    to_status = forms.ChoiceField(label="Nouveau statut")
+    reason = forms.CharField(
+        label="Motif",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Obligatoire pour clore le signalement. " + NO_DIAGNOSIS,
+    )
+    from_status = forms.ChoiceField(choices=Statut.choices, widget=forms.HiddenInput)
+
+    def __init__(self, *args, signalement, **kwargs):
+        kwargs.setdefault("prefix", "statut")
+        super().__init__(*args, **kwargs)
+        choices = [(s, Statut(s).label) for s in next_statuses(signalement, MANUAL)]
+        self.fields["to_status"].choices = [("", "Choisir…"), *choices] if choices else []
+        self.fields["from_status"].initial = signalement.statut
+
+
+class AssignForm(forms.Form):
+    unit = forms.ModelChoiceField(label="Unité", queryset=Unit.objects.none())
+    assigned_to = forms.TypedChoiceField(
+        label="ASS",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text="Laisser « Non attribué » pour la file de l'unité.",
+    )
+    reason = forms.CharField(
+        label="Motif de l'attribution",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=NO_DIAGNOSIS,
+    )
+
+    def __init__(self, *args, region_id, signalement=None, **kwargs):
+        kwargs.setdefault("prefix", "attribution")
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = Unit.objects.filter(region_id=region_id)
+        workers = User.objects.filter(
+            unit__region_id=region_id, role=Role.ASS, is_active=True
+        ).select_related("unit")
+        workers = workers.order_by("unit__name", "last_name", "first_name")
+        self._workers = {w.pk: w for w in workers}
+        groups = {}
+        for worker in self._workers.values():
+            groups.setdefault(str(worker.unit), []).append((worker.pk, str(worker)))
+        self.fields["assigned_to"].choices = [("", "Non attribué"), *groups.items()]
+        if signalement is not None and not self.is_bound:
+            self.initial.setdefault("unit", signalement.unit_id)
+            self.initial.setdefault("assigned_to", signalement.assigned_to_id)
+
+    def clean_assigned_to(self):
+        pk = self.cleaned_data.get("assigned_to")
+        return self._workers.get(pk) if pk is not None else None
+
+    def clean(self):
+        data = super().clean()
+        unit, worker = data.get("unit"), data.get("assigned_to")
+        if unit is not None and worker is not None and worker.unit_id != unit.pk:
+            self.add_error("assigned_to", f"Cette personne n'appartient pas à « {unit} ».")
+        return data
+
+
+class OpenCaseForm(forms.Form):
+    referent = forms.ModelChoiceField(label="Référent du parcours (ASS)", queryset=User.objects)
+    mission = forms.ChoiceField(label="Mission", choices=Mission.choices, initial=Mission.PDP)
+
+    def __init__(self, *args, signalement, **kwargs):
+        kwargs.setdefault("prefix", "ouverture")
+        super().__init__(*args, **kwargs)
+        self.fields["referent"].queryset = User.objects.filter(
+            unit_id=signalement.unit_id, role=Role.ASS, is_active=True
+        ).order_by("last_name", "first_name")
+        assigned = signalement.assigned_to
+        if assigned is not None and assigned.role == Role.ASS and not self.is_bound:
+            self.initial.setdefault("referent", assigned.pk)
+
+
+class ForwardForm(forms.Form):
+    motif = forms.CharField(
+        label="Motif de la transmission",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=(
+            "Situation à risque de désinsertion professionnelle, en termes de contraintes et de "
+            "besoins. " + NO_DIAGNOSIS
+        ),
+    )
+
+
+class ClassifyForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif du classement",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=NO_DIAGNOSIS,
+    )
+
+
+class ManualSignalementForm(forms.Form):
+    origine = forms.ChoiceField(
+        label="Origine",
+        choices=[(o.value, o.label) for o in MANUAL_ORIGINS],
+    )
+    nir = forms.CharField(
+        label="NIR",
+        max_length=30,
+        help_text=(
+            "15 caractères, espaces acceptés. Si la personne est déjà connue, sa fiche est "
+            "reprise et les champs d'identité ci-dessous sont ignorés."
+        ),
+    )
+    nom = forms.CharField(label="Nom de naissance", max_length=100, required=False)
+    prenom = forms.CharField(label="Prénom(s)", max_length=150, required=False)
+    date_naissance = forms.DateField(label="Date de naissance", required=False, widget=DATE_WIDGET)
+    sexe = forms.ChoiceField(label="Sexe", choices=[("", "—"), *Sexe.choices], required=False)
+    code_postal = forms.RegexField(
+        label="Code postal",
+        regex=r"^\d{5}$",
+        required=False,
+        error_messages={"invalid": "Le code postal compte 5 chiffres."},
+        help_text="Sert à orienter le signalement vers l'unité du territoire.",
+    )
+    commune = forms.CharField(label="Commune", max_length=120, required=False)
+    telephone = forms.CharField(label="Téléphone", max_length=30, required=False)
+    cpam = forms.ModelChoiceField(
+        label="CPAM", queryset=CpamOffice.objects.none(), required=False, empty_label="—"
+    )
+    motif = forms.CharField(
+        label="Motif du signalement",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=NO_DIAGNOSIS,
+    )
+
+    def __init__(self, *args, region_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cpam"].queryset = CpamOffice.objects.filter(region_id=region_id)
+
+    def clean_nir(self):
+        try:
+            return nir_normalize(self.cleaned_data["nir"])
+        except IdentifierError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+
+    def clean_date_naissance(self):
+        value = self.cleaned_data.get("date_naissance")
+        if value and value > timezone.localdate():
+            raise forms.ValidationError("La date de naissance est dans le futur.")
+        return value

@@ -1,0 +1,624 @@
+"""Every change of state of a signalement (referral) goes through a function here.
+
+Each one takes keyword-only arguments including ``acting_user``, runs in a transaction, writes
+a :class:`~referrals.models.SignalementEvent` (who, when, old → new, why) and an audit entry,
+and refuses what the rules forbid with a French :class:`ValidationError`.
+
+Status workflow (domain §3)
+---------------------------
+
+Status changes follow one explicit table, :data:`TRANSITIONS`. Each allowed move says which
+action makes it: ``MANUAL`` moves are chosen by a worker in the status form
+(:func:`signalement_transition`); the other moves only happen as the consequence of an action
+that records what happened.
+
+Service social (from → to, and how)::
+
+    nouveau             → à contacter, hors critères, doublon (MANUAL);
+                          contact en cours (CONTACT)
+    à contacter         → hors critères, doublon (MANUAL); contact en cours (CONTACT)
+    contact en cours    → rencontre proposée, refus, sans réponse, hors critères,
+                          doublon (MANUAL); accompagnement ouvert (OPEN_CASE)
+    rencontre proposée  → contact en cours (MANUAL, the way back), refus, sans réponse,
+                          hors critères (MANUAL); accompagnement ouvert (OPEN_CASE)
+    accompagnement ouvert, refus, sans réponse, hors critères, doublon: final
+
+- ``CONTACT``: the first contact attempt (:func:`contact_attempt_add`) moves a referral that is
+  nouveau or à contacter to contact en cours; nobody is "in contact" without an attempt.
+- ``OPEN_CASE``: accompagnement ouvert is only reached by :func:`signalement_open_case`, which
+  opens the case at the same time. It is allowed from contact en cours as well as from
+  rencontre proposée: a person reached on the phone may agree to be supported straight away.
+- Refus and sans réponse need a contact attempt first, so they are not offered from nouveau
+  or à contacter; hors critères and doublon can be decided on the file alone, at any open
+  step except doublon after a meeting was proposed (by then the person has been dealt with).
+- Rencontre proposée → contact en cours is the way back when the meeting fell through.
+- Accompagnement ouvert, refus, sans réponse, hors critères and doublon are final: a person
+  who comes back later gets a new referral (the database keeps one open social referral per
+  person).
+
+Service médical::
+
+    nouveau → transmis (FORWARD, :func:`signalement_forward`) | classé sans suite (MANUAL)
+
+A reason is required for every final status reached by hand and for the way back
+(:data:`REASON_REQUIRED`). Concurrency: a status is changed with ``UPDATE … WHERE statut = old``
+and the row count is checked, so two people acting on the same referral at once cannot both
+succeed; the second one gets an error and nothing changes.
+
+Routing of new social referrals (:func:`signalement_forward`, :func:`signalement_create_manual`):
+the unit is the one whose territory holds the person's postal code (:func:`route_unit`); when
+that unit has ``auto_assign`` the referral goes to its least loaded ASS. Without a matching
+unit, a forwarded referral waits in the regional « à répartir » queue and a manual one stays
+in the unit of the person who recorded it. Due date of the first contact: arrêt start +
+region's ``first_contact_deadline_day`` − 1 (the start day is day 1, so day 120 by default),
+even when that day is already past (the referral then shows as overdue at once: the deadline of
+the 4th month was missed); without an arrêt, today + :data:`NO_ARRET_DUE_DAYS` days.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.models import Accompagnement, Mission
+from cases.services import case_open
+from pdp.audit import audit
+from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
+from pdp.models import AuditLog, Region, Role
+from referrals import routing
+from referrals.models import (
+    Assure,
+    ContactAttempt,
+    Origine,
+    Service,
+    Signalement,
+    SignalementEvent,
+    Statut,
+)
+
+# How a transition is made.
+MANUAL = "manual"  # chosen in the status form: signalement_transition()
+CONTACT = "contact"  # by recording the first contact attempt: contact_attempt_add()
+OPEN_CASE = "open_case"  # by opening the accompagnement: signalement_open_case()
+FORWARD = "forward"  # by forwarding to the service social: signalement_forward()
+
+S = Statut
+TRANSITIONS = {
+    Service.SOCIAL: {
+        S.NOUVEAU: {
+            S.A_CONTACTER: MANUAL,
+            S.CONTACT_EN_COURS: CONTACT,
+            S.HORS_CRITERES: MANUAL,
+            S.DOUBLON: MANUAL,
+        },
+        S.A_CONTACTER: {
+            S.CONTACT_EN_COURS: CONTACT,
+            S.HORS_CRITERES: MANUAL,
+            S.DOUBLON: MANUAL,
+        },
+        S.CONTACT_EN_COURS: {
+            S.RENCONTRE_PROPOSEE: MANUAL,
+            S.ACCOMPAGNEMENT_OUVERT: OPEN_CASE,
+            S.REFUS: MANUAL,
+            S.SANS_REPONSE: MANUAL,
+            S.HORS_CRITERES: MANUAL,
+            S.DOUBLON: MANUAL,
+        },
+        S.RENCONTRE_PROPOSEE: {
+            S.CONTACT_EN_COURS: MANUAL,
+            S.ACCOMPAGNEMENT_OUVERT: OPEN_CASE,
+            S.REFUS: MANUAL,
+            S.SANS_REPONSE: MANUAL,
+            S.HORS_CRITERES: MANUAL,
+        },
+    },
+    Service.MEDICAL: {
+        S.NOUVEAU: {
+            S.TRANSMIS: FORWARD,
+            S.CLASSE: MANUAL,
+        },
+    },
+}
+
+# Final statuses set by hand, and the way back from a proposed meeting, need a reason.
+FINAL_WITHOUT_CASE = {S.REFUS, S.SANS_REPONSE, S.HORS_CRITERES, S.DOUBLON, S.CLASSE}
+REASON_REQUIRED = FINAL_WITHOUT_CASE | {S.CONTACT_EN_COURS}
+
+# Origins a worker may choose when recording a referral by hand.
+MANUAL_ORIGINS = (
+    Origine.SPST,
+    Origine.MEDECIN_TRAITANT,
+    Origine.ASSURE,
+    Origine.CAP_EMPLOI,
+    Origine.MDPH,
+    Origine.PARTENAIRE,
+)
+
+NO_ARRET_DUE_DAYS = 30
+# A contact attempt may be dated a little ahead (clocks differ), not in the future.
+CONTACT_CLOCK_TOLERANCE = datetime.timedelta(minutes=5)
+
+_HOW_MESSAGES = {
+    CONTACT: "Ce changement se fait en enregistrant une tentative de contact.",
+    OPEN_CASE: "Ce changement se fait avec « Ouvrir un accompagnement ».",
+    FORWARD: "Ce changement se fait avec « Transmettre au service social ».",
+}
+
+
+def _label(status):
+    return Statut(status).label
+
+
+def next_statuses(signalement, how=MANUAL):
+    """Statuses reachable from the referral's current one by `how` (in table order)."""
+    table = TRANSITIONS.get(signalement.service, {}).get(signalement.statut, {})
+    return [status for status, way in table.items() if way == how]
+
+
+def _check_transition(signalement, old, new, how):
+    table = TRANSITIONS.get(signalement.service, {})
+    if old == new:
+        raise ValidationError(f"Le signalement est déjà au statut « {_label(old)} ».")
+    way = table.get(old, {}).get(new)
+    if way is None:
+        if old not in table:
+            raise ValidationError(
+                f"Le signalement est clos (statut « {_label(old)} ») : "
+                "son statut ne peut plus changer."
+            )
+        allowed = ", ".join(f"« {_label(s)} »" for s in table[old])
+        raise ValidationError(
+            f"Passage du statut « {_label(old)} » à « {_label(new)} » impossible. "
+            f"Statuts possibles : {allowed}."
+        )
+    if way != how:
+        raise ValidationError(_HOW_MESSAGES.get(way, "Ce changement de statut est impossible."))
+
+
+def _set_status(*, signalement, old, new, acting_user, reason, kind=SignalementEvent.Kind.STATUS):
+    """Conditional update: succeeds only if the row still has status `old`."""
+    updated = Signalement.objects.filter(pk=signalement.pk, statut=old).update(
+        statut=new, updated_at=timezone.now()
+    )
+    if updated != 1:
+        current = (
+            Signalement.objects.filter(pk=signalement.pk).values_list("statut", flat=True).first()
+        )
+        now = f" (statut actuel : « {_label(current)} »)" if current else ""
+        raise ValidationError(
+            "Le statut de ce signalement vient d'être modifié par une autre personne"
+            f"{now}. Rechargez la page et recommencez si besoin."
+        )
+    signalement.statut = new
+    SignalementEvent.objects.create(
+        signalement=signalement,
+        actor=acting_user,
+        kind=kind,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+        changes={"statut": [old, new], "motif": reason},
+    )
+    return signalement
+
+
+@transaction.atomic
+def signalement_transition(*, signalement, to_status, acting_user, reason="", from_status=None):
+    """Change the status by hand (the MANUAL moves of :data:`TRANSITIONS`).
+
+    `from_status` is the status the user saw when choosing (defaults to the instance's):
+    if the referral changed in between, nothing happens and an error says so.
+    """
+    old = from_status or signalement.statut
+    reason = (reason or "").strip()
+    _check_transition(signalement, old, to_status, MANUAL)
+    if to_status in REASON_REQUIRED and not reason:
+        raise ValidationError(
+            {"reason": f"Indiquez le motif du passage au statut « {_label(to_status)} »."}
+        )
+    return _set_status(
+        signalement=signalement, old=old, new=to_status, acting_user=acting_user, reason=reason
+    )
+
+
+@transaction.atomic
+def contact_attempt_add(
+    *, signalement, acting_user, canal, resultat, at=None, note="", propose_meeting=False
+):
+    """Record a contact attempt. The first one moves nouveau / à contacter to contact en cours.
+
+    With `propose_meeting` (only when the person was reached) the referral then moves on to
+    rencontre proposée.
+    """
+    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
+    signalement.statut = locked.statut
+    if signalement.service != Service.SOCIAL or not locked.is_open:
+        raise ValidationError(
+            f"Le signalement est clos (statut « {_label(locked.statut)} ») : "
+            "aucune tentative de contact ne peut être ajoutée."
+        )
+    at = at or timezone.now()
+    if timezone.is_naive(at):
+        raise ValueError("`at` must be an aware datetime.")
+    if at > timezone.now() + CONTACT_CLOCK_TOLERANCE:
+        raise ValidationError({"at": "La date de la tentative ne peut pas être dans le futur."})
+    if propose_meeting and resultat != ContactAttempt.Resultat.JOINT:
+        raise ValidationError(
+            {"propose_meeting": "Une rencontre ne peut être proposée qu'à une personne jointe."}
+        )
+    attempt = ContactAttempt.objects.create(
+        signalement=signalement,
+        at=at,
+        canal=canal,
+        resultat=resultat,
+        note=note,
+        user=acting_user,
+    )
+    SignalementEvent.objects.create(
+        signalement=signalement,
+        actor=acting_user,
+        kind=SignalementEvent.Kind.CONTACT,
+        new_value=str(attempt)[:100],
+        reason=note,
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.CREATE,
+        obj=attempt,
+        assure_id=signalement.assure_id,
+        changes={"canal": canal, "resultat": resultat},
+    )
+    if signalement.statut in (S.NOUVEAU, S.A_CONTACTER):
+        _set_status(
+            signalement=signalement,
+            old=signalement.statut,
+            new=S.CONTACT_EN_COURS,
+            acting_user=acting_user,
+            reason="Première tentative de contact.",
+        )
+    if propose_meeting and signalement.statut != S.RENCONTRE_PROPOSEE:
+        _check_transition(signalement, signalement.statut, S.RENCONTRE_PROPOSEE, MANUAL)
+        _set_status(
+            signalement=signalement,
+            old=signalement.statut,
+            new=S.RENCONTRE_PROPOSEE,
+            acting_user=acting_user,
+            reason="Rencontre proposée lors du contact.",
+        )
+    return attempt
+
+
+# --- New social referrals: routing, due date, one open referral per person ----------------
+
+
+def _open_social_referral_message(existing):
+    where = str(existing.unit) if existing.unit_id else "file régionale « à répartir »"
+    return (
+        "Un signalement au service social est déjà en cours pour cette personne : "
+        f"signalement du {existing.date_signalement:%d/%m/%Y} ({existing.get_origine_display()}), "
+        f"{where}, statut « {existing.get_statut_display()} »."
+    )
+
+
+def _refuse_if_already_followed(assure):
+    existing = (
+        Signalement.objects.open()
+        .filter(assure=assure, service=Service.SOCIAL)
+        .select_related("unit")
+        .first()
+    )
+    if existing is not None:
+        raise ValidationError(_open_social_referral_message(existing))
+    case = Accompagnement.objects.open().filter(assure=assure).select_related("unit").first()
+    if case is not None:
+        raise ValidationError(
+            "Cette personne est déjà accompagnée par le service social "
+            f"({case.unit}, accompagnement ouvert le {case.date_ouverture:%d/%m/%Y}) : "
+            "adressez-vous à son référent plutôt que de créer un signalement."
+        )
+
+
+def _region_for(assure, arret, unit, acting_user):
+    """Whose settings apply: the arrêt's CPAM, else the person's (as detection does)."""
+    cpam = arret.cpam if arret is not None and arret.cpam_id else assure.cpam
+    if cpam is not None:
+        return cpam.region
+    if unit is not None:
+        return unit.region
+    region_id = acting_user.effective_region_id() if acting_user else None
+    return Region.objects.filter(pk=region_id).first() if region_id else None
+
+
+def first_contact_due_date(*, arret, region, today=None):
+    """Arrêt start + deadline − 1 (day 120 by default), or today + 30 days without an arrêt."""
+    today = today or timezone.localdate()
+    if arret is None:
+        return today + datetime.timedelta(days=NO_ARRET_DUE_DAYS)
+    deadline = (
+        region.first_contact_deadline_day
+        if region is not None
+        else Region._meta.get_field("first_contact_deadline_day").default
+    )
+    return arret.date_debut + datetime.timedelta(days=deadline - 1)
+
+
+def _create_social_referral(
+    *, assure, origine, motif, acting_user, arret=None, forwarded_from=None, fallback_unit=None
+):
+    unit = routing.route_unit(assure.code_postal) or fallback_unit
+    region = _region_for(assure, arret, unit, acting_user)
+    due = first_contact_due_date(arret=arret, region=region)
+    # One social referral per arrêt (database constraint): when the arrêt already had one
+    # (closed, else we would have refused), the new referral is not linked to it.
+    link_arret = arret
+    if arret is not None and arret.signalements.filter(service=Service.SOCIAL).exists():
+        link_arret = None
+    try:
+        with transaction.atomic():
+            signalement = Signalement.objects.create(
+                assure=assure,
+                arret=link_arret,
+                service=Service.SOCIAL,
+                origine=origine,
+                statut=S.NOUVEAU,
+                unit=unit,
+                date_echeance=due,
+                motif=motif,
+                forwarded_from=forwarded_from,
+                created_by=acting_user if acting_user and acting_user.is_authenticated else None,
+            )
+    except IntegrityError as exc:  # a concurrent request created one in between
+        existing = Signalement.objects.open().filter(assure=assure, service=Service.SOCIAL)
+        existing = existing.select_related("unit").first()
+        if existing is None:
+            raise
+        raise ValidationError(_open_social_referral_message(existing)) from exc
+    SignalementEvent.objects.create(
+        signalement=signalement,
+        actor=acting_user,
+        kind=SignalementEvent.Kind.CREATED,
+        new_value=(str(unit) if unit else "À répartir")[:100],
+        reason=motif,
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.CREATE,
+        obj=signalement,
+        assure_id=assure.pk,
+        changes={"origine": origine, "unit": unit, "date_echeance": due},
+    )
+    if unit is not None and unit.auto_assign:
+        worker = routing.lightest_worker(unit)
+        if worker is not None:
+            signalement = routing.signalement_assign(
+                signalement=signalement,
+                acting_user=None,
+                unit=unit,
+                assigned_to=worker,
+                reason="Attribution automatique à l'ASS la moins chargée de l'unité.",
+            )
+    return signalement
+
+
+@transaction.atomic
+def signalement_forward(*, signalement, acting_user, motif):
+    """The médecin conseil forwards a service médical referral to the service social.
+
+    The medical referral becomes « transmis »; a social referral (origin médecin conseil,
+    `forwarded_from` set) is created and routed. The reason must not contain any diagnosis.
+    """
+    motif = (motif or "").strip()
+    if signalement.service != Service.MEDICAL:
+        raise ValidationError("Seul un signalement du service médical peut être transmis.")
+    if not motif:
+        raise ValidationError(
+            {"motif": "Indiquez le motif de la transmission (sans aucun diagnostic)."}
+        )
+    _check_transition(signalement, signalement.statut, S.TRANSMIS, FORWARD)
+    _refuse_if_already_followed(signalement.assure)
+    _set_status(
+        signalement=signalement,
+        old=signalement.statut,
+        new=S.TRANSMIS,
+        acting_user=acting_user,
+        reason=motif,
+        kind=SignalementEvent.Kind.FORWARDED,
+    )
+    return _create_social_referral(
+        assure=signalement.assure,
+        origine=Origine.MEDECIN_CONSEIL,
+        motif=motif,
+        acting_user=acting_user,
+        arret=signalement.arret,
+        forwarded_from=signalement,
+    )
+
+
+@transaction.atomic
+def signalement_create_manual(
+    *,
+    acting_user,
+    origine,
+    nir,
+    motif,
+    nom="",
+    prenom="",
+    date_naissance=None,
+    sexe="",
+    code_postal="",
+    commune="",
+    telephone="",
+    cpam=None,
+    arret=None,
+):
+    """Record a referral received from a partner or the person; returns (signalement, created).
+
+    The person is found by NIR (typed with or without spaces); only when unknown is a new
+    assuré created from the identity fields (which are otherwise ignored). `created` says
+    whether the assuré was created.
+    """
+    if origine not in MANUAL_ORIGINS:
+        raise ValidationError({"origine": "Origine de signalement invalide."})
+    motif = (motif or "").strip()
+    if not motif:
+        raise ValidationError({"motif": "Indiquez le motif du signalement (sans diagnostic)."})
+    try:
+        nir = nir_normalize(nir)
+    except IdentifierError as exc:
+        raise ValidationError({"nir": exc.message}) from exc
+
+    assure = Assure.objects.select_related("cpam__region").filter(nir=nir).first()
+    created = False
+    if assure is None:
+        errors = {}
+        if not (nom or "").strip():
+            errors["nom"] = "Le nom est obligatoire pour une personne inconnue."
+        if not (prenom or "").strip():
+            errors["prenom"] = "Le prénom est obligatoire pour une personne inconnue."
+        problems = nir_check_coherence(nir, sex=sexe or None, birth_date=date_naissance)
+        if problems:
+            errors["nir"] = problems
+        if errors:
+            raise ValidationError(errors)
+        assure, created = Assure.objects.get_or_create(
+            nir=nir,
+            defaults={
+                "nom_naissance": nom.strip(),
+                "prenoms": prenom.strip(),
+                "date_naissance": date_naissance,
+                "sexe": sexe or "",
+                "code_postal": code_postal or "",
+                "commune": commune or "",
+                "telephone": telephone or "",
+                "cpam": cpam,
+            },
+        )
+        if created:
+            audit(
+                user=acting_user,
+                action=AuditLog.Action.CREATE,
+                obj=assure,
+                assure_id=assure.pk,
+                changes={"origine": "signalement manuel"},
+            )
+    if arret is not None and arret.assure_id != assure.pk:
+        raise ValidationError("Cet arrêt ne concerne pas cette personne.")
+    _refuse_if_already_followed(assure)
+    signalement = _create_social_referral(
+        assure=assure,
+        origine=origine,
+        motif=motif,
+        acting_user=acting_user,
+        arret=arret,
+        fallback_unit=acting_user.unit if acting_user.unit_id else None,
+    )
+    return signalement, created
+
+
+# --- Assignment and opening the case ------------------------------------------------------
+
+
+@transaction.atomic
+def signalement_assign(*, signalement, acting_user, unit, assigned_to=None, reason=""):
+    """Checked entry point to :func:`referrals.routing.signalement_assign`.
+
+    Only open social referrals move; the worker must be an active ASS of `unit`.
+    """
+    if signalement.service != Service.SOCIAL or not signalement.is_open:
+        raise ValidationError("Seul un signalement au service social en cours peut être attribué.")
+    if unit is None:
+        raise ValidationError({"unit": "Choisissez une unité."})
+    if assigned_to is not None and (
+        assigned_to.unit_id != unit.pk or assigned_to.role != Role.ASS or not assigned_to.is_active
+    ):
+        raise ValidationError({"assigned_to": f"Choisissez une ASS de l'unité « {unit} »."})
+    if signalement.unit_id == unit.pk and signalement.assigned_to_id == (
+        assigned_to.pk if assigned_to else None
+    ):
+        raise ValidationError("Le signalement est déjà attribué ainsi : rien à changer.")
+    old = {"unit": signalement.unit_id, "assigned_to": signalement.assigned_to_id}
+    signalement = routing.signalement_assign(
+        signalement=signalement,
+        acting_user=acting_user,
+        unit=unit,
+        assigned_to=assigned_to,
+        reason=(reason or "").strip(),
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+        changes={
+            "unit": [old["unit"], signalement.unit_id],
+            "assigned_to": [old["assigned_to"], signalement.assigned_to_id],
+        },
+    )
+    return signalement
+
+
+@transaction.atomic
+def signalement_open_case(*, signalement, acting_user, referent, mission=Mission.PDP):
+    """Open the accompagnement the referral leads to, and link them.
+
+    Refused when the person already has an open accompagnement (whatever its mission: the
+    existing one is to be continued) or when the referent is not an ASS of the unit.
+    """
+    old = signalement.statut
+    if signalement.service != Service.SOCIAL:
+        raise ValidationError("Seul un signalement au service social mène à un accompagnement.")
+    table = TRANSITIONS[Service.SOCIAL]
+    if table.get(old, {}).get(S.ACCOMPAGNEMENT_OUVERT) != OPEN_CASE:
+        if old not in table:
+            _check_transition(signalement, old, S.ACCOMPAGNEMENT_OUVERT, OPEN_CASE)
+        raise ValidationError(
+            "Un accompagnement s'ouvre une fois la personne jointe (statut « Contact en cours » "
+            "ou « Rencontre proposée ») : enregistrez d'abord la tentative de contact."
+        )
+    if (
+        referent is None
+        or referent.role != Role.ASS
+        or not referent.is_active
+        or referent.unit_id != signalement.unit_id
+    ):
+        raise ValidationError({"referent": "Le référent doit être une ASS de l'unité."})
+    existing = (
+        Accompagnement.objects.open()
+        .filter(assure_id=signalement.assure_id)
+        .select_related("referent")
+        .first()
+    )
+    if existing is not None:
+        raise ValidationError(
+            "Un accompagnement est déjà ouvert pour cette personne "
+            f"({existing.get_mission_display()}, référent : {existing.referent}, "
+            f"ouvert le {existing.date_ouverture:%d/%m/%Y})."
+        )
+    _set_status(
+        signalement=signalement,
+        old=old,
+        new=S.ACCOMPAGNEMENT_OUVERT,
+        acting_user=acting_user,
+        reason=f"Accompagnement ouvert, référent : {referent}.",
+    )
+    try:
+        with transaction.atomic():
+            case = case_open(
+                assure=signalement.assure,
+                referent=referent,
+                acting_user=acting_user,
+                mission=mission,
+                signalement=signalement,
+            )
+    except IntegrityError as exc:  # opened concurrently by someone else
+        raise ValidationError("Un accompagnement vient d'être ouvert pour cette personne.") from exc
+    Signalement.objects.filter(pk=signalement.pk).update(accompagnement=case)
+    signalement.accompagnement = case
+    return case
