@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pdp.identifiers import nir_format, validate_nir, validate_siret
@@ -180,6 +181,15 @@ class ArretTravail(models.Model):
                 condition=Q(date_fin_reelle__isnull=True) | Q(date_fin_reelle__gte=F("date_debut")),
                 name="arret_actual_end_after_start",
                 violation_error_message="La fin réelle précède le début de l'arrêt.",
+            ),
+        ]
+        indexes = [
+            # The detection scan (referrals.detection) reads the arrêts ongoing on a day: last
+            # known end on or after it, started early enough. Same expression as in its SQL.
+            models.Index(
+                Coalesce("date_fin_reelle", "date_fin_prevue"),
+                F("date_debut"),
+                name="arret_ongoing_idx",
             ),
         ]
 

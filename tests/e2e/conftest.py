@@ -68,6 +68,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",  # small /dev/shm in containers
+    "--lang=fr-FR",  # French date inputs (jj/mm/aaaa) as users see them
 ]
 VIEWPORT = {"width": 1366, "height": 768}
 LOCALE = "fr-FR"

@@ -1,0 +1,488 @@
+"""The duration-threshold detection job (domain §4): raise referrals for long arrêts.
+
+`scan_arrets(day=D)` looks at the arrêts ongoing on D (started on or before D, last known end on
+or after D) and, with the thresholds of the region of the arrêt's CPAM (else the assuré's CPAM):
+
+- raises a **service médical** referral for each arrêt of MORE than `medical_threshold_days`
+  (45 by default), status « nouveau », no unit (the médecin conseil's regional list);
+- raises a **service social** referral for each arrêt of AT LEAST `social_threshold_days`
+  (90 by default), status « à contacter » (the CPAM threshold is itself the reason to offer a
+  meeting, and the first-contact due date already runs: start + `first_contact_deadline_day` − 1,
+  day 120 = end of the 4th month by default), routed to the unit of the assuré's postal code
+  (longest territory prefix, like `referrals.routing.route_unit`) or to the regional « à répartir »
+  queue, then given to the least loaded ASS when the unit has `auto_assign` on.
+
+It is a catch-up rule, not an anniversary: an arrêt past a threshold without a referral gets one
+whatever the day the job runs. Never twice: the WHERE clauses skip arrêts already referred to the
+service, persons with an open social referral or an open accompagnement; the unique constraints
+`signalement_once_per_arret_and_service` and `signalement_one_open_social_per_assure` plus
+`ON CONFLICT DO NOTHING` absorb races with concurrent writers. For a person with several
+ongoing arrêts, only the oldest one is considered for the social referral (so overlapping
+episodes of the same sick leave don't bring a second referral after the first was refused or
+closed). Arrêts with no CPAM (neither their own nor the assuré's) have no thresholds: they are
+skipped and counted as « sans CPAM ».
+
+The work is set-based, a constant number of statements whatever the number of arrêts:
+one count, then per service one `WITH cand AS (…) INSERT … SELECT … ON CONFLICT DO NOTHING
+RETURNING`, which on PostgreSQL also writes the creation events (data-modifying CTE); then the
+auto-assignment (one query for the loads, one UPDATE, one bulk INSERT of events). It all runs in
+one transaction holding a PostgreSQL advisory lock so that two scans never interleave. The same
+candidate SQL runs on SQLite ≥ 3.35 (date arithmetic, the events statement and the bulk UPDATE
+differ: see `_Dialect`). Measured with `manage.py bench_referrals`; the index
+`arret_ongoing_idx` serves the "ongoing on D" condition.
+"""
+
+import dataclasses
+import datetime
+import json
+import logging
+from collections import Counter
+
+from django.db import connection, transaction
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from cases.models import Accompagnement, CaseStatus
+from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
+from referrals.models import (
+    OPEN_STATUSES,
+    ArretTravail,
+    Assure,
+    Origine,
+    Service,
+    Signalement,
+    SignalementEvent,
+    Statut,
+)
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key: serialises scans (any constant; "PDPSCAN" in ASCII-ish).
+SCAN_LOCK_KEY = 0x5044505343414E
+
+SOCIAL_STATUT = Statut.A_CONTACTER
+MEDICAL_STATUT = Statut.NOUVEAU
+DEFAULT_MEDICAL_THRESHOLD = Region._meta.get_field("medical_threshold_days").default
+DEFAULT_SOCIAL_THRESHOLD = Region._meta.get_field("social_threshold_days").default
+
+
+@dataclasses.dataclass
+class ScanResult:
+    """What one scan did. `routes` counts the new social referrals per unit code, plus
+    `"a_repartir"` for those left in the regional queue."""
+
+    day: datetime.date
+    arrets_examines: int = 0
+    sans_cpam: int = 0
+    medical: int = 0
+    social: int = 0
+    routes: dict = dataclasses.field(default_factory=dict)
+    attribues_auto: int = 0
+    created_ids: list = dataclasses.field(default_factory=list)
+
+    def as_dict(self):
+        return {
+            "date": self.day.isoformat(),
+            "arrets_examines": self.arrets_examines,
+            "sans_cpam": self.sans_cpam,
+            "signalements": {
+                Service.MEDICAL.value: self.medical,
+                Service.SOCIAL.value: self.social,
+            },
+            "routes": dict(self.routes),
+            "attribues_auto": self.attribues_auto,
+        }
+
+
+@transaction.atomic
+def scan_arrets(*, day=None):
+    """Raise the threshold referrals due on `day` (default: today). Returns a ScanResult."""
+    day = day or timezone.localdate()
+    result = ScanResult(day=day)
+    dialect = _Dialect(connection)
+    tables = _tables()
+    dialect.lock()
+
+    medical_day, social_day = _first_days()
+    now = timezone.now()
+    params = {
+        "day": dialect.date(day),
+        # Sargable pre-filters: started early enough to cross the lowest threshold of any region
+        # (the exact threshold of the arrêt's region is checked after the joins).
+        "examined_start": dialect.date(
+            day - datetime.timedelta(days=min(medical_day, social_day) - 1)
+        ),
+        "medical_start": dialect.date(day - datetime.timedelta(days=medical_day - 1)),
+        "social_start": dialect.date(day - datetime.timedelta(days=social_day - 1)),
+        "day_fr": f"{day:%d/%m/%Y}",
+        "now": dialect.datetime(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_count_sql(tables), params)
+        examined, sans_cpam = cursor.fetchone()
+        result.arrets_examines, result.sans_cpam = examined or 0, sans_cpam or 0
+        medical_ids = [
+            row[0] for row in dialect.insert(cursor, _medical_sql(tables, dialect), params)
+        ]
+        social_rows = dialect.insert(cursor, _social_sql(tables, dialect), params)
+        social_ids = [row[0] for row in social_rows]
+        new_ids = medical_ids + social_ids
+        if new_ids and not dialect.postgres:  # PostgreSQL wrote them with the referrals
+            cursor.execute(_created_events_sql(tables), {**params, "ids": json.dumps(new_ids)})
+
+    result.medical, result.social = len(medical_ids), len(social_ids)
+    result.created_ids = sorted(new_ids)
+    result.routes, result.attribues_auto = _route_counts_and_auto_assign(social_rows, now, dialect)
+    logger.info(
+        "Détection du %s : %d arrêts examinés (%d sans CPAM), %d signalements médicaux, "
+        "%d sociaux écrits, %d attribués automatiquement.",
+        day.isoformat(),
+        result.arrets_examines,
+        result.sans_cpam,
+        result.medical,
+        result.social,
+        result.attribues_auto,
+    )
+    return result
+
+
+def _first_days():
+    """First day of an arrêt on which some region's medical / social threshold is crossed."""
+    agg = Region.objects.aggregate(
+        medical=Min("medical_threshold_days"), social=Min("social_threshold_days")
+    )
+    medical = (agg["medical"] or DEFAULT_MEDICAL_THRESHOLD) + 1
+    social = agg["social"] or DEFAULT_SOCIAL_THRESHOLD
+    return medical, social
+
+
+def _tables():
+    return {
+        "arret": ArretTravail._meta.db_table,
+        "assure": Assure._meta.db_table,
+        "cpam": CpamOffice._meta.db_table,
+        "region": Region._meta.db_table,
+        "sig": Signalement._meta.db_table,
+        "event": SignalementEvent._meta.db_table,
+        "case": Accompagnement._meta.db_table,
+        "territory": UnitTerritory._meta.db_table,
+    }
+
+
+def _quoted(values):
+    # Only our own enum values end up here, never user input.
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _ongoing(latest_start_param):
+    """Arrêts `a` ongoing on the day and started on or before the given pre-filter date.
+    Written with COALESCE(date_fin_reelle, date_fin_prevue) to match the index
+    arret_ongoing_idx, which the planner then scans from the day on."""
+    return f"""
+        a.date_debut <= %({latest_start_param})s
+        AND COALESCE(a.date_fin_reelle, a.date_fin_prevue) >= %(day)s
+    """
+
+
+# The region of a referral's arrêt (SQLite events statement): the arrêt's CPAM, else the
+# assuré's.
+_REGION_JOINS = """
+    JOIN {assure} p ON p.id = a.assure_id
+    JOIN {cpam} c ON c.id = COALESCE(a.cpam_id, p.cpam_id)
+    JOIN {region} r ON r.id = c.region_id
+"""
+
+
+def _cpam_of(arret, t):
+    """The CPAM of an arrêt, else the assuré's: the subquery only runs when the arrêt has none
+    (COALESCE stops at its first non-NULL argument), so no join with every person is needed."""
+    return (
+        f"COALESCE({arret}.cpam_id, "
+        f"(SELECT p.cpam_id FROM {t['assure']} p WHERE p.id = {arret}.assure_id))"
+    )
+
+
+# Every candidate query returns the same columns, in this order; `threshold` only feeds the
+# motif and the event's reason.
+_INSERTED = (
+    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, date_echeance, "
+    "motif, created_at, updated_at"
+)
+_CANDIDATE_COLUMNS = _INSERTED + ", threshold"
+
+
+def _count_sql(t):
+    return f"""
+        SELECT COUNT(*),
+               SUM(CASE WHEN a.cpam_id IS NULL AND NOT EXISTS (
+                       SELECT 1 FROM {t["assure"]} p
+                       WHERE p.id = a.assure_id AND p.cpam_id IS NOT NULL
+                   ) THEN 1 ELSE 0 END)
+        FROM {t["arret"]} a
+        WHERE {_ongoing("examined_start")}
+    """
+
+
+def _medical_sql(t, d):
+    """Medical candidates: duration = D − start + 1 > T  ⇔  start ≤ D − T. The arrêts already
+    referred are dropped first (materialised CTE), so that a run with nothing new does not
+    join the whole set of long arrêts to the persons."""
+    return f"""
+        WITH fresh AS MATERIALIZED (
+            SELECT a.id, a.assure_id, a.date_debut, {_cpam_of("a", t)} AS cpam_id
+            FROM {t["arret"]} a
+            WHERE {_ongoing("medical_start")}
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["sig"]} x
+                  WHERE x.arret_id = a.id AND x.service = '{Service.MEDICAL}'
+              )
+        )
+        SELECT a.assure_id, a.id, '{Service.MEDICAL}', '{Origine.SEUIL_CPAM}', %(day)s,
+               '{MEDICAL_STATUT}', CAST(NULL AS bigint), CAST(NULL AS date),
+               'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
+                   || %(day_fr)s || ' (détection automatique).',
+               %(now)s, %(now)s, r.medical_threshold_days
+        FROM fresh a
+        JOIN {t["cpam"]} c ON c.id = a.cpam_id
+        JOIN {t["region"]} r ON r.id = c.region_id
+        WHERE a.date_debut <= {d.add_days("%(day)s", "-r.medical_threshold_days")}
+    """
+
+
+def _social_sql(t, d):
+    """Social candidates: the oldest ongoing arrêt of each person (one referral per person even
+    with overlapping episodes) when it has lasted ≥ T (start ≤ D − (T − 1)) and was never
+    referred to the service social, the person having no open social referral and no open
+    accompagnement. Due date = start + (deadline − 1). Unit: the territory with the longest
+    prefix of the postal code (5, 4, 3 characters, then Corsica 2A/2B before the 2-digit
+    "20"), as referrals.routing.route_unit does; none → NULL, the regional queue. Routing is
+    computed once per distinct postal code (`routes`), not once per referral."""
+    corsica = """CASE WHEN substr(z.cp, 1, 2) = '20' THEN
+                     CASE WHEN substr(z.cp, 1, 3) IN ('200', '201') THEN '2A' ELSE '2B' END
+                 END"""
+    return f"""
+        WITH fresh AS MATERIALIZED (
+            SELECT o.id, o.assure_id, o.date_debut,
+                   {_cpam_of("o", t)} AS cpam_id,
+                   (SELECT p.code_postal FROM {t["assure"]} p WHERE p.id = o.assure_id) AS cp
+            FROM (
+                SELECT a.id, a.assure_id, a.date_debut, a.cpam_id,
+                       ROW_NUMBER() OVER (PARTITION BY a.assure_id ORDER BY a.date_debut, a.id)
+                           AS rn
+                FROM {t["arret"]} a
+                WHERE {_ongoing("social_start")}
+            ) o
+            WHERE o.rn = 1
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["sig"]} x
+                  WHERE x.arret_id = o.id AND x.service = '{Service.SOCIAL}'
+              )
+        ),
+        routes AS (
+            SELECT z.cp,
+                   COALESCE(t5.unit_id, t4.unit_id, t3.unit_id, tc.unit_id, t2.unit_id)
+                       AS unit_id
+            FROM (SELECT DISTINCT cp FROM fresh) z
+            LEFT JOIN {t["territory"]} t5 ON t5.prefix = substr(z.cp, 1, 5)
+            LEFT JOIN {t["territory"]} t4 ON t4.prefix = substr(z.cp, 1, 4)
+            LEFT JOIN {t["territory"]} t3 ON t3.prefix = substr(z.cp, 1, 3)
+            LEFT JOIN {t["territory"]} tc ON tc.prefix = {corsica}
+            LEFT JOIN {t["territory"]} t2 ON t2.prefix = substr(z.cp, 1, 2)
+        )
+        SELECT a.assure_id, a.id, '{Service.SOCIAL}', '{Origine.SEUIL_CPAM}', %(day)s,
+               '{SOCIAL_STATUT}', ro.unit_id,
+               {d.add_days("a.date_debut", "r.first_contact_deadline_day - 1")},
+               'Arrêt de travail d''au moins ' || r.social_threshold_days || ' jours au '
+                   || %(day_fr)s || ' (détection automatique).',
+               %(now)s, %(now)s, r.social_threshold_days
+        FROM fresh a
+        JOIN {t["cpam"]} c ON c.id = a.cpam_id
+        JOIN {t["region"]} r ON r.id = c.region_id
+        LEFT JOIN routes ro ON ro.cp = a.cp
+        WHERE a.date_debut <= {d.add_days("%(day)s", "1 - r.social_threshold_days")}
+          AND NOT EXISTS (
+              SELECT 1 FROM {t["sig"]} x
+              WHERE x.assure_id = a.assure_id AND x.service = '{Service.SOCIAL}'
+                AND x.statut IN ({_quoted(OPEN_STATUSES)})
+          )
+          AND NOT EXISTS (
+              SELECT 1 FROM {t["case"]} k
+              WHERE k.assure_id = a.assure_id AND k.statut <> '{CaseStatus.CLOTURE}'
+          )
+    """
+
+
+def _created_events_sql(t):
+    """SQLite only (PostgreSQL writes the events in the INSERT statement itself): one creation
+    event per new referral, with the threshold of its region."""
+    return f"""
+        INSERT INTO {t["event"]} (signalement_id, at, actor_id, kind, old_value, new_value,
+                                  reason)
+        SELECT s.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '', s.statut,
+               'Détection automatique (seuil de '
+                   || CASE WHEN s.service = '{Service.MEDICAL}' THEN r.medical_threshold_days
+                           ELSE r.social_threshold_days END
+                   || ' jours)'
+        FROM {t["sig"]} s
+        JOIN {t["arret"]} a ON a.id = s.arret_id
+        {_REGION_JOINS.format(**t)}
+        WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
+    """
+
+
+def _route_counts_and_auto_assign(social_rows, now, dialect):
+    """Count new social referrals per unit and give those of auto-assign units to the ASS with
+    the lightest open load (open referrals + open cases), updating loads in memory.
+
+    A constant number of queries: units, loads, one UPDATE, one bulk INSERT of events."""
+    per_unit = Counter(unit_id for _, unit_id in social_rows)
+    if not per_unit:
+        return {}, 0
+    unit_ids = [u for u in per_unit if u is not None]
+    units = {u.pk: u for u in Unit.objects.filter(pk__in=unit_ids)}
+    routes = {units[u].code: n for u, n in sorted(per_unit.items(), key=_unit_sort) if u}
+    if per_unit.get(None):
+        routes["a_repartir"] = per_unit[None]
+
+    auto_units = {u for u in unit_ids if units[u].auto_assign}
+    if not auto_units:
+        return routes, 0
+    workers = list(
+        User.objects.filter(unit_id__in=auto_units, role=Role.ASS, is_active=True)
+        .annotate(
+            load=Count(
+                "signalements", filter=Q(signalements__statut__in=OPEN_STATUSES), distinct=True
+            )
+            + Count(
+                "accompagnements",
+                filter=~Q(accompagnements__statut=CaseStatus.CLOTURE),
+                distinct=True,
+            )
+        )
+        .order_by("pk")
+    )
+    loads = {}  # unit_id → {worker: load}
+    for worker in workers:
+        loads.setdefault(worker.unit_id, {})[worker] = worker.load
+    assignments = []  # (signalement_id, unit, worker)
+    for signalement_id, unit_id in sorted(social_rows):
+        unit_loads = loads.get(unit_id)
+        if not unit_loads:
+            continue
+        worker = min(unit_loads, key=lambda w: (unit_loads[w], w.pk))
+        unit_loads[worker] += 1
+        assignments.append((signalement_id, units[unit_id], worker))
+    if not assignments:
+        return routes, 0
+
+    dialect.bulk_assign([(s, w.pk) for s, _, w in assignments], now)
+    SignalementEvent.objects.bulk_create(
+        SignalementEvent(
+            signalement_id=signalement_id,
+            at=now,
+            actor=None,
+            kind=SignalementEvent.Kind.ASSIGNED,
+            old_value=f"{unit} / non attribué"[:100],
+            new_value=f"{unit} / {worker}"[:100],
+            reason="Attribution automatique à l'ASS la moins chargée.",
+        )
+        for signalement_id, unit, worker in assignments
+    )
+    return routes, len(assignments)
+
+
+def _unit_sort(item):
+    unit_id, _ = item
+    return (unit_id is None, unit_id or 0)
+
+
+class _Dialect:
+    """The few places where PostgreSQL and SQLite SQL differ."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.postgres = conn.vendor == "postgresql"
+
+    def lock(self):
+        if self.postgres:
+            with self.conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCAN_LOCK_KEY])
+                # The correlated subqueries make the planner's cost estimates high enough to
+                # trigger JIT compilation, which costs ~1 s per statement and gains nothing on
+                # these index-bound statements (measured with bench_referrals).
+                cursor.execute("SET LOCAL jit = off")
+                # Sorts and hashes over the candidates stay in memory (default 4 MB spills).
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        # SQLite: a single writer at a time already; the unique indexes do the rest.
+
+    def insert(self, cursor, candidates_sql, params):
+        """Insert the candidate referrals, skipping any that a unique constraint refuses;
+        returns [(id, unit_id)] of the new rows. On PostgreSQL the same statement writes their
+        creation events (a data-modifying CTE), elsewhere `_created_events_sql` does."""
+        sig, event = Signalement._meta.db_table, SignalementEvent._meta.db_table
+        cand = f"cand ({_CANDIDATE_COLUMNS})"
+        if self.postgres:
+            sql = f"""
+                WITH {cand} AS MATERIALIZED ({candidates_sql}),
+                ins AS (
+                    INSERT INTO {sig} ({_INSERTED})
+                    SELECT {_INSERTED} FROM cand WHERE true
+                    ON CONFLICT DO NOTHING
+                    RETURNING id, arret_id, unit_id, statut
+                ),
+                events AS (
+                    INSERT INTO {event} (signalement_id, at, actor_id, kind, old_value,
+                                         new_value, reason)
+                    SELECT ins.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '',
+                           ins.statut,
+                           'Détection automatique (seuil de ' || cand.threshold || ' jours)'
+                    FROM ins JOIN cand ON cand.arret_id = ins.arret_id
+                )
+                SELECT id, unit_id FROM ins
+            """
+        else:
+            sql = f"""
+                WITH {cand} AS ({candidates_sql})
+                INSERT INTO {sig} ({_INSERTED})
+                SELECT {_INSERTED} FROM cand WHERE true
+                ON CONFLICT DO NOTHING
+                RETURNING id, unit_id
+            """
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+    def date(self, value):
+        return self.conn.ops.adapt_datefield_value(value)
+
+    def datetime(self, value):
+        return self.conn.ops.adapt_datetimefield_value(value)
+
+    def add_days(self, date_sql, days_sql):
+        if self.postgres:
+            return f"(CAST({date_sql} AS date) + CAST({days_sql} AS integer))"
+        return f"date({date_sql}, ({days_sql}) || ' days')"
+
+    def bulk_assign(self, pairs, now):
+        """Set assigned_to for many referrals in one statement: [(signalement_id, user_id)]."""
+        table = Signalement._meta.db_table
+        ids = [s for s, _ in pairs]
+        users = [u for _, u in pairs]
+        with self.conn.cursor() as cursor:
+            if self.postgres:
+                cursor.execute(
+                    f"""UPDATE {table} s SET assigned_to_id = v.user_id, updated_at = %s
+                        FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]))
+                             AS v(id, user_id)
+                        WHERE s.id = v.id""",
+                    [self.datetime(now), ids, users],
+                )
+            else:
+                mapping = json.dumps({str(s): u for s, u in pairs})
+                cursor.execute(
+                    f"""UPDATE {table}
+                        SET assigned_to_id = (SELECT value FROM json_each(%s)
+                                              WHERE key = CAST({table}.id AS TEXT)),
+                            updated_at = %s
+                        WHERE id IN (SELECT CAST(key AS INTEGER) FROM json_each(%s))""",
+                    [mapping, self.datetime(now), mapping],
+                )

@@ -1,0 +1,109 @@
+import datetime
+
+import pytest
+
+from referrals.detection import scan_arrets
+from referrals.models import Service, Signalement, SignalementEvent
+from referrals.routing import lightest_worker, route_unit, signalement_assign
+from tests.factories import (
+    AccompagnementFactory,
+    ArretFactory,
+    AssureFactory,
+    SignalementFactory,
+    UnitFactory,
+    UnitTerritoryFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+D = datetime.date(2025, 6, 2)
+
+
+@pytest.fixture
+def territories():
+    """76 → Rouen, 76600 → Le Havre, 2A / 2B → Corse, 974 → La Réunion."""
+    units = {name: UnitFactory(name=name) for name in ("Rouen", "Le Havre", "Ajaccio", "Bastia")}
+    units["Réunion"] = UnitFactory(name="Réunion")
+    for prefix, name in [
+        ("76", "Rouen"),
+        ("76600", "Le Havre"),
+        ("2A", "Ajaccio"),
+        ("2B", "Bastia"),
+        ("974", "Réunion"),
+    ]:
+        UnitTerritoryFactory(unit=units[name], prefix=prefix)
+    return units
+
+
+CASES = [
+    ("76000", "Rouen"),
+    ("76600", "Le Havre"),  # the postal code wins over its département
+    ("76610", "Rouen"),
+    ("20000", "Ajaccio"),
+    ("20167", "Ajaccio"),
+    ("20200", "Bastia"),
+    ("20600", "Bastia"),
+    ("97400", "Réunion"),
+    ("27000", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("postal_code", "expected"), CASES)
+def test_route_unit_takes_the_longest_matching_territory(territories, postal_code, expected):
+    unit = route_unit(postal_code)
+
+    assert (unit.name if unit else None) == expected
+
+
+def test_the_scan_routes_exactly_like_route_unit(territories):
+    arrets = {
+        cp: ArretFactory(
+            assure=AssureFactory(code_postal=cp),
+            date_debut=D - datetime.timedelta(days=99),
+            date_fin_prevue=D + datetime.timedelta(days=10),
+        )
+        for cp, _ in CASES
+    }
+
+    scan_arrets(day=D)
+
+    for cp, arret in arrets.items():
+        referral = Signalement.objects.get(arret=arret, service=Service.SOCIAL)
+        assert referral.unit == route_unit(cp), cp
+
+
+def test_lightest_worker_counts_open_referrals_and_open_cases(unit, ass, colleague):
+    SignalementFactory(unit=unit, assigned_to=ass)
+    AccompagnementFactory(referent=colleague)
+    AccompagnementFactory(referent=colleague)
+    SignalementFactory(unit=unit, assigned_to=ass, statut="refus")  # closed: not counted
+
+    assert lightest_worker(unit) == ass
+
+
+def test_lightest_worker_ignores_other_roles_and_inactive_people(unit):
+    UserFactory(conseiller=True, unit=unit)
+    UserFactory(ass=True, unit=unit, is_active=False)
+
+    assert lightest_worker(unit) is None
+
+
+def test_signalement_assign_records_who_moved_the_referral(unit, ass, manager):
+    referral = SignalementFactory(unit=None)
+
+    signalement_assign(signalement=referral, acting_user=manager, assigned_to=ass, reason="Test")
+
+    referral.refresh_from_db()
+    assert (referral.unit, referral.assigned_to) == (unit, ass)
+    event = SignalementEvent.objects.get(signalement=referral)
+    assert (event.actor, event.kind, event.reason) == (manager, "assigned", "Test")
+    assert event.old_value == "À répartir / non attribué"
+    assert event.new_value == f"{unit} / {ass}"
+
+
+def test_signalement_assign_refuses_a_worker_of_another_unit(other_unit, ass):
+    referral = SignalementFactory(unit=other_unit)
+
+    with pytest.raises(ValueError):
+        signalement_assign(signalement=referral, acting_user=ass, unit=other_unit, assigned_to=ass)
