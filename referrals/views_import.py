@@ -1,3 +1,187 @@
-"""CPAM extract upload and import history pages."""
+"""CPAM extract upload and import history pages (domain §7).
 
-urlpatterns = []
+Unit managers and conseillers upload the monthly extract; the import runs inside the request
+(a few MB take a few seconds; `manage.py import_cpam_extract` is there for large files). An
+import is visible to the managers and conseillers of the region of its CPAM, and to the person
+who ran it (a refused file may have no CPAM); administrators see every import.
+"""
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+
+from pdp.audit import audit
+from pdp.models import AuditLog, Role
+from referrals.forms_import import ImportUploadForm
+from referrals.importer import import_extract
+from referrals.models import CpamImport
+
+IMPORT_ROLES = {Role.MANAGER, Role.CONSEILLER}
+PAGE_SIZE = 25
+DRY_RUN_SHOWN = 100
+
+# ?o= values of the history table: (label, ordering field).
+SORTS = {
+    "date": ("Date", "created_at"),
+    "fichier": ("Fichier", "file_name"),
+    "caisse": ("Caisse", "cpam__code"),
+    "statut": ("Statut", "status"),
+    "lues": ("Lues", "rows_read"),
+    "rejetees": ("Rejetées", "rows_rejected"),
+}
+DEFAULT_SORT = "-date"
+
+
+def can_import(user):
+    return user.is_authenticated and (
+        user.is_admin or (user.is_unit_member and user.role in IMPORT_ROLES)
+    )
+
+
+def imports_visible_to(user):
+    imports = CpamImport.objects.all()
+    if not can_import(user):
+        return imports.none()
+    if user.is_admin:
+        return imports
+    return imports.filter(Q(cpam__region_id=user.unit.region_id) | Q(user=user))
+
+
+def import_list(request):
+    if not can_import(request.user):
+        raise PermissionDenied("Réservé aux responsables d'unité et aux conseillers.")
+    simulation = None
+    if request.method == "POST":
+        form = ImportUploadForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            cpam_import = _run_import(request, form)
+            if cpam_import.pk is not None:
+                return redirect("referrals:import_detail", pk=cpam_import.pk)
+            simulation = cpam_import
+            form = ImportUploadForm(user=request.user)
+    else:
+        form = ImportUploadForm(user=request.user)
+
+    sort = request.GET.get("o", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    field = SORTS[sort.lstrip("-")][1]
+    ordering = [f"-{field}" if sort.startswith("-") else field, "-pk"]
+    imports = imports_visible_to(request.user).select_related("cpam", "user").order_by(*ordering)
+    page_obj = Paginator(imports, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page_obj": page_obj,
+        "columns": _columns(sort),
+        "simulation": simulation,
+        "simulation_rejections": (
+            simulation.pending_rejections[:DRY_RUN_SHOWN] if simulation else []
+        ),
+        "simulation_more": (
+            max(len(simulation.pending_rejections) - DRY_RUN_SHOWN, 0) if simulation else 0
+        ),
+    }
+    return render(request, "referrals/import_list.html", context)
+
+
+def _run_import(request, form):
+    upload = form.cleaned_data["fichier"]
+    caisse = form.cleaned_data["caisse"]
+    upload.seek(0)
+    cpam_import = import_extract(
+        upload,
+        file_name=upload.name,
+        user=request.user,
+        caisse_code=caisse.code if caisse else None,
+        dry_run=form.cleaned_data["simulation"],
+    )
+    if cpam_import.pk is None:
+        return cpam_import  # a dry run: the page shows its result
+    if cpam_import.status == CpamImport.Status.REFUSED:
+        messages.error(request, f"Fichier refusé : {cpam_import.message}")
+    else:
+        messages.success(
+            request,
+            f"Import terminé : {cpam_import.rows_read} lignes lues, "
+            f"{cpam_import.rows_created} arrêts créés, {cpam_import.rows_updated} mis à jour, "
+            f"{cpam_import.rows_unchanged} inchangés, {cpam_import.rows_rejected} lignes rejetées.",
+        )
+    return cpam_import
+
+
+def _columns(sort):
+    """Header links: a click on the sorted column reverses it; dates and counts start with
+    the largest, texts with A."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for key, (label, _field) in SORTS.items():
+        if key == current:
+            aria_sort = "descending" if descending else "ascending"
+            next_sort = key if descending else f"-{key}"
+        else:
+            aria_sort = ""
+            next_sort = f"-{key}" if key in ("date", "lues", "rejetees") else key
+        columns.append({"key": key, "label": label, "aria_sort": aria_sort, "next": next_sort})
+    return columns
+
+
+def _get_import(user, pk):
+    return get_object_or_404(imports_visible_to(user).select_related("cpam", "user"), pk=pk)
+
+
+def import_detail(request, pk):
+    cpam_import = _get_import(request.user, pk)
+    rejections = cpam_import.rejections.order_by("line_number", "pk")
+    page_obj = Paginator(rejections, PAGE_SIZE).get_page(request.GET.get("page"))
+    if cpam_import.rows_rejected:
+        # The rejected lines carry NIRs and names: their reading is logged.
+        audit(user=request.user, action=AuditLog.Action.VIEW, obj=cpam_import)
+    return render(
+        request,
+        "referrals/import_detail.html",
+        {"imp": cpam_import, "page_obj": page_obj},
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def import_rejections_csv(request, pk):
+    cpam_import = _get_import(request.user, pk)
+    audit(
+        user=request.user,
+        action=AuditLog.Action.EXPORT,
+        obj=cpam_import,
+        changes={"lignes_rejetees": cpam_import.rows_rejected},
+    )
+    rows = cpam_import.rejections.order_by("line_number", "pk").values_list(
+        "line_number", "reason", "raw_line"
+    )
+    writer = csv.writer(_Echo(), delimiter=";")
+
+    def content():
+        yield "\ufeff"  # BOM: spreadsheet tools then read the file as UTF-8
+        yield writer.writerow(["ligne", "motif", "contenu"])
+        for row in rows.iterator(chunk_size=2000):
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(content(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="lignes_rejetees_import_{cpam_import.pk}.csv"'
+    )
+    return response
+
+
+urlpatterns = [
+    path("imports/", import_list, name="import_list"),
+    path("imports/<int:pk>/", import_detail, name="import_detail"),
+    path("imports/<int:pk>/rejets.csv", import_rejections_csv, name="import_rejections_csv"),
+]

@@ -1,0 +1,49 @@
+"""Upload form of the CPAM monthly extract."""
+
+from pathlib import Path
+
+from django import forms
+
+from pdp.models import CpamOffice
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+ALLOWED_EXTENSIONS = (".csv", ".txt")
+
+
+class ImportUploadForm(forms.Form):
+    fichier = forms.FileField(
+        label="Fichier de l'extrait CPAM",
+        help_text=(
+            "CSV séparé par des points-virgules (.csv ou .txt, 50 Mo au plus), encodé en "
+            "UTF-8 ou Windows-1252, première ligne = noms des colonnes."
+        ),
+        widget=forms.FileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+    caisse = forms.ModelChoiceField(
+        label="Caisse attendue",
+        queryset=CpamOffice.objects.none(),
+        required=False,
+        empty_label="Toutes les caisses de ma région",
+        help_text="Si elle est choisie, les lignes d'une autre caisse sont rejetées.",
+    )
+    simulation = forms.BooleanField(
+        label="Simulation : vérifier le fichier sans rien enregistrer",
+        required=False,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        offices = CpamOffice.objects.order_by("code")
+        if user.is_admin:
+            self.fields["caisse"].empty_label = "Toutes les caisses"
+        else:
+            offices = offices.filter(region_id=user.effective_region_id())
+        self.fields["caisse"].queryset = offices
+
+    def clean_fichier(self):
+        upload = self.cleaned_data["fichier"]
+        if Path(upload.name).suffix.lower() not in ALLOWED_EXTENSIONS:
+            raise forms.ValidationError("Le fichier doit être un .csv ou un .txt.")
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("Le fichier dépasse la taille maximale de 50 Mo.")
+        return upload
