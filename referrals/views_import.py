@@ -110,7 +110,9 @@ def _run_import(request, form):
             request,
             f"Import terminé : {cpam_import.rows_read} lignes lues, "
             f"{cpam_import.rows_created} arrêts créés, {cpam_import.rows_updated} mis à jour, "
-            f"{cpam_import.rows_unchanged} inchangés, {cpam_import.rows_rejected} lignes rejetées.",
+            f"{cpam_import.rows_unchanged} inchangés, {cpam_import.rows_rejected} lignes rejetées. "
+            "Les signalements seront créés par la détection de cette nuit, ou tout de suite "
+            "avec « Lancer la détection » sur la page Signalements.",
         )
     return cpam_import
 

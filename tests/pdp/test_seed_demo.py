@@ -1,0 +1,38 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from cases.models import Accompagnement, CaseStatus
+from pdp.models import Role, User
+from referrals.models import ArretTravail, Assure, Signalement, Statut
+
+
+def _counts():
+    return {
+        "users": User.objects.count(),
+        "assures": Assure.objects.count(),
+        "arrets": ArretTravail.objects.count(),
+        "signalements": Signalement.objects.count(),
+        "accompagnements": Accompagnement.objects.count(),
+    }
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_covers_every_status(client):
+    call_command("seed_demo", stdout=io.StringIO())
+    first = _counts()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert _counts() == first
+
+    assert first["assures"] == 300
+    assert {u.role for u in User.objects.all()} == set(Role.values)
+    durations = [a.duree_au() for a in ArretTravail.objects.all()]
+    assert min(durations) <= 15 and max(durations) >= 390
+    social = set(Signalement.objects.filter(service="social").values_list("statut", flat=True))
+    medical_statuses = {Statut.TRANSMIS, Statut.CLASSE}
+    assert social == set(Statut.values) - medical_statuses
+    assert set(Accompagnement.objects.values_list("statut", flat=True)) == set(CaseStatus.values)
+    assert Signalement.objects.filter(unit__isnull=True, service="social").exists()
+
+    assert client.login(username="ass.rouen", password="demo-pdp-2026")
