@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import CaseEvent, CaseStatus, Entretien
-from cases.services import case_event_add
+from cases.services import case_event_add, case_lock
 from pdp.audit import audit
 from pdp.models import AuditLog, Role, User
 
@@ -65,8 +65,11 @@ def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
             )
 
 
-def _check_case_open(accompagnement):
-    if accompagnement.statut == CaseStatus.CLOTURE:
+def _check_case_open(accompagnement, *, lock=False):
+    """With ``lock``, lock the case row first: a closure running at the same time waits for
+    the new meeting (and cancels it), or the new meeting waits and sees the closure."""
+    statut = case_lock(accompagnement) if lock else accompagnement.statut
+    if CaseStatus.CLOTURE in (statut, accompagnement.statut):
         raise ValidationError(
             "L'accompagnement est clôturé : aucun entretien ne peut y être ajouté."
         )
@@ -76,7 +79,7 @@ def _check_case_open(accompagnement):
 def entretien_schedule(*, accompagnement, acting_user, debut, mode, duree_minutes=60, ass=None):
     """Plan a meeting for `ass` (default: the case's référent)."""
     ass = ass or accompagnement.referent
-    _check_case_open(accompagnement)
+    _check_case_open(accompagnement, lock=True)
     if mode not in Entretien.Mode.values:
         raise ValidationError({"mode": "Modalité inconnue."})
     _check_ass(accompagnement, ass)

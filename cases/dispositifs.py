@@ -14,7 +14,8 @@ When a problem blocks (``Problem.blocks_from``):
   (essai encadré / formation during the arrêt, CRPE after it, pré-reprise beyond day 30,
   essai encadré only for salariés, intérimaires, apprentis, stagiaires).
 - ``en_cours``: what must exist before it starts: dates, the medical agreements and CPAM
-  authorisation dated on or before the start, évaluation globale, prescriber, convention.
+  authorisation dated on or before the start, évaluation globale, prescriber, convention;
+  and the start itself must have come (a dispositif starting later stays « accordé »).
 - ``None``: a warning only (e.g. the assuré's job situation is not filled in).
 
 A status change to accordé or en cours enforces every problem blocking that status. Other
@@ -32,6 +33,7 @@ from functools import cached_property
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from cases.models import (
     CaseEvent,
@@ -40,7 +42,7 @@ from cases.models import (
     DispositifPeriode,
     DispositifStatut,
 )
-from cases.services import case_event_add
+from cases.services import case_event_add, case_lock
 from cases.workdays import count_jours_ouvrables
 from pdp.identifiers import IdentifierError, siret_normalize
 from referrals.models import ArretTravail, SituationEmploi
@@ -256,10 +258,17 @@ def _during_arret(facts, what):
         yield Problem("hors_arret", message, S.ACCORDE)
 
 
+START_IN_FUTURE = (
+    "Un dispositif ne peut être « en cours » avant sa date de début ; choisissez « accordé »."
+)
+
+
 def _rules_common(facts):
     d = facts.dispositif
     if d.date_debut and d.date_fin and d.date_fin < d.date_debut:
         yield Problem("fin_avant_debut", "La date de fin précède la date de début.", ALWAYS)
+    if facts.start is not None and facts.start > timezone.localdate():
+        yield Problem("debut_futur", START_IN_FUTURE, S.EN_COURS)
     if d.renouvellements and facts.code not in RENEWABLE:
         yield Problem("non_renouvelable", "Ce dispositif ne se renouvelle pas.", ALWAYS)
     elif d.renouvellements > MAX_RENOUVELLEMENTS:
@@ -538,7 +547,8 @@ def _refuse_if_blocked(dispositif, statut, *, periodes=None, before=None):
 
 
 def _ensure_case_open(accompagnement):
-    if accompagnement.statut == CaseStatus.CLOTURE:
+    """Lock the case (a closure waits, or is waited for) and check it is still open."""
+    if CaseStatus.CLOTURE in (case_lock(accompagnement), accompagnement.statut):
         raise ValidationError(
             "L'accompagnement est clôturé : rouvrez-le pour modifier ses dispositifs."
         )

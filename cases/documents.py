@@ -176,9 +176,17 @@ def document_upload(*, accompagnement, acting_user, uploaded_file, nom=""):
     return document
 
 
+DELETE_CLOSED_MESSAGE = (
+    "L'accompagnement est clôturé : ses documents ne peuvent plus être supprimés "
+    "(rouvrez-le si nécessaire)."
+)
+
+
 @transaction.atomic
 def document_delete(*, document, acting_user):
     accompagnement = document.accompagnement
+    if accompagnement.statut == CaseStatus.CLOTURE:
+        raise ValidationError(DELETE_CLOSED_MESSAGE)
     storage, stored_name = document.fichier.storage, document.fichier.name
     nom, pk = document.nom, document.pk
     document.delete()

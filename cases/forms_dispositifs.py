@@ -142,7 +142,12 @@ class PeriodeForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    to_status = forms.ChoiceField(label="Nouveau statut")
+    # No status is preselected: on a dispositif en cours the first one would be « Terminé »,
+    # ended by a single click.
+    to_status = forms.ChoiceField(
+        label="Nouveau statut",
+        error_messages={"required": "Choisissez le nouveau statut."},
+    )
     motif = forms.CharField(
         label="Motif ou commentaire",
         required=False,
@@ -152,8 +157,10 @@ class StatusForm(forms.Form):
 
     def __init__(self, *args, dispositif, **kwargs):
         super().__init__(*args, **kwargs)
+        self.transitions = rules.allowed_transitions(dispositif)
         self.fields["to_status"].choices = [
-            (s, DispositifStatut(s).label) for s in rules.allowed_transitions(dispositif)
+            ("", "— choisir —"),
+            *((s, DispositifStatut(s).label) for s in self.transitions),
         ]
 
 

@@ -7,9 +7,11 @@ when there is one, and change nothing.
 """
 
 import datetime
+from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cases.models import (
@@ -19,7 +21,9 @@ from cases.models import (
     CaseStatus,
     Cloture,
     Consentement,
+    DispositifStatut,
     Domaine,
+    Entretien,
     EvaluationGlobale,
     Mission,
     Objectif,
@@ -115,6 +119,22 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
 def _require_not_closed(case):
     if case.statut == CaseStatus.CLOTURE:
         raise ValidationError("L'accompagnement est clôturé : rouvrez-le pour le modifier.")
+
+
+def case_lock(accompagnement):
+    """Lock the case row until the end of the transaction; return its current status.
+
+    The services that add work to a case (a dispositif, a meeting) take this lock before
+    checking that the case is open, and the closure takes it first: a closure and such a
+    change therefore run one after the other, and the second one sees what the first did.
+    FOR NO KEY UPDATE does not block the rows that merely point to the case (its events).
+    """
+    return (
+        Accompagnement.objects.select_for_update(no_key=True)
+        .filter(pk=accompagnement.pk)
+        .values_list("statut", flat=True)
+        .get()
+    )
 
 
 def _require_choice(value, choices, field, message):
@@ -506,12 +526,117 @@ def consentement_revoke(*, consentement, accompagnement, acting_user, date_revoc
 # --- Status: close, reopen, suspend, resume, référent ---------------------------------------
 
 
+# What is still open in a case, shown before it is closed (domain §3, Clôture).
+DISPOSITIFS_OPEN = (DispositifStatut.DEMANDE, DispositifStatut.ACCORDE, DispositifStatut.EN_COURS)
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    objectifs: list  # en cours: they stay as they are (the plan d'aide is history)
+    dispositifs: list  # demandé, accordé, en cours: en cours ones must be ended first
+    entretiens: list  # planned in the future: cancelled by the closure
+
+    @property
+    def dispositifs_en_cours(self):
+        return [d for d in self.dispositifs if d.statut == DispositifStatut.EN_COURS]
+
+    @property
+    def dispositifs_pending(self):
+        return [d for d in self.dispositifs if d.statut != DispositifStatut.EN_COURS]
+
+    def __bool__(self):
+        return bool(self.objectifs or self.dispositifs or self.entretiens)
+
+
+def case_open_work(accompagnement, *, now=None):
+    """Objectives, dispositifs and future meetings still open in the case (three queries)."""
+    now = now or timezone.now()
+    return OpenWork(
+        objectifs=list(
+            accompagnement.objectifs.filter(statut=ObjectifStatut.EN_COURS).order_by(
+                "echeance", "pk"
+            )
+        ),
+        dispositifs=list(
+            accompagnement.dispositifs.filter(statut__in=DISPOSITIFS_OPEN)
+            .select_related("type")
+            .order_by(F("date_debut").asc(nulls_last=True), "pk")
+        ),
+        entretiens=list(
+            accompagnement.entretiens.filter(statut=Entretien.Statut.PLANIFIE, debut__gt=now)
+            .select_related("ass")
+            .order_by("debut", "pk")
+        ),
+    )
+
+
+def _dispositif_label(dispositif):
+    label = dispositif.type.label
+    if dispositif.date_debut:
+        label += f" (depuis le {_d(dispositif.date_debut)})"
+    return label
+
+
+def _meeting_label(entretien):
+    return f"{timezone.localtime(entretien.debut):%d/%m/%Y à %H:%M}"
+
+
+def _cancel_future_meetings(accompagnement, acting_user, now):
+    """Cancel the meetings planned after ``now``; one event lists them. Returns them."""
+    entretiens = list(
+        Entretien.objects.select_for_update()
+        .filter(accompagnement=accompagnement, statut=Entretien.Statut.PLANIFIE, debut__gt=now)
+        .order_by("debut", "pk")
+    )
+    if not entretiens:
+        return []
+    Entretien.objects.filter(pk__in=[e.pk for e in entretiens]).update(
+        statut=Entretien.Statut.ANNULE
+    )
+    n = len(entretiens)
+    dates = ", ".join(_meeting_label(e) for e in entretiens)
+    summary = (
+        f"Entretien à venir annulé à la clôture : le {dates}"
+        if n == 1
+        else f"{n} entretiens à venir annulés à la clôture : {dates}"
+    )
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=Kind.ENTRETIEN,
+        summary=_short(summary, 255),
+        changes={
+            "entretiens": [e.pk for e in entretiens],
+            "statut": [Entretien.Statut.PLANIFIE, Entretien.Statut.ANNULE],
+        },
+    )
+    return entretiens
+
+
 @transaction.atomic
 def case_close(*, accompagnement, acting_user, outcome, date_cloture, commentaire=""):
-    """Close with a mandatory outcome (domain §3); the Cloture row keeps the history."""
+    """Close with a mandatory outcome (domain §3); the Cloture row keeps the history.
+
+    Dispositifs still en cours must be ended (or abandoned) first; meetings planned in the
+    future are cancelled; objectives stay as they are.
+    """
+    accompagnement.statut = case_lock(accompagnement)
     if accompagnement.statut == CaseStatus.CLOTURE:
         raise ValidationError("L'accompagnement est déjà clôturé.")
     errors = {}
+    en_cours = list(
+        accompagnement.dispositifs.filter(statut=DispositifStatut.EN_COURS)
+        .select_related("type")
+        .order_by(F("date_debut").asc(nulls_last=True), "pk")
+    )
+    if en_cours:
+        one = len(en_cours) == 1
+        names = ", ".join(_dispositif_label(d) for d in en_cours)
+        what = "Un dispositif est" if one else "Des dispositifs sont"
+        todo = "Terminez-le ou abandonnez-le" if one else "Terminez-les ou abandonnez-les"
+        errors[NON_FIELD_ERRORS] = (
+            f"{what} encore en cours : {names}. {todo} avant de clôturer l'accompagnement."
+        )
     if outcome not in Outcome.values:
         errors["outcome"] = "Choisissez l'issue de l'accompagnement."
     today = timezone.localdate()
@@ -546,18 +671,28 @@ def case_close(*, accompagnement, acting_user, outcome, date_cloture, commentair
         commentaire=(commentaire or "").strip(),
         closed_by=acting_user,
     )
+    cancelled = _cancel_future_meetings(accompagnement, acting_user, timezone.now())
+    summary = f"Accompagnement clôturé le {_d(date_cloture)} : {cloture.get_outcome_display()}"
+    if cancelled:
+        n = len(cancelled)
+        summary += (
+            " ; 1 entretien à venir annulé" if n == 1 else f" ; {n} entretiens à venir annulés"
+        )
+    changes = {
+        "statut": [old, CaseStatus.CLOTURE],
+        "outcome": [None, outcome],
+        "date_cloture": [None, date_cloture],
+        "cloture": cloture.pk,
+    }
+    if cancelled:
+        changes["entretiens_annules"] = [e.pk for e in cancelled]
     case_event_add(
         accompagnement=accompagnement,
         acting_user=acting_user,
         kind=Kind.CLOSED,
-        summary=f"Accompagnement clôturé le {_d(date_cloture)} : {cloture.get_outcome_display()}",
+        summary=summary,
         detail=cloture.commentaire,
-        changes={
-            "statut": [old, CaseStatus.CLOTURE],
-            "outcome": [None, outcome],
-            "date_cloture": [None, date_cloture],
-            "cloture": cloture.pk,
-        },
+        changes=changes,
     )
     return cloture
 

@@ -481,6 +481,8 @@ def cloture_create(request, pk):
     if case.statut == CaseStatus.CLOTURE:
         messages.info(request, "L'accompagnement est déjà clôturé.")
         return redirect(_case_url(case))
+    # What is still open, shown before the user commits (and again after a refusal).
+    open_work = services.case_open_work(case)
     form = ClotureForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         cloture = _apply(
@@ -491,9 +493,18 @@ def cloture_create(request, pk):
             **form.cleaned_data,
         )
         if cloture:
-            messages.success(request, "Accompagnement clôturé.")
+            message = "Accompagnement clôturé."
+            n = len(open_work.entretiens)
+            if n:
+                message += (
+                    " L'entretien à venir a été annulé."
+                    if n == 1
+                    else f" Les {n} entretiens à venir ont été annulés."
+                )
+            messages.success(request, message)
             return redirect(_case_url(case))
-    return render(request, "cases/cloture_create.html", {"case": case, "form": form})
+    context = {"case": case, "form": form, "open_work": open_work}
+    return render(request, "cases/cloture_create.html", context)
 
 
 def _status_view(request, pk, *, service, form_kwargs, title, submit_label, intro, success):

@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from cases import agenda as agenda_services
 from cases.agenda import entretien_record, entretien_schedule, entretien_update
-from cases.documents import document_delete, document_upload, download_name
+from cases.documents import (
+    DELETE_CLOSED_MESSAGE,
+    document_delete,
+    document_upload,
+    download_name,
+)
 from cases.forms_activity import (
     AssureForm,
     DocumentUploadForm,
@@ -620,11 +625,17 @@ def document_download(request, pk):
 def document_delete_view(request, pk):
     document = _get_document_for_user(request.user, pk, can_edit_case)
     case = document.accompagnement
+    error = DELETE_CLOSED_MESSAGE if case.statut == CaseStatus.CLOTURE else None
     if request.method == "POST":
-        document_delete(document=document, acting_user=request.user)
-        messages.success(request, "Document supprimé.")
-        return redirect("cases:accompagnement_detail", pk=case.pk)
-    return render(request, "cases/document_delete.html", {"document": document, "case": case})
+        try:
+            document_delete(document=document, acting_user=request.user)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(request, "Document supprimé.")
+            return redirect("cases:accompagnement_detail", pk=case.pk)
+    context = {"document": document, "case": case, "error": error}
+    return render(request, "cases/document_delete.html", context)
 
 
 urlpatterns = [

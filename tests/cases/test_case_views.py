@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cases import dispositifs as rules
 from cases import services
 from cases.models import (
     Action,
@@ -27,6 +28,7 @@ from pdp.models import AuditLog, PartnerKind
 from tests.factories import (
     AccompagnementFactory,
     CaseEventFactory,
+    EntretienFactory,
     PartnerFactory,
     SignalementFactory,
 )
@@ -650,6 +652,89 @@ def test_a_refused_closure_keeps_input_and_changes_nothing(client, case, ass, da
     case.refresh_from_db()
     assert case.statut == CaseStatus.OUVERT
     assert not Cloture.objects.exists()
+
+
+def open_dispositif(case, user, code, statut, **fields):
+    return rules.dispositif_create(
+        accompagnement=case,
+        acting_user=user,
+        type=DispositifType.objects.get(code=code),
+        statut=statut,
+        **fields,
+    )
+
+
+def test_the_closure_page_lists_what_is_still_open(
+    client, case, ass, objectif, django_assert_max_num_queries
+):
+    en_cours = open_dispositif(case, ass, "agefiph", "en_cours", date_debut=TODAY)
+    accorde = open_dispositif(case, ass, "rqth", "accorde")
+    open_dispositif(case, ass, "invalidite", "envisage")
+    future = EntretienFactory(accompagnement=case, debut=NOW + datetime.timedelta(days=2))
+    past = EntretienFactory(accompagnement=case, debut=NOW - datetime.timedelta(hours=2))
+    client.force_login(ass)
+    with django_assert_max_num_queries(8):  # the open work takes 3, whatever its size
+        response = client.get(url("cloture_create", case.pk))
+    page = response.content.decode()
+    start = page.index('id="open-work"')
+    section = page[start : page.index("</section>", start)]
+    # A dispositif en cours must be ended first: link to its status page.
+    assert url("dispositif_status", case.pk, en_cours.pk) in section
+    assert "à terminer ou abandonner avant la clôture" in section
+    assert "Aides Agefiph" in section
+    # Demandé / accordé: they stay, the user may abandon them.
+    assert url("dispositif_detail", case.pk, accorde.pk) in section
+    assert "RQTH / MDPH" in section
+    assert "Pension d&#x27;invalidité" not in section  # envisagé: not listed
+    # Future meetings are cancelled by the closure; past ones are not listed.
+    assert "La clôture les annule." in section
+    assert url("entretien_edit", future.pk) in section
+    assert url("entretien_edit", past.pk) not in section
+    # Objectives stay as they are.
+    assert "Préparer la reprise" in section
+    assert "restent tels quels" in section
+
+
+def test_the_closure_page_shows_no_warning_when_nothing_is_open(client, case, ass):
+    client.force_login(ass)
+    page = client.get(url("cloture_create", case.pk)).content.decode()
+    assert 'id="open-work"' not in page
+
+
+def test_a_closure_with_a_dispositif_en_cours_is_refused_on_the_page(client, case, ass):
+    en_cours = open_dispositif(case, ass, "agefiph", "en_cours", date_debut=TODAY)
+    client.force_login(ass)
+    response = client.post(
+        url("cloture_create", case.pk),
+        {"outcome": "autre", "date_cloture": "2026-03-10", "commentaire": "Gardé"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "Un dispositif est encore en cours : Aides Agefiph (depuis le 10/03/2026). "
+        "Terminez-le ou abandonnez-le avant de clôturer l'accompagnement."
+    ]
+    assert "Gardé" in response.content.decode()
+    case.refresh_from_db()
+    assert case.statut == CaseStatus.OUVERT
+    assert not Cloture.objects.exists()
+    en_cours.refresh_from_db()
+    assert en_cours.statut == "en_cours"
+
+
+def test_closing_from_the_page_cancels_the_future_meetings(client, case, ass):
+    future = EntretienFactory(accompagnement=case, debut=NOW + datetime.timedelta(days=2))
+    client.force_login(ass)
+    response = client.post(
+        url("cloture_create", case.pk),
+        {"outcome": "autre", "date_cloture": "2026-03-10"},
+        follow=True,
+    )
+    assert "Accompagnement clôturé. L&#x27;entretien à venir a été annulé." in (
+        response.content.decode()
+    )
+    future.refresh_from_db()
+    assert future.statut == Entretien.Statut.ANNULE
+    assert new_events(case, "closed").get().changes["entretiens_annules"] == [future.pk]
 
 
 def test_the_referent_reopens_a_closed_case(client, closed_case, ass):

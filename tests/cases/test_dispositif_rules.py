@@ -1,8 +1,10 @@
 """Rules of the dispositifs (domain §5), enforced by the services of cases.dispositifs."""
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from cases import dispositifs as rules
@@ -587,3 +589,79 @@ def test_the_check_lists_what_blocks_each_step(case, ass):
     assert problems["evaluation_manquante"].blocks(S.EN_COURS)
     assert not problems["evaluation_manquante"].blocks(S.ABANDONNE)
     assert {"accord_medecin_traitant_manquant", "entreprise_manquante"} <= set(problems)
+
+
+# --- Not « en cours » before the start ---------------------------------------------------
+
+START_MESSAGE = (
+    "Un dispositif ne peut être « en cours » avant sa date de début ; choisissez « accordé »."
+)
+
+
+def on(day):
+    """Freeze the clock on ``day`` at 10:00, Paris time."""
+    moment = datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("Europe/Paris"))
+    return time_machine.travel(moment, tick=False)
+
+
+def test_an_essai_encadre_starting_later_cannot_be_created_en_cours(case, ass, evaluation):
+    with on(date(2025, 2, 28)):  # the first period starts on Monday 03/03
+        with pytest.raises(ValidationError) as excinfo:
+            essai(case, ass, statut=S.EN_COURS)
+        assert excinfo.value.messages == [START_MESSAGE]
+        assert not DispositifMobilise.objects.exists()
+        assert essai(case, ass, statut=S.ACCORDE).statut == S.ACCORDE
+
+
+def test_an_accorde_essai_moves_to_en_cours_on_its_start_date_not_before(case, ass, evaluation):
+    with on(date(2025, 3, 2)):
+        dispositif = essai(case, ass, statut=S.ACCORDE)
+        with pytest.raises(ValidationError) as excinfo:
+            rules.dispositif_change_status(
+                dispositif=dispositif, acting_user=ass, to_status=S.EN_COURS
+            )
+        assert excinfo.value.messages == [START_MESSAGE]
+        dispositif.refresh_from_db()
+        assert dispositif.statut == S.ACCORDE
+    with on(date(2025, 3, 3)):
+        dispositif = rules.dispositif_change_status(
+            dispositif=dispositif, acting_user=ass, to_status=S.EN_COURS
+        )
+        assert dispositif.statut == S.EN_COURS
+
+
+def test_any_dispositif_starting_later_cannot_be_en_cours(case, ass):
+    with on(date(2025, 2, 28)):
+        with pytest.raises(ValidationError) as excinfo:
+            pmsmp(case, ass, statut=S.EN_COURS)  # starts 01/03
+        assert START_MESSAGE in excinfo.value.messages
+        with pytest.raises(ValidationError) as excinfo:
+            create(case, ass, "rqth", statut=S.EN_COURS, date_debut=date(2025, 3, 1))
+        assert excinfo.value.messages == [START_MESSAGE]
+        assert not DispositifMobilise.objects.exists()
+        # Starting today, or with no start date to compare with, is fine.
+        today = create(case, ass, "rqth", statut=S.EN_COURS, date_debut=date(2025, 2, 28))
+        assert today.statut == S.EN_COURS
+        assert create(case, ass, "cap_emploi", statut=S.EN_COURS).statut == S.EN_COURS
+
+
+def test_the_start_of_a_dispositif_en_cours_cannot_be_moved_to_the_future(case, ass):
+    with on(date(2025, 3, 5)):
+        dispositif = start(pmsmp(case, ass), ass)  # started on 01/03
+        with pytest.raises(ValidationError) as excinfo:
+            rules.dispositif_update(
+                dispositif=dispositif, acting_user=ass, date_debut=date(2025, 3, 10)
+            )
+        assert excinfo.value.messages == [START_MESSAGE]
+        dispositif.refresh_from_db()
+        assert dispositif.date_debut == date(2025, 3, 1)
+
+
+def test_a_later_start_only_blocks_the_start_itself(case, ass):
+    with on(date(2025, 2, 28)):
+        dispositif = pmsmp(case, ass, statut=S.ACCORDE)
+        [problem] = [p for p in rules.dispositif_problems(dispositif) if p.code == "debut_futur"]
+    assert problem.message == START_MESSAGE
+    assert problem.blocks(S.EN_COURS)
+    assert not problem.blocks(S.ACCORDE)
+    assert not problem.blocks(S.ABANDONNE)

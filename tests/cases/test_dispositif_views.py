@@ -1,12 +1,13 @@
 """Pages of the dispositifs: permissions, the change really happening, the htmx check."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import dispositifs as rules
 from cases.models import (
@@ -340,6 +341,69 @@ def test_the_start_is_accepted_once_the_conditions_are_met(client, ass, case, es
     assert response.status_code == 302
     essai.refresh_from_db()
     assert essai.statut == S.EN_COURS
+
+
+def rqth(case, ass, statut, **fields):
+    return rules.dispositif_create(
+        accompagnement=case,
+        acting_user=ass,
+        type=DispositifType.objects.get(code="rqth"),
+        statut=statut,
+        **fields,
+    )
+
+
+def test_the_status_form_preselects_no_status(client, ass, case):
+    dispositif = rqth(case, ass, S.EN_COURS)  # the first choice used to be « Terminé »
+    client.force_login(ass)
+    for target, name in (
+        (url("dispositif_status", case, dispositif), "form"),
+        (url("dispositif_detail", case, dispositif), "status_form"),
+    ):
+        response = client.get(target)
+        field = response.context[name].fields["to_status"]
+        assert list(field.choices)[0] == ("", "— choisir —")
+        assert field.required
+        assert '<option value="" selected>— choisir —</option>' in response.content.decode()
+
+
+def test_a_status_change_without_a_choice_is_refused(client, ass, case):
+    dispositif = rqth(case, ass, S.EN_COURS)
+    client.force_login(ass)
+    response = client.post(
+        url("dispositif_status", case, dispositif), {"to_status": "", "motif": "Gardé"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Choisissez le nouveau statut." in html
+    assert "Gardé" in html
+    dispositif.refresh_from_db()
+    assert dispositif.statut == S.EN_COURS
+    assert dispositif_events(case).count() == 1
+
+
+def test_a_final_status_offers_no_form(client, ass, case):
+    dispositif = rqth(case, ass, S.EN_COURS)
+    rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.TERMINE)
+    client.force_login(ass)
+    response = client.get(url("dispositif_status", case, dispositif))
+    html = response.content.decode()
+    assert "Ce statut est définitif." in html
+    assert "<select" not in html
+
+
+def test_a_start_before_the_start_date_is_refused_on_the_page(client, ass, case):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    dispositif = rqth(case, ass, S.ACCORDE, date_debut=tomorrow)
+    client.force_login(ass)
+    response = client.post(url("dispositif_status", case, dispositif), {"to_status": "en_cours"})
+    assert response.status_code == 200
+    assert (
+        "Un dispositif ne peut être « en cours » avant sa date de début ; choisissez « accordé »."
+        in response.content.decode()
+    )
+    dispositif.refresh_from_db()
+    assert dispositif.statut == S.ACCORDE
 
 
 def test_a_conseiller_cannot_change_the_status(client, conseiller, case, essai):

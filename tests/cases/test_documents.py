@@ -6,8 +6,20 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from cases.documents import DOC, DOCX, ODS, ODT, PDF, PNG, XLSX, document_upload
+from cases import services
+from cases.documents import (
+    DOC,
+    DOCX,
+    ODS,
+    ODT,
+    PDF,
+    PNG,
+    XLSX,
+    document_delete,
+    document_upload,
+)
 from cases.models import CaseEvent, Document
 from pdp.models import AuditLog
 from tests.factories import AccompagnementFactory
@@ -309,6 +321,47 @@ def test_the_referent_deletes_a_document_and_its_file(
     ).exists()
 
 
+def close(case, user):
+    services.case_close(
+        accompagnement=case,
+        acting_user=user,
+        outcome="autre",
+        date_cloture=timezone.localdate(),
+    )
+
+
+def test_the_documents_of_a_closed_case_cannot_be_deleted(case, ass, document, media):
+    close(case, ass)
+    path = media / document.fichier.name
+    with pytest.raises(ValidationError) as exc:
+        document_delete(document=document, acting_user=ass)
+    assert exc.value.messages == [
+        "L'accompagnement est clôturé : ses documents ne peuvent plus être supprimés "
+        "(rouvrez-le si nécessaire)."
+    ]
+    assert Document.objects.filter(pk=document.pk).exists()
+    assert path.exists()
+    assert not CaseEvent.objects.filter(summary__startswith="Document supprimé").exists()
+
+
+def test_the_delete_page_of_a_closed_case_refuses_and_changes_nothing(
+    client, ass, case, document, media, django_capture_on_commit_callbacks
+):
+    close(case, ass)
+    path = media / document.fichier.name
+    client.force_login(ass)
+    page = client.get(delete_url(document)).content.decode()
+    assert "ses documents ne peuvent plus être supprimés" in page
+    assert "btn btn-danger" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(delete_url(document))
+    assert response.status_code == 200
+    assert "ses documents ne peuvent plus être supprimés" in response.content.decode()
+    assert Document.objects.filter(pk=document.pk).exists()
+    assert path.exists()
+    assert not CaseEvent.objects.filter(summary__startswith="Document supprimé").exists()
+
+
 # --- The section of the accompagnement page ------------------------------------------------
 
 
@@ -329,6 +382,16 @@ def test_the_section_lists_documents_for_content_readers(case, ass, document):
     assert download_url(document) in html
     assert delete_url(document) in html
     assert str(ass) in html
+
+
+def test_the_section_of_a_closed_case_offers_no_deletion(case, ass, document):
+    close(case, ass)
+    case.refresh_from_db()
+    html = section(case, ass, [document], can_edit=True, can_read_content=True)
+    assert download_url(document) in html
+    assert delete_url(document) not in html
+    assert "Supprimer" not in html
+    assert reverse("cases:document_upload", args=[case.pk]) not in html
 
 
 def test_the_section_hides_documents_from_conseillers(case, conseiller, document):

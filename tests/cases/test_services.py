@@ -6,6 +6,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from cases import dispositifs as rules
 from cases import services
 from cases.models import (
     Accompagnement,
@@ -14,12 +15,19 @@ from cases.models import (
     CaseStatus,
     Cloture,
     Consentement,
+    DispositifType,
+    Entretien,
     EvaluationGlobale,
     Objectif,
     Orientation,
 )
 from pdp.models import AuditLog, PartnerKind
-from tests.factories import AccompagnementFactory, PartnerFactory, UserFactory
+from tests.factories import (
+    AccompagnementFactory,
+    EntretienFactory,
+    PartnerFactory,
+    UserFactory,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime.datetime(2026, 3, 10, 10, 0, tzinfo=PARIS)
@@ -458,6 +466,140 @@ def test_reopening_needs_a_reason_and_a_closed_case(case, ass):
     with pytest.raises(ValidationError) as exc:
         services.case_reopen(accompagnement=case, acting_user=ass, reason="")
     assert "reason" in exc.value.message_dict
+
+
+# --- Closure and the work still open --------------------------------------------------------
+
+
+def dispositif(case, user, code, statut, **fields):
+    return rules.dispositif_create(
+        accompagnement=case,
+        acting_user=user,
+        type=DispositifType.objects.get(code=code),
+        statut=statut,
+        **fields,
+    )
+
+
+def meeting(case, hours, statut=Entretien.Statut.PLANIFIE):
+    return EntretienFactory(
+        accompagnement=case, debut=NOW + datetime.timedelta(hours=hours), statut=statut
+    )
+
+
+def test_the_open_work_lists_objectives_dispositifs_and_future_meetings(case, ass):
+    services.objectif_create(
+        accompagnement=case, acting_user=ass, domaine="emploi", libelle="Reprendre"
+    )
+    done = services.objectif_create(
+        accompagnement=case, acting_user=ass, domaine="droits", libelle="RQTH"
+    )
+    services.objectif_update(objectif=done, acting_user=ass, statut="atteint")
+    demande = dispositif(case, ass, "rqth", "demande")
+    accorde = dispositif(case, ass, "agefiph", "accorde")
+    en_cours = dispositif(case, ass, "cap_emploi", "en_cours", date_debut=TODAY)
+    dispositif(case, ass, "invalidite", "envisage")
+    future = meeting(case, 48)
+    meeting(case, -2)  # planned but past: to be recorded, not cancelled
+    meeting(case, 72, statut=Entretien.Statut.ANNULE)
+
+    work = services.case_open_work(case)
+
+    assert [o.libelle for o in work.objectifs] == ["Reprendre"]
+    assert done not in work.objectifs
+    assert {d.pk for d in work.dispositifs} == {demande.pk, accorde.pk, en_cours.pk}
+    assert [d.pk for d in work.dispositifs_en_cours] == [en_cours.pk]
+    assert {d.pk for d in work.dispositifs_pending} == {demande.pk, accorde.pk}
+    assert [e.pk for e in work.entretiens] == [future.pk]
+    assert work
+
+
+def test_nothing_open_is_falsy(case):
+    assert not services.case_open_work(case)
+
+
+def test_closing_is_refused_while_a_dispositif_is_en_cours_and_names_it(case, ass):
+    essai = dispositif(case, ass, "cap_emploi", "en_cours", date_debut=TODAY)
+    with pytest.raises(ValidationError) as exc:
+        services.case_close(
+            accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY
+        )
+    assert exc.value.messages == [
+        "Un dispositif est encore en cours : Accompagnement Cap emploi (depuis le 10/03/2026). "
+        "Terminez-le ou abandonnez-le avant de clôturer l'accompagnement."
+    ]
+    case.refresh_from_db()
+    assert case.statut == CaseStatus.OUVERT
+    assert not Cloture.objects.exists()
+    assert not case.events.filter(kind=CaseEvent.Kind.CLOSED).exists()
+
+    # The user ends it, then closes.
+    rules.dispositif_change_status(dispositif=essai, acting_user=ass, to_status="termine")
+    services.case_close(accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY)
+    case.refresh_from_db()
+    assert case.statut == CaseStatus.CLOTURE
+
+
+def test_the_refusal_lists_every_dispositif_en_cours_with_the_other_errors(case, ass):
+    dispositif(case, ass, "rqth", "en_cours")
+    dispositif(case, ass, "agefiph", "en_cours", date_debut=TODAY)
+    with pytest.raises(ValidationError) as exc:
+        services.case_close(accompagnement=case, acting_user=ass, outcome="", date_cloture=TODAY)
+    errors = exc.value.message_dict
+    assert errors["__all__"] == [
+        "Des dispositifs sont encore en cours : Aides Agefiph (depuis le 10/03/2026), "
+        "RQTH / MDPH. Terminez-les ou abandonnez-les avant de clôturer l'accompagnement."
+    ]
+    assert "outcome" in errors
+
+
+def test_closing_cancels_the_meetings_planned_in_the_future_and_says_so(case, ass):
+    first, second = meeting(case, 24), meeting(case, 50)
+    past = meeting(case, -3)
+    held = meeting(case, -26, statut=Entretien.Statut.REALISE)
+
+    services.case_close(accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY)
+
+    statuses = dict(Entretien.objects.values_list("pk", "statut"))
+    assert statuses == {
+        first.pk: "annule",
+        second.pk: "annule",
+        past.pk: "planifie",
+        held.pk: "realise",
+    }
+    cancel_event, close_event = case.events.order_by("-pk")[:2][::-1]
+    assert cancel_event.kind == CaseEvent.Kind.ENTRETIEN
+    assert cancel_event.actor == ass
+    assert cancel_event.summary == (
+        "2 entretiens à venir annulés à la clôture : 11/03/2026 à 10:00, 12/03/2026 à 12:00"
+    )
+    assert cancel_event.changes == {
+        "entretiens": [first.pk, second.pk],
+        "statut": ["planifie", "annule"],
+    }
+    assert close_event.kind == CaseEvent.Kind.CLOSED
+    assert close_event.summary.endswith(" ; 2 entretiens à venir annulés")
+    assert close_event.changes["entretiens_annules"] == [first.pk, second.pk]
+
+
+def test_closing_without_future_meetings_writes_no_cancellation(case, ass):
+    meeting(case, -3)
+    services.case_close(accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY)
+    assert list(case.events.values_list("kind", flat=True)) == ["closed"]
+    assert "entretiens_annules" not in case.events.get().changes
+    assert Entretien.objects.get().statut == "planifie"
+
+
+def test_closing_leaves_objectives_and_pending_dispositifs_as_they_are(case, ass):
+    objectif = services.objectif_create(
+        accompagnement=case, acting_user=ass, domaine="emploi", libelle="Reprendre"
+    )
+    accorde = dispositif(case, ass, "rqth", "accorde")
+    services.case_close(accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY)
+    objectif.refresh_from_db()
+    accorde.refresh_from_db()
+    assert objectif.statut == "en_cours"
+    assert accorde.statut == "accorde"
 
 
 # --- Suspension, référent ------------------------------------------------------------------

@@ -3,7 +3,8 @@
 An ASS logs in, finds a person by name typed without accents, opens her accompagnement,
 writes an évaluation globale, adds two objectives to the plan d'aide, schedules a meeting and
 records it once held, starts an essai encadré (refused while the médecin du travail's agreement
-is missing, accepted once it is recorded), uploads a PDF and closes the case. Every step is
+is missing, accepted once it is recorded), uploads a PDF and closes the case (refused while the
+essai is en cours: she ends it from the closure page's list, then closes). Every step is
 checked in the page and in the database (the row and its CaseEvent, with the ASS as actor);
 every page is checked with axe-core and photographed at 1366×768.
 
@@ -363,9 +364,14 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         [event] = _events(case, CaseEvent.Kind.DOCUMENT)
         assert event.actor == ass
 
-        # 7. The closure.
+        # 7. The closure. The page lists what is still open: the essai encadré, still en
+        #    cours, must be ended first; the objectives stay as they are.
         _nav(page, "Clôturer")
         expect(page.get_by_role("heading", level=1)).to_have_text("Clôturer l'accompagnement")
+        open_work = page.locator("#open-work")
+        expect(open_work).to_contain_text("à terminer ou abandonner avant la clôture")
+        expect(open_work).to_contain_text("Essai encadré")
+        expect(open_work).to_contain_text("Préparer une reprise à temps partiel")
         check_a11y(page, "formulaire de clôture")
         # Without an outcome: refused, nothing changes.
         with page.expect_navigation():
@@ -373,6 +379,37 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         expect(page.locator("main")).to_contain_text("Choisissez l'issue de l'accompagnement.")
         case.refresh_from_db()
         assert case.statut == CaseStatus.OUVERT
+        # With an outcome but the essai still en cours: refused, the essai is named.
+        page.get_by_label("Issue de l'accompagnement").select_option(label="Même poste")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Clôturer").click()
+        expect(page.locator("main form .alert-danger")).to_contain_text(
+            f"Un dispositif est encore en cours : Essai encadré (depuis le {first_day:%d/%m/%Y})."
+            " Terminez-le ou abandonnez-le avant de clôturer l'accompagnement."
+        )
+        check_a11y(page, "formulaire de clôture (refus)")
+        screenshot(page, "case_13b_cloture_refusee")
+        case.refresh_from_db()
+        assert case.statut == CaseStatus.OUVERT
+        # She ends the essai (no status is preselected), then comes back to close.
+        with page.expect_navigation():
+            open_work.get_by_role("link", name="Essai encadré").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Changer le statut – Essai encadré"
+        )
+        expect(page.get_by_label("Nouveau statut")).to_have_value("")
+        check_a11y(page, "changement de statut du dispositif")
+        page.get_by_label("Nouveau statut").select_option(label="Terminé")
+        page.get_by_label("Motif ou commentaire").fill("Essai concluant.")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Valider").click()
+        expect(_success(page)).to_contain_text("Essai encadré : terminé.")
+        dispositif.refresh_from_db()
+        assert dispositif.statut == DispositifStatut.TERMINE
+        with page.expect_navigation():
+            page.get_by_role("link", name=re.compile("^Accompagnement")).first.click()
+        _nav(page, "Clôturer")
+        expect(open_work).not_to_contain_text("Essai encadré")
         page.get_by_label("Issue de l'accompagnement").select_option(label="Même poste")
         expect(page.get_by_label("Date de clôture")).to_have_value(f"{today:%Y-%m-%d}")
         page.get_by_label("Commentaire").fill("Reprise prévue au même poste après l'essai.")
@@ -406,6 +443,7 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
             ("entretien", ass.pk),
             ("dispositif", ass.pk),
             ("document", ass.pk),
+            ("dispositif", ass.pk),
             ("closed", ass.pk),
         ]
         assert not Accompagnement.objects.open().filter(assure=helene).exists()
