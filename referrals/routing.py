@@ -74,5 +74,21 @@ def _assignment_label(signalement):
     return f"{unit} / {who}"[:100]
 
 
-def units_with_auto_assign():
-    return Unit.objects.filter(auto_assign=True)
+@transaction.atomic
+def unit_set_auto_assign(*, unit, acting_user, enabled):
+    """Switch a unit's automatic assignment of new referrals on or off; audited."""
+    from pdp.audit import audit
+    from pdp.models import AuditLog
+
+    updated = (
+        Unit.objects.filter(pk=unit.pk).exclude(auto_assign=enabled).update(auto_assign=enabled)
+    )
+    if updated:
+        audit(
+            user=acting_user,
+            action=AuditLog.Action.UPDATE,
+            obj=unit,
+            changes={"auto_assign": [not enabled, enabled]},
+        )
+    unit.auto_assign = enabled
+    return unit

@@ -175,6 +175,7 @@ def inbox(request):
         "vue": vue,
         "columns": _columns(order_key),
         "is_manager": is_manager,
+        "auto_assign": user.unit.auto_assign,
         "today": today,
     }
     return render(request, "referrals/signalement_list.html", context)
@@ -194,6 +195,26 @@ def detection_run(request):
         f"Détection du {result.day:%d/%m/%Y} : {total} signalement(s) créé(s) "
         f"({result.social} au service social, {result.medical} au service médical) "
         f"sur {result.arrets_examines} arrêt(s) en cours examiné(s).",
+    )
+    return redirect("referrals:inbox")
+
+
+@require_POST
+def unit_auto_assign(request):
+    """A manager switches the automatic assignment of the unit's new referrals."""
+    from referrals.routing import unit_set_auto_assign
+
+    user = request.user
+    if user.role != Role.MANAGER or not user.is_unit_member:
+        raise PermissionDenied("Réservé aux responsables d'unité.")
+    enabled = request.POST.get("auto_assign") == "1"
+    unit_set_auto_assign(unit=user.unit, acting_user=user, enabled=enabled)
+    messages.success(
+        request,
+        "Attribution automatique activée : chaque nouveau signalement ira à l'ASS la moins "
+        "chargée de l'unité."
+        if enabled
+        else "Attribution automatique désactivée : les signalements sont attribués à la main.",
     )
     return redirect("referrals:inbox")
 
@@ -500,6 +521,7 @@ urlpatterns = [
     path("signalements/", inbox, name="inbox"),
     path("signalements/nouveau/", signalement_create, name="signalement_create"),
     path("signalements/detection/", detection_run, name="detection_run"),
+    path("signalements/attribution-auto/", unit_auto_assign, name="unit_auto_assign"),
     path("signalements/<int:pk>/", signalement_detail, name="signalement_detail"),
     path("signalements/<int:pk>/contact/", signalement_contact_add, name="signalement_contact_add"),
     path("signalements/<int:pk>/statut/", signalement_status, name="signalement_status"),

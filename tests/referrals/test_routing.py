@@ -107,3 +107,47 @@ def test_signalement_assign_refuses_a_worker_of_another_unit(other_unit, ass):
 
     with pytest.raises(ValueError):
         signalement_assign(signalement=referral, acting_user=ass, unit=other_unit, assigned_to=ass)
+
+
+# --- The manager's switch for automatic assignment -------------------------------------------
+
+
+def test_a_manager_switches_automatic_assignment_on_and_off(client, manager):
+    from django.urls import reverse
+
+    from pdp.models import AuditLog
+
+    client.force_login(manager)
+    response = client.post(reverse("referrals:unit_auto_assign"), {"auto_assign": "1"})
+    assert response.status_code == 302
+    manager.unit.refresh_from_db()
+    assert manager.unit.auto_assign is True
+    entry = AuditLog.objects.get(object_type="pdp.unit")
+    assert entry.user == manager
+    assert entry.changes == {"auto_assign": [False, True]}
+    assert "activée" in client.get(reverse("referrals:inbox")).content.decode()
+
+    client.post(reverse("referrals:unit_auto_assign"), {"auto_assign": "0"})
+    manager.unit.refresh_from_db()
+    assert manager.unit.auto_assign is False
+
+
+def test_only_a_manager_may_switch_automatic_assignment(client, ass, regional):
+    from django.urls import reverse
+
+    for user in (ass, regional):
+        client.force_login(user)
+        assert (
+            client.post(reverse("referrals:unit_auto_assign"), {"auto_assign": "1"}).status_code
+            == 403
+        )
+    ass.unit.refresh_from_db()
+    assert ass.unit.auto_assign is False
+
+
+def test_switching_automatic_assignment_needs_a_login(client, unit):
+    from django.urls import reverse
+
+    response = client.post(reverse("referrals:unit_auto_assign"), {"auto_assign": "1"})
+    assert response.status_code == 302
+    assert "/accounts/login/" in response.url
