@@ -3,17 +3,21 @@
 Entry point: :func:`import_extract`. The file is read by 64 KB chunks and line by line, each
 line decoded as UTF-8 or, failing that, Windows-1252 (memory stays flat with the file size).
 Rows are validated in Python in a worker thread, one batch of ``BATCH_SIZE`` rows ahead of the
-writer, so validation overlaps with the database work. Each batch of valid rows is written
-with a few set-based statements; on PostgreSQL (values passed as one array per column and
-spread with ``unnest``):
+writer, so validation overlaps with the database work; for PostgreSQL the worker also drops
+the batch's internal duplicates and prepares the rows in COPY's text format. Each batch of
+valid rows is written with a few set-based statements; on PostgreSQL (see ``_PgWriter``):
 
-* a temporary table of the (NIR, start) keys met so far catches duplicates across batches;
-* one query reads the batch's known assurés by NIR; one ``INSERT … SELECT FROM unnest``
-  creates the new ones (``RETURNING id``); one ``UPDATE … FROM unnest`` refreshes the
-  contact details that changed;
-* one ``INSERT … ON CONFLICT (assure_id, date_debut) DO UPDATE … WHERE <fields differ>
-  RETURNING (xmax = 0)`` upserts the arrêts and counts created and updated rows (the rows it
-  does not write are unchanged);
+* one query reads the batch's known assurés by NIR (skipped while every person met so far
+  was new, e.g. on a first import: the new assurés are then written at once, and a known one
+  makes that COPY fail on the unique NIR, in a savepoint, and the batch go the usual way);
+* a temporary table of the (NIR, start) keys imported so far catches duplicates across
+  batches (only people known before the batch can have one);
+* ``COPY`` writes the new assurés (ids taken from the sequence beforehand) and their arrêts,
+  which cannot exist yet; one ``UPDATE … FROM unnest`` refreshes the contact details that
+  changed;
+* the arrêts of known assurés go through one ``INSERT … ON CONFLICT (assure_id, date_debut)
+  DO UPDATE … WHERE <fields differ> RETURNING (xmax = 0)``, which counts created and updated
+  rows (the rows it does not write are unchanged);
 * rejected lines go in with ``bulk_create``.
 
 Elsewhere (SQLite) and for every dry run, the batch's assurés and arrêts are read, compared
@@ -58,8 +62,10 @@ import copy
 import csv
 import datetime
 import functools
+import io
 import operator
 import queue
+import re
 import threading
 import unicodedata
 from collections import Counter
@@ -67,9 +73,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from pdp.audit import audit
@@ -85,6 +90,7 @@ from referrals.models import (
 )
 
 BATCH_SIZE = 5000
+SEEN_SEND_ROWS = 50_000  # PostgreSQL: the (NIR, start) keys kept in memory before being sent
 READ_CHUNK = 64 * 1024
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not CSV text
 RAW_LINE_MAX_CHARS = 2000  # what is kept of a rejected line
@@ -194,6 +200,11 @@ class ExtractRow:
     date_fin_reelle: datetime.date | None
     montant_ij: Decimal | None
     cpam_id: int
+    # For PostgreSQL, made in the worker thread: the (NIR, start) key as one bigint and the
+    # row in COPY's text format, less the ids (the assuré's is empty once rows are merged).
+    seen_key: int = 0
+    assure_text: str = ""
+    arret_text: str = ""
 
 
 # --- Public API --------------------------------------------------------------------------
@@ -495,16 +506,36 @@ def _check_siret(value):
         return "", exc.message
 
 
-_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+# Each digit doubled, then its two digits added (Luhn): 5 → 10 → 1.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def _luhn_ok(digits):
-    odd = sum(map(int, digits[-1::-2]))
-    even = sum(_LUHN_DOUBLED[int(d)] for d in digits[-2::-2])
-    return (odd + even) % 10 == 0
+    """Luhn check of a string of ASCII digits (the sum of the digits' codes, less 48 each)."""
+    summed = digits[-1::-2] + digits[-2::-2].translate(_LUHN_DOUBLED)
+    return (sum(summed.encode()) - 48 * len(summed)) % 10 == 0
 
 
-@functools.lru_cache(maxsize=4096)
+def _normalize_nir(value):
+    """pdp.identifiers.nir_normalize, without its cost for the usual 15 plain digits.
+
+    The fast path accepts exactly what the library accepts among 15 ASCII digits (sex digit
+    1, 2, 7 or 8; month 01-12, 20-42 or 50-99; département 01-99; key); anything else goes
+    to the library, which normalises it or words the problem (IdentifierError).
+    """
+    if len(value) == 15 and value.isascii() and value.isdigit() and value[0] in "1278":
+        month = int(value[3:5])
+        if (
+            (1 <= month <= 12 or 20 <= month <= 42 or month >= 50)
+            and value[5:7] != "00"
+            and 97 - int(value[:13]) % 97 == int(value[13:])
+        ):
+            return value
+    return nir_normalize(value)
+
+
+# The amounts of an extract repeat (a few thousand distinct values): a cache larger than that.
+@functools.lru_cache(maxsize=16384)
 def _parse_amount(value):
     text = value.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").rstrip("€")
     text = text.replace(",", ".")
@@ -515,6 +546,23 @@ def _parse_amount(value):
 
 
 _validate_email = EmailValidator()
+# EmailValidator.__call__, split so that the costly domain check is cached (domains repeat).
+_EMAIL_USER_RE = re.compile(_validate_email.user_regex.pattern, _validate_email.user_regex.flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_domain_ok(domain):
+    return domain in _validate_email.domain_allowlist or bool(
+        _validate_email.validate_domain_part(domain)
+    )
+
+
+def _email_ok(value):
+    """What EmailValidator() accepts (the test suite compares them)."""
+    if not value or "@" not in value or len(value) > 320:
+        return False
+    user_part, domain_part = value.rsplit("@", 1)
+    return _EMAIL_USER_RE.match(user_part) is not None and _email_domain_ok(domain_part)
 
 
 def _fmt(date):
@@ -547,7 +595,9 @@ class _ImportRun:
         self.rejections = []
         self.office_counts = Counter()  # valid rows per CPAM id (worker thread)
         self.duplicate_offices = Counter()  # of which rejected as duplicates (this thread)
-        self.seen = _SeenKeys(pg=self.use_pg)
+        self.batch_duplicate_offices = Counter()  # the same, by the worker (PostgreSQL)
+        self.seen_lines = {}  # (NIR, start) → first line, elsewhere than on PostgreSQL
+        self.pg = None  # the _PgWriter, while PostgreSQL rows are written
 
     # Reading and validating -------------------------------------------------------------
 
@@ -557,16 +607,28 @@ class _ImportRun:
         Validation is pure Python (no database access); psycopg2 releases the GIL while a
         statement runs, so validating batch n + 1 overlaps with writing batch n.
         """
+        if self.use_pg:
+            self.pg = _PgWriter(self)
         with _Pipeline(self.validated_batches(lines)) as batches:
             for batch, rejections in batches:
                 self.rejections.extend(rejections)
                 self.flush(batch)
+        if self.pg is not None:
+            self.pg.close()
+            self.pg = None
 
     def validated_batches(self, lines):
-        """Yield ([(row, text)], [Rejection]) by batches of valid rows. Runs in the worker:
-        it only touches rows_read, skipped_blank and office_counts (read once it is done)."""
+        """Yield (batch, [Rejection]) by batches of ``BATCH_SIZE`` valid rows. Runs in the
+        worker: it only touches rows_read, skipped_blank, office_counts and
+        batch_duplicate_offices (read once it is done).
+
+        The batch is [(row, text)], or for PostgreSQL a _PgBatch: there the worker also
+        rejects the duplicates within the batch and prepares the COPY text, so that the
+        writing thread has little more to do than to send it."""
         batch, rejections = [], []
+        unique = {}  # PostgreSQL: (NIR, start) → (row, text) of the batch's first rows
         column_count = self.column_count
+        use_pg = self.use_pg
         for line, text, problem in lines:
             if problem:
                 self.rows_read += 1
@@ -587,14 +649,22 @@ class _ImportRun:
                 rejections.append(Rejection(line, " ; ".join(row), text[:RAW_LINE_MAX_CHARS]))
                 continue
             self.office_counts[row.cpam_id] += 1
-            batch.append((row, text))
+            batch.append(None if use_pg else (row, text))  # counts the batch's valid rows
+            if use_pg:
+                key = (row.nir, row.date_debut)
+                first = unique.get(key)
+                if first is None:
+                    unique[key] = (row, text)
+                else:
+                    self.batch_duplicate_offices[row.cpam_id] += 1
+                    rejections.append(_duplicate(row, first[0].line, text))
             if len(batch) >= BATCH_SIZE:
-                yield batch, rejections
-                batch, rejections = [], []
-        yield batch, rejections
+                yield (self.pg_batch(unique) if use_pg else batch), rejections
+                batch, rejections, unique = [], [], {}
+        yield (self.pg_batch(unique) if use_pg else batch), rejections
 
-    def reject(self, line, reason, text):
-        self.rejections.append(Rejection(line, reason, text[:RAW_LINE_MAX_CHARS]))
+    def pg_batch(self, unique):
+        return _PgBatch(unique, new_rows=self.pg.all_new)  # a hint: read in the worker
 
     def parse(self, line, fields):
         """An ExtractRow, or the list of the row's problems (French)."""
@@ -673,7 +743,7 @@ class _ImportRun:
         nir = ""
         if nir_in:
             try:
-                nir = nir_normalize(nir_in)
+                nir = _normalize_nir(nir_in)
             except IdentifierError as exc:
                 errors.append(exc.message)
             else:
@@ -699,11 +769,8 @@ class _ImportRun:
             elif len(code_postal) != 5 or not code_postal.isdigit():
                 errors.append(f"code_postal : code postal invalide « {code_postal} ».")
 
-        if email:
-            try:
-                _validate_email(email)
-            except ValidationError:
-                errors.append(f"email : adresse e-mail invalide « {email} ».")
+        if email and not _email_ok(email):
+            errors.append(f"email : adresse e-mail invalide « {email} ».")
 
         montant = None
         if montant_in:
@@ -780,17 +847,16 @@ class _ImportRun:
     # Writing ------------------------------------------------------------------------------
 
     def flush(self, batch):
-        rows = self.drop_duplicates(batch)
-        if rows:
-            assures = _merge_assures(rows)
-            if self.use_pg:
-                self.write_pg(rows, assures)
-            else:
-                self.write_portable(rows, assures)
+        if self.pg is not None:
+            self.pg.write(batch)
+        else:
+            rows = self.drop_seen(self.unique_in_batch(batch))
+            if rows:
+                self.write_portable(rows, _merge_assures(rows))
         self.write_rejections()
 
-    def drop_duplicates(self, batch):
-        """Keep the first valid row of each (NIR, start) of the file; reject the others."""
+    def unique_in_batch(self, batch):
+        """{(NIR, start): (row, text)} of the batch's first rows; the others are rejected."""
         unique = {}
         for row, text in batch:
             key = (row.nir, row.date_debut)
@@ -799,78 +865,22 @@ class _ImportRun:
                 self.reject_duplicate(row, first[0].line, text)
             else:
                 unique[key] = (row, text)
-        earlier = self.seen.add(unique)
-        for key, first_line in earlier.items():
-            row, text = unique.pop(key)
-            self.reject_duplicate(row, first_line, text)
-        return [row for row, _text in unique.values()]
+        return unique
+
+    def drop_seen(self, unique):
+        """The rows whose (NIR, start) no earlier batch had; the others are rejected."""
+        rows = []
+        for key, (row, text) in unique.items():
+            first = self.seen_lines.setdefault(key, row.line)
+            if first != row.line:
+                self.reject_duplicate(row, first, text)
+            else:
+                rows.append(row)
+        return rows
 
     def reject_duplicate(self, row, first_line, text):
         self.duplicate_offices[row.cpam_id] += 1  # counted as valid, but not imported
-        self.reject(
-            row.line,
-            f"Doublon dans le fichier : même NIR et même date de début qu'à la ligne {first_line}.",
-            text,
-        )
-
-    # PostgreSQL: raw statements over arrays, three to four per batch.
-
-    def write_pg(self, rows, assures):
-        table = Assure._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT nir, id, {', '.join(_UPDATED)} FROM {table} WHERE nir = ANY(%s::text[])",
-                [_pg_text_array(list(assures))],
-            )
-            existing = {values[0]: values[1:] for values in cursor.fetchall()}
-            ids = {nir: values[0] for nir, values in existing.items()}
-            new = [row for nir, row in assures.items() if nir not in existing]
-            if new:
-                cursor.execute(_assure_insert_sql(), _assure_insert_params(new, self.now))
-                ids.update((nir, pk) for pk, nir in cursor.fetchall())
-                if len(ids) < len(assures):  # created meanwhile by someone else
-                    cursor.execute(
-                        f"SELECT nir, id FROM {table} WHERE nir = ANY(%s::text[])",
-                        [_pg_text_array([nir for nir in assures if nir not in ids])],
-                    )
-                    ids.update(cursor.fetchall())
-            changed = _assure_updates(assures, existing)
-            if changed:
-                columns = list(zip(*changed, strict=True))
-                cursor.execute(
-                    _assure_update_sql(),
-                    [
-                        self.now,
-                        _pg_array(columns[0]),
-                        *(
-                            _pg_array(values)
-                            if pg_type in ("date", "bigint")
-                            else _pg_text_array(values)
-                            for values, (_name, pg_type) in zip(
-                                columns[1:], _ASSURE_UPDATED, strict=True
-                            )
-                        ),
-                    ],
-                )
-            cursor.execute(
-                _ARRET_UPSERT_SQL.format(table=ArretTravail._meta.db_table),
-                [
-                    self.cpam_import.pk,
-                    self.now,
-                    self.now,
-                    _pg_array([ids[r.nir] for r in rows]),
-                    _pg_text_array([r.type_arret for r in rows]),
-                    _pg_array([r.date_debut for r in rows]),
-                    _pg_array([r.date_fin_prevue for r in rows]),
-                    _pg_array([r.date_fin_reelle for r in rows]),
-                    _pg_array([r.montant_ij for r in rows]),
-                    _pg_array([r.cpam_id for r in rows]),
-                ],
-            )
-            created, written = cursor.fetchone()
-        self.created += created
-        self.updated += written - created
-        self.unchanged += len(rows) - written
+        self.rejections.append(_duplicate(row, first_line, text))
 
     # Elsewhere (SQLite) and for every dry run: read the batch's records, compare in Python.
 
@@ -983,8 +993,7 @@ class _ImportRun:
         self.rejections = []
 
     def finish(self, ignored):
-        self.seen.close()
-        for cache in (_parse_date, _check_siret, _parse_amount):
+        for cache in (_parse_date, _check_siret, _parse_amount, _email_domain_ok, _fold):
             cache.cache_clear()  # bounded, but not kept between imports
         imp = self.cpam_import
         imp.rows_read = self.rows_read
@@ -1007,8 +1016,17 @@ class _ImportRun:
     def main_office(self):
         """The CPAM of most imported rows (an extract normally comes from one CPAM)."""
         self.office_counts.subtract(self.duplicate_offices)
+        self.office_counts.subtract(self.batch_duplicate_offices)
         counts = [(n, -pk) for pk, n in self.office_counts.items() if n > 0]
         return -max(counts)[1] if counts else None
+
+
+def _duplicate(row, first_line, text):
+    return Rejection(
+        row.line,
+        f"Doublon dans le fichier : même NIR et même date de début qu'à la ligne {first_line}.",
+        text[:RAW_LINE_MAX_CHARS],
+    )
 
 
 def _nir_looks_coherent(nir, sexe, birth_date):
@@ -1039,6 +1057,7 @@ def _merge_assures(rows):
             assures[row.nir] = row
             continue
         merged = copy.copy(first)
+        merged.assure_text = ""  # to be made again from the merged values
         for name in _UPDATED:
             value = getattr(row, name)
             if value:
@@ -1063,13 +1082,21 @@ _LATIN_FOLD = _latin_fold_table()
 
 
 def _search_name(nom, prenom):
-    """referrals.models.build_search_name(nom, "", prenom), without its cost for Latin text."""
-    text = f"{nom} {prenom}"
-    if text.isascii():
-        return text.lower()
+    """referrals.models.build_search_name(nom, "", prenom), without its cost for Latin text.
+
+    Folded part by part (the same: decomposing, dropping accents and lower-casing do not
+    reach across the space between the parts); prénoms repeat, so accented parts are cached.
+    """
+    nom = nom.lower() if nom.isascii() else _fold(nom)
+    prenom = prenom.lower() if prenom.isascii() else _fold(prenom)
+    return f"{nom} {prenom}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(text):
     if max(text) < "\u0250":
         return text.translate(_LATIN_FOLD).lower()
-    return build_search_name(nom, "", prenom)
+    return build_search_name(text)
 
 
 def _assure_updates(assures, existing):
@@ -1096,10 +1123,10 @@ def _assure_updates(assures, existing):
     return changed
 
 
-# --- PostgreSQL statements ---------------------------------------------------------------
-# Values travel as one array literal per column ('{a,b,…}'::type[], parsed by PostgreSQL's
-# fast array input) and are spread back into rows with unnest(). Table and column names come
-# from the models' _meta, never from the file.
+# --- PostgreSQL ----------------------------------------------------------------------------
+# New rows travel with COPY (text format); updates as one array literal per column
+# ('{a,b,…}'::type[], parsed by PostgreSQL's fast array input) spread back into rows with
+# unnest(). Table and column names come from the models' _meta, never from the file.
 
 
 def _pg_array(values):
@@ -1117,7 +1144,22 @@ def _pg_text_array(values):
     return '{"' + joined + '"}'
 
 
-# Assuré columns the extract provides, with their PostgreSQL types.
+_COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value):
+    """A value in COPY's text format: \\N for NULL, t/f, escaped text."""
+    if value is None:
+        return _COPY_NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+# Assuré columns the extract provides, with their PostgreSQL types (for the UPDATE).
 _ASSURE_COLUMNS = (
     ("nir", "text"),
     ("nom_naissance", "text"),
@@ -1155,36 +1197,71 @@ def _assure_defaults():
     )
 
 
-@functools.cache
-def _assure_insert_sql():
-    given = [name for name, _type in _ASSURE_COLUMNS]
-    defaults = [column for column, _field in _assure_defaults()]
-    arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in _ASSURE_COLUMNS)
-    return f"""
-        INSERT INTO {Assure._meta.db_table} ({", ".join(given + defaults)})
-        SELECT v.*, {", ".join(["%s"] * len(defaults))}
-        FROM unnest({arrays}) AS v({", ".join(given)})
-        ON CONFLICT (nir) DO NOTHING
-        RETURNING id, nir
-    """
+def _assure_copy_line(row):
+    """A new assuré's provided columns (_ASSURE_COLUMNS order) in COPY's text format."""
+    text = "\t".join(
+        (
+            row.nir,
+            row.nom,
+            row.prenom,
+            _COPY_NULL if row.date_naissance is None else row.date_naissance.isoformat(),
+            row.sexe,
+            row.adresse,
+            row.code_postal,
+            row.commune,
+            row.telephone,
+            row.email,
+            row.employeur_siret,
+            row.employeur_nom,
+            str(row.cpam_id),
+            _search_name(row.nom, row.prenom),
+        )
+    )
+    if "\\" in text or text.count("\t") != 13 or "\r" in text or "\n" in text:
+        values = (
+            row.nir,
+            row.nom,
+            row.prenom,
+            row.date_naissance,
+            row.sexe,
+            row.adresse,
+            row.code_postal,
+            row.commune,
+            row.telephone,
+            row.email,
+            row.employeur_siret,
+            row.employeur_nom,
+            row.cpam_id,
+            _search_name(row.nom, row.prenom),
+        )
+        text = "\t".join(map(_copy_value, values))
+    return text
 
 
-def _assure_insert_params(new, now):
-    # In the statement's order: the defaults (in the SELECT list), then the arrays.
-    params = [
-        now
-        if column in ("created_at", "updated_at")
-        else field.get_db_prep_save(field.get_default(), connection)
-        for column, field in _assure_defaults()
-    ]
-    for name, pg_type in _ASSURE_COLUMNS:
-        if name == "search_name":
-            values = [_search_name(r.nom, r.prenom) for r in new]
-        else:
-            attribute = {"nom_naissance": "nom", "prenoms": "prenom"}.get(name, name)
-            values = [getattr(r, attribute) for r in new]
-        params.append(_pg_text_array(values) if pg_type == "text" else _pg_array(values))
-    return params
+def _arret_copy_line(row):
+    """type_arret … cpam_id of a new arrêt in COPY's text format (no field needs escaping:
+    type_arret is MAL, AT or MP, the others are dates and numbers)."""
+    end = row.date_fin_reelle
+    amount = row.montant_ij
+    return (
+        f"{row.type_arret}\t{row.date_debut.isoformat()}\t"
+        f"{row.date_fin_prevue.isoformat()}\t{_COPY_NULL if end is None else end.isoformat()}\t"
+        f"{_COPY_NULL if amount is None else amount}\t{row.cpam_id}"
+    )
+
+
+_DAY_ZERO = datetime.date(1900, 1, 1).toordinal()  # _parse_date keeps 1900 to 2100
+
+
+def _seen_key(nir, day):
+    """(NIR, start) as one bigint: the 13 digits of the NIR (its key follows from them), 2A/2B
+    told apart from 20, then the day (17 bits); < 2^62."""
+    body = nir[:13]
+    corsica = 0
+    if not body.isdigit():  # 2A or 2B at the birth département
+        corsica = 1 if body[5:7] == "2A" else 2
+        body = body[:5] + "20" + body[7:]
+    return ((int(body) * 3 + corsica) << 17) | (day.toordinal() - _DAY_ZERO)
 
 
 @functools.cache
@@ -1228,6 +1305,262 @@ _ARRET_UPSERT_SQL = """
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
 """
+
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+class _PgBatch:
+    """A batch's rows for PostgreSQL: the first row of each (NIR, start), their assurés
+    (merged by NIR), their keys as COPY text and, with ``new_rows`` (while the people met so
+    far were all new), the rows' COPY text (else made when needed, for the few new ones)."""
+
+    __slots__ = ("unique", "rows", "assures", "seen_text")
+
+    def __init__(self, unique, *, new_rows=False):
+        self.unique = unique
+        self.rows = [row for row, _text in unique.values()]
+        self.assures = _merge_assures(self.rows)
+        if new_rows:
+            for row in self.assures.values():
+                if not row.assure_text:
+                    row.assure_text = _assure_copy_line(row)
+        parts = []
+        for row in self.rows:
+            row.seen_key = key = _seen_key(row.nir, row.date_debut)
+            if new_rows:
+                row.arret_text = _arret_copy_line(row)
+            parts.append(f"{key}\t{row.line}\n")
+        self.seen_text = "".join(parts)
+
+
+class _PgWriter:
+    """The PostgreSQL writes of one import, inside its transaction. Per batch:
+
+    1. one query reads the batch's known assurés by NIR (not while all were new so far);
+    2. the (NIR, start) keys of the rows of known assurés are looked up in a temporary table
+       of the keys imported so far (a person unknown before this batch cannot have an arrêt
+       imported by an earlier one), then the batch's keys are added to it with COPY;
+    3. the new assurés go in with COPY (ids taken from the sequence beforehand), the known
+       ones whose contact details change with one ``UPDATE … FROM unnest``;
+    4. the arrêts of the new assurés go in with COPY (they cannot exist yet), those of known
+       assurés with one ``INSERT … ON CONFLICT … DO UPDATE … WHERE <fields differ>``.
+    """
+
+    SEEN_TABLE = "pdp_cpam_import_seen"
+
+    def __init__(self, run):
+        self.run = run
+        now = run.now.isoformat()
+        defaults = [
+            now
+            if column in ("created_at", "updated_at")
+            else _copy_value(field.get_db_prep_save(field.get_default(), connection))
+            for column, field in _assure_defaults()
+        ]
+        self.assure_suffix = "\t" + "\t".join(defaults) + "\n"
+        self.arret_suffix = f"\t{run.cpam_import.pk}\t{now}\t{now}\n"
+        assure_columns = [name for name, _type in _ASSURE_COLUMNS]
+        assure_columns += [column for column, _field in _assure_defaults()]
+        self.assure_copy = (
+            f"COPY {Assure._meta.db_table} (id, {', '.join(assure_columns)}) FROM STDIN"
+        )
+        self.arret_copy = (
+            f"COPY {ArretTravail._meta.db_table} (assure_id, type_arret, date_debut, "
+            "date_fin_prevue, date_fin_reelle, montant_ij, cpam_id, last_import_id, "
+            "created_at, updated_at) FROM STDIN"
+        )
+        self.existing_sql = (
+            f"SELECT nir, id, {', '.join(_UPDATED)} FROM {Assure._meta.db_table} "
+            "WHERE nir = ANY(%s::text[])"
+        )
+        with connection.cursor() as cursor:
+            # The import can be run again (it is idempotent): not waiting for the WAL flush
+            # at commit is acceptable (at worst a crash right after it loses the import).
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.SEEN_TABLE} (key bigint NOT NULL, "
+                "line integer NOT NULL) ON COMMIT DROP"
+            )
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Assure._meta.db_table])
+            self.sequence = cursor.fetchone()[0]
+        # Keys not sent yet, and whether the table is indexed: it is sent by large pieces,
+        # and indexed only once a batch has to look into it (never when all the people of
+        # the file are new, e.g. on a first import).
+        self.unsent_seen = []
+        self.unsent_rows = 0
+        self.seen_indexed = False
+        self.all_new = True  # no batch has met a known assuré yet
+
+    def close(self):
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.SEEN_TABLE}")
+
+    def write(self, batch):
+        """Write a _PgBatch (the first rows of their (NIR, start) in the batch)."""
+        if not batch.unique:
+            return
+        run = self.run
+        with connection.cursor() as cursor:
+            created = None
+            if self.all_new:
+                # Every person met so far was new (e.g. a first import): write the batch's
+                # assurés as new ones without reading first; if one is known, the COPY fails
+                # on the unique NIR (in a savepoint) and the batch goes the usual way.
+                existing = {}
+                created = self.copy_new_assures(cursor, list(batch.assures.values()))
+                self.all_new = created is not None
+            if created is None:
+                existing = self.existing(cursor, batch.assures)
+                if existing:
+                    # Only a person known before this batch can have an arrêt imported by an
+                    # earlier batch of this file.
+                    known = {key: item for key, item in batch.unique.items() if key[0] in existing}
+                    earlier = self.seen_before(cursor, known)
+                    if earlier:
+                        for key, first_line in earlier.items():
+                            row, text = batch.unique.pop(key)
+                            run.reject_duplicate(row, first_line, text)
+                        batch = _PgBatch(batch.unique)
+                        existing = {nir: v for nir, v in existing.items() if nir in batch.assures}
+                new = [row for nir, row in batch.assures.items() if nir not in existing]
+                created = self.create_assures(cursor, new, existing) if new else {}
+            self.unsent_seen.append(batch.seen_text)
+            self.unsent_rows += len(batch.rows)
+            if self.unsent_rows >= SEEN_SEND_ROWS:
+                self.send_seen(cursor)
+            assures = batch.assures
+            changed = _assure_updates(assures, existing)
+            if changed:
+                self.update_assures(cursor, changed)
+            rows = batch.rows
+            if len(created) == len(assures):  # the usual first import: all of them are new
+                fresh, known_rows = rows, []
+            else:
+                fresh = [row for row in rows if row.nir in created]
+                known_rows = [row for row in rows if row.nir not in created]
+            if fresh:
+                suffix = self.arret_suffix
+                self.copy(
+                    cursor,
+                    self.arret_copy,
+                    "".join(
+                        [
+                            f"{created[row.nir]}\t{row.arret_text or _arret_copy_line(row)}{suffix}"
+                            for row in fresh
+                        ]
+                    ),
+                )
+                run.created += len(fresh)
+            if known_rows:
+                self.upsert_arrets(cursor, known_rows, existing)
+
+    def existing(self, cursor, nirs):
+        """{nir: (id, *current values of _UPDATED)} of the assurés already known."""
+        cursor.execute(self.existing_sql, [_pg_text_array(list(nirs))])
+        return {values[0]: values[1:] for values in cursor.fetchall()}
+
+    def send_seen(self, cursor):
+        if self.unsent_seen:
+            sql = f"COPY {self.SEEN_TABLE} (key, line) FROM STDIN"
+            self.copy(cursor, sql, "".join(self.unsent_seen))
+            self.unsent_seen = []
+            self.unsent_rows = 0
+
+    def seen_before(self, cursor, keys):
+        """{key: first line} of the {key: (row, text)} that an earlier batch imported."""
+        if not keys:
+            return {}
+        self.send_seen(cursor)
+        if not self.seen_indexed:
+            cursor.execute(f"CREATE UNIQUE INDEX ON {self.SEEN_TABLE} (key)")
+            self.seen_indexed = True
+        packed = {row.seen_key: key for key, (row, _text) in keys.items()}
+        cursor.execute(
+            f"SELECT key, line FROM {self.SEEN_TABLE} WHERE key = ANY(%s::bigint[])",
+            [_pg_array(list(packed))],
+        )
+        return {packed[key]: line for key, line in cursor.fetchall()}
+
+    def copy_new_assures(self, cursor, rows, *, conflict_ok=True):
+        """COPY these assurés as new ones, in a savepoint: {nir: id}, or None when one of them
+        exists (the COPY failed on a unique value, the NIR, and wrote nothing)."""
+        cursor.execute(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequence, len(rows)]
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        suffix = self.assure_suffix
+        data = "".join(
+            [
+                f"{pk}\t{row.assure_text or _assure_copy_line(row)}{suffix}"
+                for pk, row in zip(ids, rows, strict=True)
+            ]
+        )
+        try:
+            with transaction.atomic():
+                self.copy(cursor, self.assure_copy, data)
+        except IntegrityError as exc:
+            if not conflict_ok or getattr(exc.__cause__, "pgcode", None) != _UNIQUE_VIOLATION:
+                raise
+            return None
+        return {row.nir: pk for pk, row in zip(ids, rows, strict=True)}
+
+    def create_assures(self, cursor, new, existing):
+        """COPY the assurés found unknown; {nir: id}. Someone may create one of them
+        meanwhile (a referral entered by hand): that person then joins ``existing`` and the
+        others are written again."""
+        while new:
+            created = self.copy_new_assures(cursor, new)
+            if created is not None:
+                return created
+            found = self.existing(cursor, [row.nir for row in new])
+            if not found:  # not a NIR after all: let the error show
+                return self.copy_new_assures(cursor, new, conflict_ok=False)
+            existing.update(found)
+            new = [row for row in new if row.nir not in found]
+        return {}
+
+    def update_assures(self, cursor, changed):
+        columns = list(zip(*changed, strict=True))
+        cursor.execute(
+            _assure_update_sql(),
+            [
+                self.run.now,
+                _pg_array(columns[0]),
+                *(
+                    _pg_array(values) if pg_type in ("date", "bigint") else _pg_text_array(values)
+                    for values, (_name, pg_type) in zip(columns[1:], _ASSURE_UPDATED, strict=True)
+                ),
+            ],
+        )
+
+    def upsert_arrets(self, cursor, rows, existing):
+        run = self.run
+        cursor.execute(
+            _ARRET_UPSERT_SQL.format(table=ArretTravail._meta.db_table),
+            [
+                run.cpam_import.pk,
+                run.now,
+                run.now,
+                _pg_array([existing[r.nir][0] for r in rows]),
+                _pg_text_array([r.type_arret for r in rows]),
+                _pg_array([r.date_debut for r in rows]),
+                _pg_array([r.date_fin_prevue for r in rows]),
+                _pg_array([r.date_fin_reelle for r in rows]),
+                _pg_array([r.montant_ij for r in rows]),
+                _pg_array([r.cpam_id for r in rows]),
+            ],
+        )
+        created, written = cursor.fetchone()
+        run.created += created
+        run.updated += written - created
+        run.unchanged += len(rows) - written
+
+    @staticmethod
+    def copy(cursor, sql, data):
+        """COPY … FROM STDIN of ``data`` (text), sent in one piece."""
+        payload = data.encode()
+        with connection.wrap_database_errors:
+            cursor.copy_expert(sql, io.BytesIO(payload), size=len(payload) + 1)
 
 
 class _Failure:
@@ -1286,72 +1619,3 @@ class _Pipeline:
                 continue
             return True
         return False
-
-
-class _SeenKeys:
-    """(NIR, start) keys already imported from this file, with their first line.
-
-    On PostgreSQL they live in a temporary table (memory stays flat with the file size);
-    elsewhere (SQLite, dry runs) in a dict.
-    """
-
-    _TABLE = "pdp_cpam_import_seen"
-
-    def __init__(self, *, pg):
-        self.pg = pg
-        self.keys = {}
-        self.created = False
-
-    def add(self, unique):
-        """Record the batch's {key: (row, text)}; return {key: first_line} of keys seen before."""
-        if not unique:
-            return {}
-        if not self.pg:
-            earlier = {}
-            for key, (row, _text) in unique.items():
-                first = self.keys.setdefault(key, row.line)
-                if first != row.line:
-                    earlier[key] = first
-            return earlier
-        with connection.cursor() as cursor:
-            if not self.created:
-                cursor.execute(
-                    f"CREATE TEMPORARY TABLE {self._TABLE} (nir text, date_debut date, "
-                    "line integer, PRIMARY KEY (nir, date_debut)) ON COMMIT DROP"
-                )
-                self.created = True
-            params = [
-                _pg_text_array([nir for nir, _day in unique]),
-                _pg_array([day for _nir, day in unique]),
-                _pg_array([row.line for row, _text in unique.values()]),
-            ]
-            cursor.execute(
-                f"""
-                WITH recorded AS (
-                    INSERT INTO {self._TABLE}
-                    SELECT * FROM unnest(%s::text[], %s::date[], %s::integer[])
-                    ON CONFLICT DO NOTHING
-                    RETURNING 1
-                )
-                SELECT count(*) FROM recorded
-                """,
-                params,
-            )
-            if cursor.fetchone()[0] == len(unique):
-                return {}  # the usual case: no key of this batch was met before
-            cursor.execute(
-                f"""
-                SELECT s.nir, s.date_debut, s.line
-                FROM unnest(%s::text[], %s::date[], %s::integer[]) AS v(nir, date_debut, line)
-                JOIN {self._TABLE} AS s USING (nir, date_debut)
-                WHERE s.line <> v.line
-                """,
-                params,
-            )
-            return {(nir, day): line for nir, day, line in cursor.fetchall()}
-
-    def close(self):
-        if self.pg and self.created:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {self._TABLE}")
-            self.created = False

@@ -54,7 +54,7 @@ class Assure(models.Model):
     date_naissance = models.DateField("date de naissance", null=True, blank=True)
     sexe = models.CharField("sexe", max_length=1, choices=Sexe.choices, blank=True)
     adresse = models.CharField("adresse", max_length=255, blank=True)
-    code_postal = models.CharField("code postal", max_length=5, blank=True, db_index=True)
+    code_postal = models.CharField("code postal", max_length=5, blank=True)
     commune = models.CharField("commune", max_length=120, blank=True)
     telephone = models.CharField("téléphone", max_length=30, blank=True)
     email = models.EmailField("e-mail", blank=True)
@@ -80,12 +80,15 @@ class Assure(models.Model):
         blank=True,
         related_name="+",
         verbose_name="service de prévention et de santé au travail",
+        db_index=False,  # partial index in Meta: the CPAM import writes it empty
     )
     canal_prefere = models.CharField(
         "canal de contact préféré", max_length=20, choices=Canal.choices, blank=True
     )
-    # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save().
-    search_name = models.CharField(max_length=400, editable=False, db_index=True, default="")
+    # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). Not indexed:
+    # the search looks for each word anywhere in it (LIKE '%mot%'), which a btree cannot serve,
+    # and a trigram index would slow the CPAM import down too much (measured).
+    search_name = models.CharField(max_length=400, editable=False, default="")
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -94,6 +97,10 @@ class Assure(models.Model):
     class Meta:
         verbose_name = "assuré"
         ordering = ["nom_naissance", "prenoms"]
+        indexes = [
+            # For SET NULL when a partner is deleted; only the few assurés that have one.
+            models.Index(fields=["spst"], condition=Q(spst__isnull=False), name="assure_spst_idx"),
+        ]
 
     def __str__(self):
         return f"{self.nom_affiche} {self.prenoms}"
@@ -138,7 +145,10 @@ class ArretQuerySet(models.QuerySet):
 class ArretTravail(models.Model):
     """One sick-leave episode; covers its prolongations. Identified by (assuré, start date)."""
 
-    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="arrets")
+    # Not indexed alone: the unique (assure, date_debut) constraint's index starts with it.
+    assure = models.ForeignKey(
+        Assure, on_delete=models.CASCADE, related_name="arrets", db_index=False
+    )
     type_arret = models.CharField("type", max_length=3, choices=TypeArret.choices)
     date_debut = models.DateField("début")
     date_fin_prevue = models.DateField("fin prévue")
@@ -156,6 +166,7 @@ class ArretTravail(models.Model):
         blank=True,
         related_name="+",
         verbose_name="dernier import",
+        db_index=False,  # no query looks arrêts up by import; each import writes it
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
@@ -268,6 +279,8 @@ class SignalementQuerySet(models.QuerySet):
 
 class Signalement(models.Model):
     assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="signalements")
+    # arret, unit and assigned_to are not indexed alone: the unique (arret, service) constraint
+    # and the (unit, statut) and (assigned_to, statut) indexes start with them.
     arret = models.ForeignKey(
         ArretTravail,
         on_delete=models.SET_NULL,
@@ -275,6 +288,7 @@ class Signalement(models.Model):
         blank=True,
         related_name="signalements",
         verbose_name="arrêt",
+        db_index=False,
     )
     service = models.CharField("service", max_length=10, choices=Service.choices)
     origine = models.CharField("origine", max_length=20, choices=Origine.choices)
@@ -290,6 +304,7 @@ class Signalement(models.Model):
         related_name="signalements",
         verbose_name="unité",
         help_text="Vide : file régionale « à répartir ».",
+        db_index=False,
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -298,6 +313,7 @@ class Signalement(models.Model):
         blank=True,
         related_name="signalements",
         verbose_name="attribué à",
+        db_index=False,
     )
     date_echeance = models.DateField("échéance du premier contact", null=True, blank=True)
     motif = models.TextField(
