@@ -29,32 +29,12 @@ from cases.models import Accompagnement
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
 from referrals.detection import scan_arrets
+from referrals.importer import COLUMNS as EXTRACT_HEADER
 from referrals.models import ArretTravail, Assure, Signalement, SignalementEvent
 
 TARGET_IMPORT_ROWS_PER_S = 20_000
 TARGET_SCAN_RATIO = 2.0
 TARGET_SECOND_SCAN_S = 2.0
-
-EXTRACT_HEADER = [
-    "nir",
-    "nom",
-    "prenom",
-    "date_naissance",
-    "sexe",
-    "adresse",
-    "code_postal",
-    "commune",
-    "telephone",
-    "email",
-    "employeur_siret",
-    "employeur_nom",
-    "type_arret",
-    "date_debut_arret",
-    "date_fin_prevue",
-    "date_fin_reelle",
-    "montant_ij",
-    "code_caisse",
-]
 
 
 class Command(BaseCommand):
