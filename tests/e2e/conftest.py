@@ -24,10 +24,8 @@ emptied by truncation afterwards); no ``django_db`` mark is needed. A test
 that touches the database without ``live_server`` needs
 ``@pytest.mark.django_db(transaction=True)``.
 
-Static files: when the project's manifest storage has no
-``staticfiles.json`` (``collectstatic`` not run), the autouse fixture
-``_e2e_static_storage`` switches these tests to plain ``StaticFilesStorage``;
-the live server serves /static/ from the finders in both cases.
+Static files: the test settings (``pdp/settings_test.py``) use plain
+``StaticFilesStorage``, so no ``collectstatic`` is needed.
 
 Console errors: a 404 on ``/favicon.ico`` (requested by Chromium itself) is
 ignored; every other console error or uncaught exception fails the test.
@@ -113,41 +111,6 @@ def pytest_runtest_call(item):
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(autouse=True)
-def _e2e_static_storage(request):
-    """Let ``{% static %}`` work without ``collectstatic``.
-
-    With DEBUG off the project uses whitenoise's manifest storage, whose
-    ``url()`` raises "Missing staticfiles manifest entry" until
-    ``collectstatic`` has written ``staticfiles.json``. When that manifest is
-    missing, the e2e tests switch to plain ``StaticFilesStorage`` (the live
-    server serves /static/ from the finders either way). When the manifest
-    exists, the real manifest storage is exercised unchanged.
-    """
-    try:
-        from django.conf import settings as dj_settings
-        from django.contrib.staticfiles.storage import (
-            ManifestFilesMixin,
-            staticfiles_storage,
-        )
-
-        needs_plain = (
-            dj_settings.configured
-            and isinstance(staticfiles_storage, ManifestFilesMixin)
-            and not staticfiles_storage.manifest_storage.exists(staticfiles_storage.manifest_name)
-        )
-    except Exception:  # Django absent or not configured (-p no:django)
-        needs_plain = False
-    if not needs_plain:
-        yield
-        return
-    settings_fixture = request.getfixturevalue("settings")
-    storages = dict(dj_settings.STORAGES)
-    storages["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    settings_fixture.STORAGES = storages
-    yield
 
 
 @pytest.fixture(scope="session")

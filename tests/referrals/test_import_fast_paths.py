@@ -15,6 +15,7 @@ from referrals import importer
 from referrals.importer import COLUMNS, import_extract, rejections_of
 from referrals.models import ArretTravail, Assure, build_search_name
 from tests.factories import AssureFactory, CpamFactory, make_nir
+from tests.referrals.test_import import extract_row
 
 NOW = datetime.datetime(2026, 11, 1, 9, 0, tzinfo=datetime.UTC)
 
@@ -28,31 +29,6 @@ def cpam(unit):
 def _frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def extract_row(n=1, **overrides):
-    row = {
-        "nir": make_nir(n),
-        "nom": "MARTIN",
-        "prenom": "Paul",
-        "date_naissance": "12/05/1985",
-        "sexe": "1",
-        "adresse": "3 rue du Gros-Horloge",
-        "code_postal": "76000",
-        "commune": "Rouen",
-        "telephone": "06 10 20 30 40",
-        "email": "",
-        "employeur_siret": "73282932000074",
-        "employeur_nom": "Transports Normands SA",
-        "type_arret": "MAL",
-        "date_debut_arret": "01/07/2026",
-        "date_fin_prevue": "30/11/2026",
-        "date_fin_reelle": "",
-        "montant_ij": "38,50",
-        "code_caisse": "761",
-    }
-    row.update(overrides)
-    return row
 
 
 def run(rows, **kwargs):
