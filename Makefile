@@ -43,6 +43,7 @@ test: install-dev
 quality: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/djlint templates --lint
 	$(BIN)/djlint templates --check
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -4,6 +4,7 @@ from cases.models import (
     Accompagnement,
     Action,
     CaseEvent,
+    CaseShare,
     Cloture,
     Consentement,
     DispositifMobilise,
@@ -150,3 +151,20 @@ class DocumentAdmin(admin.ModelAdmin):
     search_fields = ["nom", *SEARCH_ASSURE]
     raw_id_fields = ["accompagnement"]
     readonly_fields = ["uploaded_by", "uploaded_at"]
+
+
+@admin.register(CaseShare)
+class CaseShareAdmin(admin.ModelAdmin):
+    """Who a case is shared with: read-only here, given and revoked on the case page."""
+
+    list_display = ["accompagnement", "user", "reason", "date_debut", "date_fin", "revoked_at"]
+    list_filter = ["reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

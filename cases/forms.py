@@ -1,5 +1,7 @@
 """Forms of the accompagnement page: validation and layout only; services do the changes."""
 
+from datetime import timedelta
+
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
@@ -8,9 +10,11 @@ from cases.models import (
     Action,
     Consentement,
     EvaluationGlobale,
+    Mission,
     Objectif,
     Orientation,
     Outcome,
+    ShareReason,
 )
 from cases.services import EVALUATION_AREAS
 from pdp.models import Partner, Role, User
@@ -194,3 +198,48 @@ class ReferentForm(forms.Form):
             .exclude(pk=case.referent_id)
             .order_by("last_name", "first_name")
         )
+
+
+class OpenCaseForm(forms.Form):
+    referent = forms.ModelChoiceField(label="Référent du parcours (ASS)", queryset=User.objects)
+    mission = forms.ChoiceField(label="Mission", choices=Mission.choices, initial=Mission.PDP)
+
+    def __init__(self, *args, signalement, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["referent"].queryset = User.objects.filter(
+            unit_id=signalement.unit_id, role=Role.ASS, is_active=True
+        ).order_by("last_name", "first_name")
+        assigned = signalement.assigned_to
+        if assigned is not None and assigned.role == Role.ASS and not self.is_bound:
+            self.initial.setdefault("referent", assigned.pk)
+
+
+class ShareUserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj} – {obj.unit}"
+
+
+class CaseShareForm(forms.Form):
+    user = ShareUserChoiceField(
+        label="Partager avec",
+        queryset=User.objects.none(),
+        help_text="Une ASS de la région, de cette unité ou d'une autre.",
+    )
+    reason = forms.ChoiceField(label="Motif", choices=ShareReason.choices)
+    date_fin = forms.DateField(
+        label="Jusqu'au (inclus)",
+        widget=DateInput(),
+        help_text="Le partage prend fin de lui-même après cette date.",
+    )
+    comment = forms.CharField(label="Précision", max_length=255, required=False)
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = (
+            User.objects.filter(role=Role.ASS, is_active=True, unit__region_id=case.unit.region_id)
+            .exclude(pk=case.referent_id)
+            .select_related("unit")
+            .order_by("unit__name", "last_name", "first_name")
+        )
+        if not self.is_bound:
+            self.initial.setdefault("date_fin", timezone.localdate() + timedelta(days=30))

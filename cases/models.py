@@ -6,9 +6,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from pdp import permissions
 from pdp.identifiers import validate_siret
 from pdp.models import Partner, PartnerKind, Unit
-from referrals.models import Assure
+from referrals.models import Assure, Signalement
 
 
 class Mission(models.TextChoices):
@@ -24,9 +25,12 @@ class CaseStatus(models.TextChoices):
 
 class AccompagnementQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from pdp.permissions import accompagnement_scope
-
-        return accompagnement_scope(self, user)
+        """Unit staff see that their unit's cases exist (the header: référent, status, next
+        meeting); what a case's content allows is `cases.permissions`. A share makes one case
+        visible to its beneficiary whatever their unit."""
+        if not permissions.in_unit(user):
+            return self.none()
+        return self.filter(Q(unit_id=user.unit_id) | Q(pk__in=_shared_with(user)))
 
     def open(self):
         return self.exclude(statut=CaseStatus.CLOTURE)
@@ -49,6 +53,14 @@ class Accompagnement(models.Model):
     )
     date_ouverture = models.DateField("ouvert le", default=timezone.localdate)
     date_cloture = models.DateField("clôturé le", null=True, blank=True)
+    signalement = models.OneToOneField(
+        Signalement,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="accompagnement",
+        verbose_name="signalement d'origine",
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -79,6 +91,85 @@ class Accompagnement(models.Model):
         return f"Accompagnement {self.get_mission_display()} – {self.assure}"
 
 
+def _shared_with(user):
+    return CaseShare.objects.active().filter(user_id=user.pk).values("accompagnement_id")
+
+
+class ShareReason(models.TextChoices):
+    ABSENCE = "absence", "Absence du référent (remplacement)"
+    CO_ACCOMPAGNEMENT = "co_accompagnement", "Co-accompagnement"
+    CHANGEMENT_UNITE = "changement_unite", "La personne relève d'une autre unité"
+
+
+class CaseShareQuerySet(models.QuerySet):
+    def active(self, day=None):
+        """Not revoked, and today between its start and its end date (both included)."""
+        day = day or timezone.localdate()
+        return self.filter(revoked_at__isnull=True, date_debut__lte=day, date_fin__gte=day)
+
+
+class CaseShare(models.Model):
+    """An explicit share of a case's content with one ASS (domain §11): given by the référent
+    or the unit's manager, with a reason and an end date; visible on the case, audited,
+    revocable. The beneficiary may belong to another unit."""
+
+    accompagnement = models.ForeignKey(
+        "cases.Accompagnement", on_delete=models.CASCADE, related_name="shares"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="case_shares",
+        verbose_name="partagé avec",
+    )
+    reason = models.CharField("motif", max_length=20, choices=ShareReason.choices)
+    comment = models.CharField("précision", max_length=255, blank=True)
+    date_debut = models.DateField("à partir du", default=timezone.localdate)
+    date_fin = models.DateField("jusqu'au")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="par"
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    revoked_at = models.DateTimeField("retiré le", null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="retiré par",
+    )
+
+    objects = CaseShareQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "partage d'accompagnement"
+        verbose_name_plural = "partages d'accompagnement"
+        ordering = ["-date_fin", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accompagnement", "user"],
+                condition=Q(revoked_at__isnull=True),
+                name="caseshare_one_unrevoked_per_user",
+                violation_error_message="Cet accompagnement est déjà partagé avec cette personne.",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_fin__gte=F("date_debut")),
+                name="caseshare_end_after_start",
+                violation_error_message="La fin du partage précède son début.",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "date_fin"])]
+
+    def __str__(self):
+        return f"Partage avec {self.user} jusqu'au {self.date_fin:%d/%m/%Y}"
+
+    @property
+    def is_active(self):
+        today = timezone.localdate()
+        return self.revoked_at is None and self.date_debut <= today <= self.date_fin
+
+
 class CaseEvent(models.Model):
     """The timeline of an accompagnement: one row for each thing that happened."""
 
@@ -96,6 +187,7 @@ class CaseEvent(models.Model):
         DOCUMENT = "document", "Document"
         CLOSED = "closed", "Clôture"
         REOPENED = "reopened", "Réouverture"
+        SHARE = "share", "Partage"
 
     accompagnement = models.ForeignKey(
         Accompagnement, on_delete=models.CASCADE, related_name="events"

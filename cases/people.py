@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from pdp.audit import audit, field_changes
-from pdp.models import AuditLog, Role
+from pdp.models import AuditLog
 from referrals.models import Assure
 
 # What unit staff may correct on the person's page. Identity (NIR, names, birth date) comes
@@ -25,9 +25,7 @@ EDITABLE_FIELDS = (
 
 
 def can_edit_assure(user, assure):
-    """Unit staff who see the person (and admins) correct their details; not the médecin."""
-    if user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN):
-        return True
+    """Unit staff who see the person correct their details; not the médecin."""
     return user.is_authenticated and user.is_unit_member
 
 

@@ -18,6 +18,7 @@ from cases.models import (
     Accompagnement,
     Action,
     CaseEvent,
+    CaseShare,
     CaseStatus,
     Cloture,
     Consentement,
@@ -31,9 +32,12 @@ from cases.models import (
     Orientation,
     Outcome,
     RiskLevel,
+    ShareReason,
 )
+from cases.permissions import can_change_referent, can_manage_case
 from pdp.audit import audit, field_changes
 from pdp.models import AuditLog, PartnerKind, Role
+from referrals.services import signalement_mark_case_opened
 
 Kind = CaseEvent.Kind
 
@@ -103,6 +107,7 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
         mission=mission,
         statut=CaseStatus.OUVERT,
         date_ouverture=timezone.localdate(),
+        signalement=signalement,
     )
     summary = f"Accompagnement ouvert, référent : {referent}"
     if signalement is not None:
@@ -111,6 +116,51 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
         accompagnement=case, acting_user=acting_user, kind=CaseEvent.Kind.OPENED, summary=summary
     )
     return case
+
+
+@transaction.atomic
+def case_open_from_signalement(*, signalement, acting_user, referent, mission=Mission.PDP):
+    """Open the accompagnement a referral leads to: the referral becomes « accompagnement
+    ouvert » (its event) and the case records the referral it came from, in one transaction.
+
+    Refused when the person already has an open accompagnement (whatever its mission: the
+    existing one is to be continued) or when the referent is not an active ASS of the unit.
+    """
+    if (
+        referent is None
+        or referent.role != Role.ASS
+        or not referent.is_active
+        or referent.unit_id != signalement.unit_id
+    ):
+        raise ValidationError({"referent": "Le référent doit être une ASS de l'unité."})
+    existing = (
+        Accompagnement.objects.open()
+        .filter(assure_id=signalement.assure_id)
+        .select_related("referent")
+        .first()
+    )
+    if existing is not None:
+        raise ValidationError(
+            "Un accompagnement est déjà ouvert pour cette personne "
+            f"({existing.get_mission_display()}, référent : {existing.referent}, "
+            f"ouvert le {existing.date_ouverture:%d/%m/%Y})."
+        )
+    signalement_mark_case_opened(
+        signalement=signalement,
+        acting_user=acting_user,
+        reason=f"Accompagnement ouvert, référent : {referent}.",
+    )
+    try:
+        with transaction.atomic():
+            return case_open(
+                assure=signalement.assure,
+                referent=referent,
+                acting_user=acting_user,
+                mission=mission,
+                signalement=signalement,
+            )
+    except IntegrityError as exc:  # opened concurrently by someone else
+        raise ValidationError("Un accompagnement vient d'être ouvert pour cette personne.") from exc
 
 
 # --- Guards ----------------------------------------------------------------------------------
@@ -766,15 +816,6 @@ def case_resume(*, accompagnement, acting_user, reason=""):
     return accompagnement
 
 
-def can_change_referent(user, case):
-    """Only the unit's manager (or an administrator) hands a case to another ASS."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser or user.role == Role.ADMIN:
-        return True
-    return user.role == Role.MANAGER and user.unit_id == case.unit_id
-
-
 @transaction.atomic
 def case_change_referent(*, accompagnement, acting_user, referent):
     if not can_change_referent(acting_user, accompagnement):
@@ -800,3 +841,83 @@ def case_change_referent(*, accompagnement, acting_user, referent):
         changes={"referent": [old.pk, referent.pk]},
     )
     return accompagnement
+
+
+# --- Shares (domain §11) -----------------------------------------------------------------------
+
+SHARE_MAX_DAYS = 366
+
+
+@transaction.atomic
+def case_share(*, accompagnement, acting_user, user, reason, date_fin, comment=""):
+    """Share the case's content with one ASS (of any unit) until `date_fin` (included).
+
+    Given by the référent or the unit's manager, with a reason; recorded on the timeline and in
+    the audit log. The share ends by itself after its end date, or when revoked."""
+    if not can_manage_case(acting_user, accompagnement):
+        raise PermissionDenied(
+            "Seuls le référent et le responsable de l'unité partagent un dossier."
+        )
+    if case_lock(accompagnement) == CaseStatus.CLOTURE:
+        raise ValidationError("L'accompagnement est clôturé : il ne se partage plus.")
+    if user is None or user.role != Role.ASS or not user.is_active:
+        raise ValidationError({"user": "Un partage se fait avec une ASS active."})
+    if user.pk == accompagnement.referent_id:
+        raise ValidationError({"user": "Cette personne est la référente du parcours."})
+    _require_choice(reason, ShareReason, "reason", "Choisissez le motif du partage.")
+    today = timezone.localdate()
+    if date_fin is None or date_fin < today:
+        raise ValidationError({"date_fin": "La fin du partage ne peut pas être passée."})
+    if date_fin > today + datetime.timedelta(days=SHARE_MAX_DAYS):
+        raise ValidationError(
+            {"date_fin": "Un partage dure au plus un an : renouvelez-le ensuite."}
+        )
+    comment = (comment or "").strip()[:255]
+    try:
+        with transaction.atomic():
+            share = CaseShare.objects.create(
+                accompagnement=accompagnement,
+                user=user,
+                reason=reason,
+                comment=comment,
+                date_debut=today,
+                date_fin=date_fin,
+                created_by=acting_user,
+            )
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"user": "Cet accompagnement est déjà partagé avec cette personne."}
+        ) from exc
+    case_event_add(
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+        kind=CaseEvent.Kind.SHARE,
+        summary=f"Partagé avec {user} ({user.unit}) jusqu'au {date_fin:%d/%m/%Y}",
+        detail=f"{share.get_reason_display()}. {comment}".strip(),
+        changes={"share": share.pk, "user": user.pk, "reason": reason, "date_fin": date_fin},
+    )
+    return share
+
+
+@transaction.atomic
+def case_share_revoke(*, share, acting_user):
+    """End a share now (the référent or the manager). Revoking twice changes nothing."""
+    case = share.accompagnement
+    if not can_manage_case(acting_user, case):
+        raise PermissionDenied(
+            "Seuls le référent et le responsable de l'unité retirent un partage."
+        )
+    updated = CaseShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=acting_user
+    )
+    if not updated:
+        raise ValidationError("Ce partage est déjà retiré.")
+    share.refresh_from_db()
+    case_event_add(
+        accompagnement=case,
+        acting_user=acting_user,
+        kind=CaseEvent.Kind.SHARE,
+        summary=f"Partage avec {share.user} retiré",
+        changes={"share": share.pk, "revoked": True},
+    )
+    return share

@@ -6,37 +6,53 @@ but the rule fails → 403), validates a form and calls a service of cases/servi
 """
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cases import services
 from cases.forms import (
     ActionForm,
+    CaseShareForm,
     ClotureForm,
     ConsentementForm,
     ConsentementRevokeForm,
     EvaluationForm,
     NoteForm,
     ObjectifForm,
+    OpenCaseForm,
     OrientationForm,
     OrientationUpdateForm,
     ReasonForm,
     ReferentForm,
 )
-from cases.models import Action, CaseEvent, CaseStatus, Consentement, Objectif, Orientation
-from pdp.audit import audit
-from pdp.models import AuditLog
-from pdp.permissions import (
+from cases.models import (
+    Accompagnement,
+    Action,
+    CaseEvent,
+    CaseStatus,
+    Consentement,
+    Entretien,
+    Objectif,
+    Orientation,
+)
+from cases.permissions import (
+    can_change_referent,
     can_edit_case,
+    can_manage_case,
     can_read_case_content,
     can_schedule_for_case,
     get_accompagnement_for_user,
 )
+from pdp.audit import audit
+from pdp.models import AuditLog
+from referrals.permissions import can_open_case, get_signalement_for_user
+from referrals.services import can_lead_to_case
 
 TIMELINE_PAGE_SIZE = 50
 LIST_PAGE_SIZE = 25
@@ -96,16 +112,21 @@ def accompagnement_detail(request, pk):
     user = request.user
     can_edit = can_edit_case(user, case)
     can_read_content = can_read_case_content(user, case)
+    entretiens = list(case.entretiens.select_related("ass").order_by("-debut"))
+    now = timezone.now()
+    upcoming = [e for e in entretiens if e.statut == Entretien.Statut.PLANIFIE and e.debut >= now]
     context = {
         "case": case,
         "can_edit": can_edit,
+        "can_manage": can_manage_case(user, case),
         "can_read_content": can_read_content,
+        "next_entretien": upcoming[-1] if upcoming else None,
         "can_schedule": can_schedule_for_case(user, case),
-        "can_change_referent": services.can_change_referent(user, case),
-        "entretiens": list(case.entretiens.select_related("ass").order_by("-debut")),
+        "can_change_referent": can_change_referent(user, case),
+        "entretiens": entretiens,
         "documents": [],
         "dispositifs": [],
-        "signalements": list(case.signalements.order_by("-date_signalement")),
+        "signalement": case.signalement,
     }
     if can_read_content:
         ordering = _sort(request, {"at"}, "-at")
@@ -118,6 +139,9 @@ def accompagnement_detail(request, pk):
             kind = ""
         evaluations = list(case.evaluations.select_related("created_by").order_by("-version")[:1])
         context.update(
+            shares=list(
+                case.shares.active().select_related("user__unit", "created_by").order_by("date_fin")
+            ),
             timeline=Paginator(events, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page")),
             timeline_order=ordering,
             timeline_kind=kind,
@@ -132,6 +156,91 @@ def accompagnement_detail(request, pk):
         )
     _read(request, case, case)
     return render(request, "cases/accompagnement_detail.html", context)
+
+
+# --- Opening from a referral ------------------------------------------------------------------
+
+
+def signalement_open_case(request, pk):
+    """The accompagnement a referral led to, or the form that opens it (référent, mission)."""
+    user = request.user
+    signalement = get_signalement_for_user(user, pk)
+    case = Accompagnement.objects.filter(signalement=signalement).first()
+    if case is not None:
+        return redirect(_case_url(case))
+    if not can_open_case(user, signalement):
+        raise PermissionDenied(
+            "Seuls l'ASS chargée du signalement et le responsable ouvrent un accompagnement."
+        )
+    if not can_lead_to_case(signalement):
+        messages.info(
+            request,
+            "Un accompagnement s'ouvre une fois la personne jointe (statut « Contact en cours » "
+            "ou « Rencontre proposée »).",
+        )
+        return redirect("referrals:signalement_detail", pk=signalement.pk)
+    form = OpenCaseForm(request.POST or None, signalement=signalement)
+    if request.method == "POST" and form.is_valid():
+        case = _apply(
+            form,
+            services.case_open_from_signalement,
+            signalement=signalement,
+            acting_user=user,
+            referent=form.cleaned_data["referent"],
+            mission=form.cleaned_data["mission"],
+        )
+        if case:
+            messages.success(request, "Accompagnement ouvert.")
+            return redirect(_case_url(case))
+    context = {"signalement": signalement, "assure": signalement.assure, "form": form}
+    return render(request, "cases/signalement_open_case.html", context)
+
+
+# --- Shares ------------------------------------------------------------------------------------
+
+
+def case_share_create(request, pk):
+    case = get_accompagnement_for_user(request.user, pk, can_manage_case)
+    form = CaseShareForm(request.POST or None, case=case)
+    if request.method == "POST" and form.is_valid():
+        share = _apply(
+            form,
+            services.case_share,
+            accompagnement=case,
+            acting_user=request.user,
+            **form.cleaned_data,
+        )
+        if share:
+            messages.success(
+                request,
+                f"Accompagnement partagé avec {share.user} jusqu'au {share.date_fin:%d/%m/%Y}.",
+            )
+            return redirect(_case_url(case, "partages"))
+    return _form_page(
+        request,
+        case,
+        form,
+        title="Partager l'accompagnement",
+        intro=(
+            "La personne choisie pourra lire et compléter le dossier (évaluation, notes, plan "
+            "d'aide, documents) jusqu'à la date de fin. Le partage figure au journal de "
+            "l'accompagnement et vous pouvez le retirer à tout moment."
+        ),
+        submit_label="Partager",
+    )
+
+
+@require_POST
+def case_share_revoke(request, pk, share_pk):
+    case = get_accompagnement_for_user(request.user, pk, can_manage_case)
+    share = get_object_or_404(case.shares.select_related("user"), pk=share_pk)
+    try:
+        services.case_share_revoke(share=share, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Partage avec {share.user} retiré.")
+    return redirect(_case_url(case, "partages"))
 
 
 # --- Notes -----------------------------------------------------------------------------------
@@ -477,7 +586,7 @@ def consentement_revoke(request, pk, consentement_pk):
 
 
 def cloture_create(request, pk):
-    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    case = get_accompagnement_for_user(request.user, pk, can_manage_case)
     if case.statut == CaseStatus.CLOTURE:
         messages.info(request, "L'accompagnement est déjà clôturé.")
         return redirect(_case_url(case))
@@ -508,7 +617,7 @@ def cloture_create(request, pk):
 
 
 def _status_view(request, pk, *, service, form_kwargs, title, submit_label, intro, success):
-    case = get_accompagnement_for_user(request.user, pk, can_edit_case)
+    case = get_accompagnement_for_user(request.user, pk, can_manage_case)
     form = ReasonForm(request.POST or None, **form_kwargs)
     if request.method == "POST" and form.is_valid():
         done = _apply(
@@ -564,7 +673,7 @@ def case_resume(request, pk):
 
 
 def case_referent(request, pk):
-    case = get_accompagnement_for_user(request.user, pk, services.can_change_referent)
+    case = get_accompagnement_for_user(request.user, pk, can_change_referent)
     form = ReferentForm(request.POST or None, case=case)
     if request.method == "POST" and form.is_valid():
         done = _apply(
@@ -590,6 +699,11 @@ def case_referent(request, pk):
 P = "accompagnements/<int:pk>/"
 
 urlpatterns = [
+    path(
+        "signalements/<int:pk>/accompagnement/",
+        signalement_open_case,
+        name="signalement_open_case",
+    ),
     path(P, accompagnement_detail, name="accompagnement_detail"),
     path(P + "notes/ajouter/", note_create, name="note_create"),
     path(P + "evaluations/", evaluation_list, name="evaluation_list"),
@@ -618,4 +732,6 @@ urlpatterns = [
     path(P + "suspendre/", case_suspend, name="case_suspend"),
     path(P + "reprendre/", case_resume, name="case_resume"),
     path(P + "referent/", case_referent, name="case_referent"),
+    path(P + "partages/ajouter/", case_share_create, name="case_share_create"),
+    path(P + "partages/<int:share_pk>/retirer/", case_share_revoke, name="case_share_revoke"),
 ]

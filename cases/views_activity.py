@@ -41,28 +41,24 @@ from cases.models import (
 )
 from cases.people import assure_update as assure_update_service
 from cases.people import can_edit_assure
+from cases.permissions import (
+    can_edit_case,
+    can_read_case_content,
+    can_schedule_for_case,
+    get_accompagnement_for_user,
+)
 from cases.search import DEFAULT_SORT, SORTS, SearchRefused, search_assures
 from pdp.audit import audit
 from pdp.identifiers import IdentifierError, siret_format
 from pdp.models import AuditLog, Role, User
-from pdp.permissions import (
-    can_edit_case,
-    can_read_case_content,
-    can_schedule_for_case,
-    can_see_nir,
-    get_accompagnement_for_user,
-    get_assure_for_user,
-)
+from pdp.permissions import can_see_nir
 from referrals.markers import arret_markers, region_of
 from referrals.models import Service, Signalement
+from referrals.permissions import get_assure_for_user
 
 PAGE_SIZE = 25
 SECTION_LIMIT = 100  # rows per dashboard section; beyond, filter by worker
 DISPOSITIF_HORIZON_DAYS = 14
-
-
-def _is_admin(user):
-    return user.is_superuser or user.role == Role.ADMIN
 
 
 def _add_errors(form, exc, field_map=None):
@@ -256,7 +252,7 @@ def dashboard(request):
 
 
 def _may_search(user):
-    return _is_admin(user) or user.is_unit_member or user.role == Role.MEDECIN
+    return user.is_unit_member or user.role == Role.MEDECIN
 
 
 def search(request):
@@ -324,7 +320,7 @@ def assure_detail(request, pk):
         .select_related("referent", "unit")
         .order_by("-date_ouverture", "-pk")
     )
-    social_side = _is_admin(user) or user.is_unit_member
+    social_side = user.is_unit_member
     consents = (
         Consentement.objects.filter(assure=assure).select_related("recorded_by")
         if social_side

@@ -21,9 +21,9 @@ from cases.models import (
     DispositifStatut,
     DispositifType,
 )
+from cases.permissions import can_edit_case, can_read_case_content, get_accompagnement_for_user
 from pdp.audit import audit
 from pdp.models import AuditLog
-from pdp.permissions import can_edit_case, can_read_case_content, get_accompagnement_for_user
 
 
 def _get_dispositif(case, dpk):

@@ -88,7 +88,7 @@ class SignalementAdmin(admin.ModelAdmin):
     ]
     list_filter = ["service", "statut", "origine", "unit", "assure__cpam"]
     search_fields = ["assure__nir", "assure__nom_naissance", "assure__prenoms"]
-    raw_id_fields = ["assure", "arret", "assigned_to", "forwarded_from", "accompagnement"]
+    raw_id_fields = ["assure", "arret", "assigned_to", "forwarded_from"]
     readonly_fields = ["created_by", *AUDIT_FIELDS]
     inlines = [ContactAttemptInline, SignalementEventInline]
     list_select_related = ["assure", "unit", "assigned_to"]

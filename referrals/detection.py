@@ -39,11 +39,11 @@ import logging
 from collections import Counter
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Min
 from django.utils import timezone
 
-from cases.models import Accompagnement, CaseStatus
 from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
+from referrals import hooks
 from referrals.models import (
     OPEN_STATUSES,
     ArretTravail,
@@ -54,6 +54,7 @@ from referrals.models import (
     SignalementEvent,
     Statut,
 )
+from referrals.routing import with_load
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +165,6 @@ def _tables():
         "region": Region._meta.db_table,
         "sig": Signalement._meta.db_table,
         "event": SignalementEvent._meta.db_table,
-        "case": Accompagnement._meta.db_table,
         "territory": UnitTerritory._meta.db_table,
     }
 
@@ -305,10 +305,7 @@ def _social_sql(t, d):
               WHERE x.assure_id = a.assure_id AND x.service = '{Service.SOCIAL}'
                 AND x.statut IN ({_quoted(OPEN_STATUSES)})
           )
-          AND NOT EXISTS (
-              SELECT 1 FROM {t["case"]} k
-              WHERE k.assure_id = a.assure_id AND k.statut <> '{CaseStatus.CLOTURE}'
-          )
+          AND NOT {hooks.open_case_exists_sql("a.assure_id")}
     """
 
 
@@ -348,18 +345,9 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
     if not auto_units:
         return routes, 0
     workers = list(
-        User.objects.filter(unit_id__in=auto_units, role=Role.ASS, is_active=True)
-        .annotate(
-            load=Count(
-                "signalements", filter=Q(signalements__statut__in=OPEN_STATUSES), distinct=True
-            )
-            + Count(
-                "accompagnements",
-                filter=~Q(accompagnements__statut=CaseStatus.CLOTURE),
-                distinct=True,
-            )
-        )
-        .order_by("pk")
+        with_load(
+            User.objects.filter(unit_id__in=auto_units, role=Role.ASS, is_active=True)
+        ).order_by("pk")
     )
     loads = {}  # unit_id → {worker: load}
     for worker in workers:

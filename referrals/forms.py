@@ -3,7 +3,6 @@
 from django import forms
 from django.utils import timezone
 
-from cases.models import Mission
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.models import CpamOffice, Role, Unit, User
 from referrals.models import Canal, ContactAttempt, Sexe, Statut
@@ -104,21 +103,6 @@ class AssignForm(forms.Form):
         if unit is not None and worker is not None and worker.unit_id != unit.pk:
             self.add_error("assigned_to", f"Cette personne n'appartient pas à « {unit} ».")
         return data
-
-
-class OpenCaseForm(forms.Form):
-    referent = forms.ModelChoiceField(label="Référent du parcours (ASS)", queryset=User.objects)
-    mission = forms.ChoiceField(label="Mission", choices=Mission.choices, initial=Mission.PDP)
-
-    def __init__(self, *args, signalement, **kwargs):
-        kwargs.setdefault("prefix", "ouverture")
-        super().__init__(*args, **kwargs)
-        self.fields["referent"].queryset = User.objects.filter(
-            unit_id=signalement.unit_id, role=Role.ASS, is_active=True
-        ).order_by("last_name", "first_name")
-        assigned = signalement.assigned_to
-        if assigned is not None and assigned.role == Role.ASS and not self.is_bound:
-            self.initial.setdefault("referent", assigned.pk)
 
 
 class ForwardForm(forms.Form):

@@ -2,12 +2,14 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from pdp import permissions
 from pdp.identifiers import nir_format, validate_nir, validate_siret
-from pdp.models import CpamOffice, Partner, Unit
+from pdp.models import CpamOffice, Partner, Role, Unit
+from referrals import hooks
 
 
 class Sexe(models.TextChoices):
@@ -41,9 +43,14 @@ class Canal(models.TextChoices):
 
 class AssureQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from pdp.permissions import assure_scope
-
-        return assure_scope(self, user)
+        """People with a referral the user sees, or a record of a higher app that makes them
+        visible (an accompagnement, registered through `referrals.hooks`)."""
+        if not user.is_authenticated:
+            return self.none()
+        condition = Exists(Signalement.objects.visible_to(user).filter(assure_id=OuterRef("pk")))
+        for extra in hooks.assure_visibility_conditions(user):
+            condition |= extra
+        return self.filter(condition)
 
 
 class Assure(models.Model):
@@ -265,9 +272,23 @@ OPEN_STATUSES = (
 
 class SignalementQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from pdp.permissions import signalement_scope
-
-        return signalement_scope(self, user)
+        """Unit staff: their unit's referrals; the manager also the region's « à répartir »
+        queue; the médecin conseil: the region's service médical referrals. Nobody else sees an
+        individual referral (regional staff and coordinators see aggregates, administrators use
+        the read-only Django admin)."""
+        if permissions.in_unit(user):
+            mine = self.filter(unit_id=user.unit_id)
+            if user.role == Role.MANAGER:
+                queue = self.filter(
+                    unit__isnull=True,
+                    service=Service.SOCIAL,
+                    assure__cpam__region_id=user.unit.region_id,
+                )
+                return mine | queue
+            return mine
+        if permissions.is_medecin(user):
+            return self.filter(service=Service.MEDICAL, assure__cpam__region_id=user.region_id)
+        return self.none()
 
     def open(self):
         return self.filter(statut__in=OPEN_STATUSES)
@@ -326,13 +347,6 @@ class Signalement(models.Model):
         blank=True,
         related_name="forwarded_to",
         verbose_name="transmis depuis",
-    )
-    accompagnement = models.ForeignKey(
-        "cases.Accompagnement",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="signalements",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Length
 
 from pdp.models import Role, Unit, UnitTerritory, User
+from referrals import hooks
 from referrals.models import OPEN_STATUSES, Signalement, SignalementEvent
 
 
@@ -24,25 +25,20 @@ def route_unit(postal_code):
     return territory.unit if territory else None
 
 
+def with_load(users):
+    """Annotate `load`: open referrals assigned to each user plus the open cases they are
+    référent of (counted by the cases app through `referrals.hooks`). The one definition of a
+    worker's load, used by automatic assignment here and in the detection job."""
+    return users.annotate(
+        load=Count("signalements", filter=Q(signalements__statut__in=OPEN_STATUSES), distinct=True)
+        + hooks.open_case_load()
+    )
+
+
 def lightest_worker(unit):
     """The active ASS of `unit` with the fewest open referrals and open cases."""
-    return (
-        User.objects.filter(unit=unit, role=Role.ASS, is_active=True)
-        .annotate(
-            load=Count(
-                "signalements",
-                filter=Q(signalements__statut__in=OPEN_STATUSES),
-                distinct=True,
-            )
-            + Count(
-                "accompagnements",
-                filter=~Q(accompagnements__statut="cloture"),
-                distinct=True,
-            )
-        )
-        .order_by("load", "pk")
-        .first()
-    )
+    workers = User.objects.filter(unit=unit, role=Role.ASS, is_active=True)
+    return with_load(workers).order_by("load", "pk").first()
 
 
 @transaction.atomic

@@ -61,12 +61,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import Accompagnement, Mission
-from cases.services import case_open
 from pdp.audit import audit
 from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
 from pdp.models import AuditLog, Region, Role
-from referrals import routing
+from referrals import hooks, routing
 from referrals.models import (
     Assure,
     ContactAttempt,
@@ -80,7 +78,7 @@ from referrals.models import (
 # How a transition is made.
 MANUAL = "manual"  # chosen in the status form: signalement_transition()
 CONTACT = "contact"  # by recording the first contact attempt: contact_attempt_add()
-OPEN_CASE = "open_case"  # by opening the accompagnement: signalement_open_case()
+OPEN_CASE = "open_case"  # by opening the accompagnement: signalement_mark_case_opened()
 FORWARD = "forward"  # by forwarding to the service social: signalement_forward()
 
 S = Statut
@@ -316,7 +314,7 @@ def _refuse_if_already_followed(assure):
     )
     if existing is not None:
         raise ValidationError(_open_social_referral_message(existing))
-    case = Accompagnement.objects.open().filter(assure=assure).select_related("unit").first()
+    case = hooks.open_case_of(assure)
     if case is not None:
         raise ValidationError(
             "Cette personne est déjà accompagnée par le service social "
@@ -564,61 +562,31 @@ def signalement_assign(*, signalement, acting_user, unit, assigned_to=None, reas
     return signalement
 
 
-@transaction.atomic
-def signalement_open_case(*, signalement, acting_user, referent, mission=Mission.PDP):
-    """Open the accompagnement the referral leads to, and link them.
+def can_lead_to_case(signalement):
+    """Whether the referral's status allows opening its accompagnement now."""
+    table = TRANSITIONS.get(signalement.service, {})
+    return table.get(signalement.statut, {}).get(S.ACCOMPAGNEMENT_OUVERT) == OPEN_CASE
 
-    Refused when the person already has an open accompagnement (whatever its mission: the
-    existing one is to be continued) or when the referent is not an ASS of the unit.
-    """
-    old = signalement.statut
+
+def signalement_mark_case_opened(*, signalement, acting_user, reason):
+    """The referral's side of opening its accompagnement (called by `cases.services`, in its
+    transaction): « accompagnement ouvert », with an event. Refused unless the person was
+    reached."""
     if signalement.service != Service.SOCIAL:
         raise ValidationError("Seul un signalement au service social mène à un accompagnement.")
-    table = TRANSITIONS[Service.SOCIAL]
-    if table.get(old, {}).get(S.ACCOMPAGNEMENT_OUVERT) != OPEN_CASE:
-        if old not in table:
+    old = signalement.statut
+    if not can_lead_to_case(signalement):
+        if old not in TRANSITIONS[Service.SOCIAL]:
             _check_transition(signalement, old, S.ACCOMPAGNEMENT_OUVERT, OPEN_CASE)
         raise ValidationError(
             "Un accompagnement s'ouvre une fois la personne jointe (statut « Contact en cours » "
             "ou « Rencontre proposée ») : enregistrez d'abord la tentative de contact."
-        )
-    if (
-        referent is None
-        or referent.role != Role.ASS
-        or not referent.is_active
-        or referent.unit_id != signalement.unit_id
-    ):
-        raise ValidationError({"referent": "Le référent doit être une ASS de l'unité."})
-    existing = (
-        Accompagnement.objects.open()
-        .filter(assure_id=signalement.assure_id)
-        .select_related("referent")
-        .first()
-    )
-    if existing is not None:
-        raise ValidationError(
-            "Un accompagnement est déjà ouvert pour cette personne "
-            f"({existing.get_mission_display()}, référent : {existing.referent}, "
-            f"ouvert le {existing.date_ouverture:%d/%m/%Y})."
         )
     _set_status(
         signalement=signalement,
         old=old,
         new=S.ACCOMPAGNEMENT_OUVERT,
         acting_user=acting_user,
-        reason=f"Accompagnement ouvert, référent : {referent}.",
+        reason=reason,
     )
-    try:
-        with transaction.atomic():
-            case = case_open(
-                assure=signalement.assure,
-                referent=referent,
-                acting_user=acting_user,
-                mission=mission,
-                signalement=signalement,
-            )
-    except IntegrityError as exc:  # opened concurrently by someone else
-        raise ValidationError("Un accompagnement vient d'être ouvert pour cette personne.") from exc
-    Signalement.objects.filter(pk=signalement.pk).update(accompagnement=case)
-    signalement.accompagnement = case
-    return case
+    return signalement

@@ -11,13 +11,7 @@ from django.views.decorators.http import require_POST
 
 from pdp.audit import audit
 from pdp.models import AuditLog, Role
-from pdp.permissions import (
-    can_assign_signalement,
-    can_forward_signalement,
-    can_see_nir,
-    can_work_signalement,
-    get_signalement_for_user,
-)
+from pdp.permissions import can_see_nir
 from referrals import services
 from referrals.filters import InboxFilter
 from referrals.forms import (
@@ -26,7 +20,6 @@ from referrals.forms import (
     ContactAttemptForm,
     ForwardForm,
     ManualSignalementForm,
-    OpenCaseForm,
     StatusForm,
 )
 from referrals.markers import arret_markers, region_of
@@ -38,6 +31,13 @@ from referrals.models import (
     Signalement,
     SignalementEvent,
     Statut,
+)
+from referrals.permissions import (
+    can_assign_signalement,
+    can_forward_signalement,
+    can_open_case,
+    can_work_signalement,
+    get_signalement_for_user,
 )
 
 PAGE_SIZE = 25
@@ -97,11 +97,6 @@ def _columns(order_key):
 
 def _arret_markers(arret, today):
     return arret_markers(arret, today=today, region=region_of(arret))
-
-
-def _can_open_case(user, signalement):
-    """Conseillers do outreach; opening a case (choosing a référent) is for ASS and managers."""
-    return can_work_signalement(user, signalement) and user.role != Role.CONSEILLER
 
 
 def _region_id(user, signalement):
@@ -240,11 +235,7 @@ def _render_detail(request, signalement, *, forms=None, status=200):
     forms = forms or {}
     can_work = can_work_signalement(user, signalement) and signalement.is_open
     can_assign = can_assign_signalement(user, signalement) and signalement.is_open
-    can_open = (
-        _can_open_case(user, signalement)
-        and services.OPEN_CASE
-        in services.TRANSITIONS[Service.SOCIAL].get(signalement.statut, {}).values()
-    )
+    can_open = can_open_case(user, signalement) and services.can_lead_to_case(signalement)
     can_forward = can_forward_signalement(user, signalement) and signalement.statut == (
         Statut.NOUVEAU
     )
@@ -265,7 +256,6 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         "contact_form": None,
         "status_form": None,
         "assign_form": None,
-        "open_form": None,
     }
     if can_work:
         context["contact_form"] = forms.get("contact") or ContactAttemptForm()
@@ -275,8 +265,6 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         context["assign_form"] = forms.get("assign") or AssignForm(
             region_id=_region_id(user, signalement), signalement=signalement
         )
-    if can_open:
-        context["open_form"] = forms.get("open") or OpenCaseForm(signalement=signalement)
     return render(request, "referrals/signalement_detail.html", context, status=status)
 
 
@@ -363,26 +351,6 @@ def signalement_assign(request, pk):
                 return redirect("referrals:inbox")
             return redirect("referrals:signalement_detail", pk=signalement.pk)
     return _render_detail(request, signalement, forms={"assign": form})
-
-
-@require_POST
-def signalement_open_case(request, pk):
-    signalement = get_signalement_for_user(request.user, pk, _can_open_case)
-    form = OpenCaseForm(request.POST, signalement=signalement)
-    if form.is_valid():
-        try:
-            case = services.signalement_open_case(
-                signalement=signalement,
-                acting_user=request.user,
-                referent=form.cleaned_data["referent"],
-                mission=form.cleaned_data["mission"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Accompagnement ouvert.")
-            return redirect("cases:accompagnement_detail", pk=case.pk)
-    return _render_detail(request, signalement, forms={"open": form})
 
 
 # --- Manual referral ---------------------------------------------------------------------------
@@ -526,11 +494,6 @@ urlpatterns = [
     path("signalements/<int:pk>/contact/", signalement_contact_add, name="signalement_contact_add"),
     path("signalements/<int:pk>/statut/", signalement_status, name="signalement_status"),
     path("signalements/<int:pk>/attribution/", signalement_assign, name="signalement_assign"),
-    path(
-        "signalements/<int:pk>/accompagnement/",
-        signalement_open_case,
-        name="signalement_open_case",
-    ),
     path("service-medical/", medical_list, name="medical_list"),
     path("service-medical/<int:pk>/transmettre/", signalement_forward, name="signalement_forward"),
     path("service-medical/<int:pk>/classer/", signalement_classify, name="signalement_classify"),

@@ -92,3 +92,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def share_case():
+    """share_case(case, user): the référent shares the case's content with `user` for 30 days."""
+    import datetime
+
+    from django.utils import timezone
+
+    from cases import services
+
+    def share(case, user, days=30):
+        return services.case_share(
+            accompagnement=case,
+            acting_user=case.referent,
+            user=user,
+            reason="absence",
+            date_fin=timezone.localdate() + datetime.timedelta(days=days),
+        )
+
+    return share

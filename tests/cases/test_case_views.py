@@ -172,7 +172,7 @@ def test_the_referent_cannot_change_the_referent(client, case, ass):
 
 @pytest.mark.parametrize("name, extra", READ_PAGES)
 def test_content_pages_follow_the_content_rule(
-    client, case, colleague, conseiller, outsider, name, extra
+    client, case, colleague, conseiller, outsider, manager, share_case, name, extra
 ):
     target = url(name, case.pk)
     assert client.get(target).status_code == 302
@@ -181,11 +181,16 @@ def test_content_pages_follow_the_content_rule(
     client.force_login(conseiller)
     assert client.get(target).status_code == 403
     client.force_login(colleague)
+    assert client.get(target).status_code == 403
+    client.force_login(manager)
+    assert client.get(target).status_code == 200
+    share_case(case, colleague)
+    client.force_login(colleague)
     assert client.get(target).status_code == 200
 
 
 def test_evaluation_detail_follows_the_content_rule(
-    client, case, ass, colleague, conseiller, outsider
+    client, case, ass, colleague, conseiller, outsider, share_case
 ):
     services.evaluation_create(accompagnement=case, acting_user=ass, niveau_risque="faible")
     target = url("evaluation_detail", case.pk, 1)
@@ -195,6 +200,8 @@ def test_evaluation_detail_follows_the_content_rule(
     client.force_login(conseiller)
     assert client.get(target).status_code == 403
     client.force_login(colleague)
+    assert client.get(target).status_code == 403
+    share_case(case, colleague)
     assert client.get(target).status_code == 200
     assert client.get(url("evaluation_detail", case.pk, 2)).status_code == 404
 
@@ -212,8 +219,10 @@ def test_the_case_page_needs_a_login_and_hides_other_units_cases(client, case, o
 
 def test_the_referent_sees_everything_and_the_actions(client, case, ass):
     signalement = SignalementFactory(
-        assure=case.assure, unit=case.unit, accompagnement=case, statut="accompagnement_ouvert"
+        assure=case.assure, unit=case.unit, statut="accompagnement_ouvert"
     )
+    case.signalement = signalement
+    case.save(update_fields=["signalement"])
     services.case_note_add(accompagnement=case, acting_user=ass, text="Premier appel")
     services.evaluation_create(
         accompagnement=case, acting_user=ass, niveau_risque="eleve", emploi="Cariste"
@@ -236,13 +245,36 @@ def test_the_referent_sees_everything_and_the_actions(client, case, ass):
     ).exists()
 
 
-def test_a_colleague_reads_the_case_without_action_buttons(client, case, ass, colleague):
+def test_a_colleague_without_a_share_sees_the_header_only(client, case, ass, colleague):
     services.case_note_add(accompagnement=case, acting_user=ass, text="Premier appel")
+    EntretienFactory(
+        accompagnement=case, ass=ass, debut=NOW + datetime.timedelta(days=2), note="Confidentiel"
+    )
+    client.force_login(colleague)
+    page = client.get(url("accompagnement_detail", case.pk)).content.decode()
+    assert str(case.referent) in page
+    assert "Prochain entretien" in page and "12 mars 2026" in page
+    assert "Premier appel" not in page
+    assert "Confidentiel" not in page
+    assert 'id="journal"' not in page
+    assert url("cloture_create", case.pk) not in page
+    assert url("note_create", case.pk) not in page
+    assert "demandez un partage" in page
+
+
+def test_a_colleague_with_a_share_reads_and_writes_but_does_not_close(
+    client, case, ass, colleague, share_case
+):
+    services.case_note_add(accompagnement=case, acting_user=ass, text="Premier appel")
+    share_case(case, colleague)
     client.force_login(colleague)
     page = client.get(url("accompagnement_detail", case.pk)).content.decode()
     assert "Premier appel" in page
+    assert "Partages en cours" in page and str(colleague) in page
+    assert url("note_create", case.pk) in page
     assert url("cloture_create", case.pk) not in page
-    assert url("note_create", case.pk) not in page
+    assert url("case_share_create", case.pk) not in page
+    assert client.get(url("cloture_create", case.pk)).status_code == 403
 
 
 def test_a_conseiller_sees_the_header_but_no_content(client, case, ass, conseiller):
@@ -423,14 +455,14 @@ def test_the_evaluation_form_keeps_input_when_the_risk_level_is_missing(client, 
     assert not EvaluationGlobale.objects.exists()
 
 
-def test_previous_evaluation_versions_stay_readable(client, case, ass, colleague):
+def test_previous_evaluation_versions_stay_readable(client, case, ass, manager):
     services.evaluation_create(
         accompagnement=case, acting_user=ass, niveau_risque="faible", emploi="v1"
     )
     services.evaluation_create(
         accompagnement=case, acting_user=ass, niveau_risque="eleve", emploi="v2"
     )
-    client.force_login(colleague)
+    client.force_login(manager)
     old = client.get(url("evaluation_detail", case.pk, 1)).content.decode()
     assert "v1" in old and "Version antérieure" in old
     listing = client.get(url("evaluation_list", case.pk)).content.decode()
@@ -505,12 +537,13 @@ def test_toggling_is_post_only(client, case, ass, action):
     assert client.get(url("action_toggle", case.pk, action.pk)).status_code == 405
 
 
-def test_the_plan_page_lists_objectives_and_actions(client, case, ass, action, colleague):
-    client.force_login(colleague)
+def test_the_plan_page_lists_objectives_and_actions(client, case, ass, action, manager):
+    services.case_close(accompagnement=case, acting_user=ass, outcome="autre", date_cloture=TODAY)
+    client.force_login(manager)
     page = client.get(url("plan_detail", case.pk)).content.decode()
     assert "Préparer la reprise" in page
     assert "Rencontrer le médecin du travail" in page
-    assert url("action_toggle", case.pk, action.pk) not in page  # read-only for a colleague
+    assert url("action_toggle", case.pk, action.pk) not in page  # read-only once closed
 
 
 def test_the_printable_plan_shows_objectives_and_no_nir(client, case, ass, action):

@@ -258,9 +258,13 @@ def test_a_conseiller_gets_403_on_download(client, conseiller, document):
 
 @pytest.mark.parametrize("persona", ["ass", "colleague", "manager"])
 def test_case_content_readers_download_the_file_and_it_is_audited(
-    client, persona, request, document
+    client, persona, request, document, share_case
 ):
     user = request.getfixturevalue(persona)
+    if persona == "colleague":
+        client.force_login(user)
+        assert client.get(download_url(document)).status_code == 403
+        share_case(document.accompagnement, user)
     client.force_login(user)
     response = client.get(download_url(document))
     assert response.status_code == 200

@@ -121,10 +121,13 @@ def test_a_referral_goes_from_the_cpam_extract_to_an_accompagnement(page, live_s
     check_a11y(page, "détail du signalement (ASS)")
 
     # She opens the accompagnement, herself as référent (the default).
-    opening = page.locator("form", has=page.get_by_role("button", name="Ouvrir un accompagnement"))
-    expect(opening.get_by_label("Référent du parcours (ASS)")).to_have_value(str(ass.pk))
     with page.expect_navigation():
-        opening.get_by_role("button", name="Ouvrir un accompagnement").click()
+        page.get_by_role("link", name="Ouvrir un accompagnement…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ouvrir un accompagnement")
+    expect(page.get_by_label("Référent du parcours (ASS)")).to_have_value(str(ass.pk))
+    check_a11y(page, "ouverture d'un accompagnement")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Ouvrir l'accompagnement").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accompagnement")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Lemoine")
 
@@ -132,7 +135,7 @@ def test_a_referral_goes_from_the_cpam_extract_to_an_accompagnement(page, live_s
     assert page.url.endswith(f"/accompagnements/{case.pk}/")
     signalement = Signalement.objects.get(assure__nir=nir, service="social")
     assert signalement.statut == Statut.ACCOMPAGNEMENT_OUVERT
-    assert signalement.accompagnement == case
+    assert case.signalement == signalement
     assert case.referent == ass
     assert list(
         ContactAttempt.objects.filter(signalement=signalement)

@@ -3,14 +3,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from cases.models import Accompagnement
-from pdp.permissions import (
-    can_edit_case,
-    can_read_case_content,
-    get_accompagnement_for_user,
-    get_assure_for_user,
-    get_signalement_for_user,
-)
+from cases.permissions import can_edit_case, can_read_case_content, get_accompagnement_for_user
 from referrals.models import Assure, Signalement
+from referrals.permissions import get_assure_for_user, get_signalement_for_user
 from tests.factories import (
     AccompagnementFactory,
     RegionFactory,
@@ -35,10 +30,12 @@ def test_the_referent_sees_their_case_and_its_person(case, ass):
     assert list(Assure.objects.visible_to(ass)) == [case.assure]
 
 
-def test_a_unit_colleague_sees_the_case_but_cannot_edit_it(case, colleague):
+def test_a_unit_colleague_sees_the_case_header_but_not_its_content(case, colleague):
     fetched = get_accompagnement_for_user(colleague, case.pk)
     assert fetched == case
-    assert can_read_case_content(colleague, case)
+    assert not can_read_case_content(colleague, fetched)
+    with pytest.raises(PermissionDenied):
+        get_accompagnement_for_user(colleague, case.pk, can_read_case_content)
     with pytest.raises(PermissionDenied):
         get_accompagnement_for_user(colleague, case.pk, can_edit_case)
 
@@ -95,6 +92,11 @@ def test_the_unrouted_queue_is_seen_by_managers_of_the_region_only(manager, ass)
     assert queued not in Signalement.objects.visible_to(other_region_manager)
 
 
-def test_an_admin_sees_everything(case, referral, admin_user):
-    assert Accompagnement.objects.visible_to(admin_user).count() == 1
-    assert Signalement.objects.visible_to(admin_user).count() == 1
+@pytest.mark.parametrize("superuser", [False, True], ids=["role admin", "superuser"])
+def test_administrators_see_no_individual_record_in_the_application(case, referral, superuser):
+    admin = UserFactory(admin=True, is_superuser=superuser)
+    assert not Accompagnement.objects.visible_to(admin).exists()
+    assert not Signalement.objects.visible_to(admin).exists()
+    assert not Assure.objects.visible_to(admin).exists()
+    with pytest.raises(Http404):
+        get_accompagnement_for_user(admin, case.pk)

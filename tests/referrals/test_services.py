@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from cases import services as case_services
 from cases.models import Accompagnement, CaseEvent
 from pdp.models import AuditLog
 from referrals import services
@@ -569,10 +570,12 @@ def test_a_manual_referral_refuses_automatic_origins(unit, ass):
 
 def test_opening_a_case_links_it_and_closes_the_referral(unit, ass, manager):
     referral = SignalementFactory(unit=unit, assigned_to=ass, statut=S.RENCONTRE_PROPOSEE)
-    case = services.signalement_open_case(signalement=referral, acting_user=manager, referent=ass)
+    case = case_services.case_open_from_signalement(
+        signalement=referral, acting_user=manager, referent=ass
+    )
     referral.refresh_from_db()
     assert referral.statut == S.ACCOMPAGNEMENT_OUVERT
-    assert referral.accompagnement == case
+    assert case.signalement == referral
     assert (case.assure, case.referent, case.unit) == (referral.assure, ass, unit)
     assert CaseEvent.objects.filter(accompagnement=case, kind="opened").exists()
     (event,) = _status_events(referral)
@@ -585,7 +588,7 @@ def test_opening_a_case_links_it_and_closes_the_referral(unit, ass, manager):
 
 def test_a_case_can_be_opened_right_after_reaching_the_person(unit, ass):
     referral = SignalementFactory(unit=unit, statut=S.CONTACT_EN_COURS)
-    services.signalement_open_case(signalement=referral, acting_user=ass, referent=ass)
+    case_services.case_open_from_signalement(signalement=referral, acting_user=ass, referent=ass)
     referral.refresh_from_db()
     assert referral.statut == S.ACCOMPAGNEMENT_OUVERT
 
@@ -594,7 +597,9 @@ def test_opening_a_case_is_refused_when_one_is_open(unit, ass, colleague):
     referral = SignalementFactory(unit=unit, statut=S.RENCONTRE_PROPOSEE)
     AccompagnementFactory(assure=referral.assure, referent=colleague)
     with pytest.raises(ValidationError, match="déjà ouvert"):
-        services.signalement_open_case(signalement=referral, acting_user=ass, referent=ass)
+        case_services.case_open_from_signalement(
+            signalement=referral, acting_user=ass, referent=ass
+        )
     referral.refresh_from_db()
     assert referral.statut == S.RENCONTRE_PROPOSEE
     assert Accompagnement.objects.count() == 1
@@ -602,7 +607,9 @@ def test_opening_a_case_is_refused_when_one_is_open(unit, ass, colleague):
 
 def test_opening_a_case_is_refused_before_any_contact(referral, ass):
     with pytest.raises(ValidationError, match="tentative de contact"):
-        services.signalement_open_case(signalement=referral, acting_user=ass, referent=ass)
+        case_services.case_open_from_signalement(
+            signalement=referral, acting_user=ass, referent=ass
+        )
     assert not Accompagnement.objects.exists()
 
 
@@ -610,7 +617,9 @@ def test_the_referent_must_be_an_ass_of_the_unit(unit, ass, outsider, conseiller
     referral = SignalementFactory(unit=unit, statut=S.RENCONTRE_PROPOSEE)
     for referent in (outsider, conseiller):
         with pytest.raises(ValidationError) as exc:
-            services.signalement_open_case(signalement=referral, acting_user=ass, referent=referent)
+            case_services.case_open_from_signalement(
+                signalement=referral, acting_user=ass, referent=referent
+            )
         assert "referent" in exc.value.message_dict
     assert not Accompagnement.objects.exists()
 

@@ -254,7 +254,7 @@ def test_the_assigned_ass_sees_everything_and_the_forms(client, ass, referral):
     assert response.context["contact_form"] is not None
     assert response.context["status_form"] is not None
     assert response.context["assign_form"] is None  # managers only
-    assert response.context["open_form"] is None  # nobody reached yet
+    assert response.context["can_open"] is False  # nobody reached yet
     assert AuditLog.objects.filter(
         action="view", object_type="referrals.signalement", object_id=str(referral.pk)
     ).exists()
@@ -264,7 +264,8 @@ def test_a_colleague_reads_the_referral_without_any_form(client, colleague, refe
     client.force_login(colleague)
     response = client.get(_detail(referral))
     assert response.status_code == 200
-    for name in ("contact_form", "status_form", "assign_form", "open_form"):
+    assert response.context["can_open"] is False
+    for name in ("contact_form", "status_form", "assign_form"):
         assert response.context[name] is None
     assert "Consultation seule" in response.content.decode()
 
@@ -484,7 +485,7 @@ def test_a_manager_of_another_region_does_not_see_the_queue(client):
 
 
 def _open_url(referral):
-    return reverse("referrals:signalement_open_case", args=[referral.pk])
+    return reverse("cases:signalement_open_case", args=[referral.pk])
 
 
 @pytest.fixture
@@ -498,38 +499,39 @@ def test_opening_a_case_needs_login_and_rights(
     client, reached, outsider, colleague, conseiller, ass
 ):
     url = _open_url(reached)
-    data = {"ouverture-referent": ass.pk, "ouverture-mission": "pdp"}
+    data = {"referent": ass.pk, "mission": "pdp"}
     assert client.post(url, data).url == _login_url(url)
     client.force_login(outsider)
     assert client.post(url, data).status_code == 404
+    assert client.get(url).status_code == 404
     for user in (colleague, conseiller):
         client.force_login(user)
         assert client.post(url, data).status_code == 403
+        assert client.get(url).status_code == 403
     assert not Accompagnement.objects.exists()
 
 
 def test_the_ass_opens_the_case_and_lands_on_it(client, ass, reached):
     client.force_login(ass)
-    form = client.get(_detail(reached)).context["open_form"]
+    assert _open_url(reached) in client.get(_detail(reached)).content.decode()
+    form = client.get(_open_url(reached)).context["form"]
     assert form.initial["referent"] == ass.pk
-    response = client.post(
-        _open_url(reached), {"ouverture-referent": ass.pk, "ouverture-mission": "pdp"}
-    )
+    response = client.post(_open_url(reached), {"referent": ass.pk, "mission": "pdp"})
     case = Accompagnement.objects.get()
     assert response.status_code == 302
     assert response.url == reverse("cases:accompagnement_detail", args=[case.pk])
     reached.refresh_from_db()
     assert reached.statut == S.ACCOMPAGNEMENT_OUVERT
-    assert reached.accompagnement == case
+    assert case.signalement == reached
     assert case.referent == ass
+    # The referral page now links to the case, through the same address.
+    assert client.get(_open_url(reached)).url == response.url
 
 
 def test_opening_a_second_case_shows_an_error(client, ass, colleague, reached):
     AccompagnementFactory(assure=reached.assure, referent=colleague)
     client.force_login(ass)
-    response = client.post(
-        _open_url(reached), {"ouverture-referent": ass.pk, "ouverture-mission": "pdp"}
-    )
+    response = client.post(_open_url(reached), {"referent": ass.pk, "mission": "pdp"})
     assert response.status_code == 200
     assert "déjà ouvert" in response.content.decode()
     reached.refresh_from_db()

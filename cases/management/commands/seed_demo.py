@@ -179,7 +179,7 @@ class Command(BaseCommand):
         demo_nirs = [_demo_nir(i) for i in range(DEMO_PEOPLE)]
         if Assure.objects.filter(nir__in=demo_nirs).count() == DEMO_PEOPLE:
             return False
-        from pdp.demo import generate_people
+        from cases.demo import generate_people
 
         generate_people(
             random.Random(2026),

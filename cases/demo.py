@@ -142,8 +142,6 @@ def _spread_referrals(rng, users, today):
                 acting_user=referral.assigned_to,
                 signalement=referral,
             )
-            referral.accompagnement = case
-            referral.save(update_fields=["accompagnement"])
             _fill_case(case, i, today, CaseEvent, Cloture, Entretien, EvaluationGlobale, Objectif)
 
     medical = Signalement.objects.filter(service="medical").order_by("pk")

@@ -1,0 +1,72 @@
+"""What a visible accompagnement allows, and its fetch-and-authorise helper (domain §2, §11).
+
+Who sees that a case exists is `Accompagnement.objects.visible_to(user)`: the unit's staff
+(header: référent, status, next meeting — enough to cover a phone call) and the ASS a case is
+shared with. Its content — évaluations, notes and timeline, plan d'aide, documents, dispositif
+details, orientations, consents, closures — is for the référent, the unit's manager and the
+beneficiaries of an active share (`CaseShare`). Conseillers book meetings but read no content.
+"""
+
+from django.db.models import Exists, OuterRef
+
+from cases.models import Accompagnement, CaseShare
+from pdp.models import Role
+from pdp.permissions import fetch_for_user, in_unit
+
+
+def _is_manager_of(user, case):
+    return in_unit(user) and user.role == Role.MANAGER and user.unit_id == case.unit_id
+
+
+def has_active_share(user, case):
+    """From the annotation `get_accompagnement_for_user` adds, else one query."""
+    if not user.is_authenticated:
+        return False
+    annotated = getattr(case, "shared_with_me", None)
+    if annotated is not None:
+        return annotated
+    return CaseShare.objects.active().filter(accompagnement_id=case.pk, user_id=user.pk).exists()
+
+
+def can_manage_case(user, case):
+    """Close, reopen, suspend, resume, share: the référent and the unit's manager."""
+    if not in_unit(user):
+        return False
+    return _is_manager_of(user, case) or (
+        case.referent_id == user.pk and user.unit_id == case.unit_id
+    )
+
+
+def can_read_case_content(user, case):
+    return can_manage_case(user, case) or (
+        in_unit(user) and user.role == Role.ASS and has_active_share(user, case)
+    )
+
+
+def can_edit_case(user, case):
+    """Write in the case (notes, évaluation, plan, meetings, dispositifs…): whoever reads its
+    content — the référent, the manager, an ASS covering through a share."""
+    return can_read_case_content(user, case)
+
+
+def can_change_referent(user, case):
+    """Only the unit's manager hands a case to another ASS."""
+    return _is_manager_of(user, case)
+
+
+def can_schedule_for_case(user, case):
+    """Conseillers book meetings for an ASS; whoever edits the case too."""
+    return can_edit_case(user, case) or (
+        in_unit(user) and user.role == Role.CONSEILLER and case.unit_id == user.unit_id
+    )
+
+
+def get_accompagnement_for_user(user, pk, rule=None):
+    qs = Accompagnement.objects.select_related("assure", "referent", "unit", "signalement")
+    if user.is_authenticated:
+        qs = qs.annotate(
+            shared_with_me=Exists(
+                CaseShare.objects.active().filter(accompagnement=OuterRef("pk"), user_id=user.pk)
+            )
+        )
+    return fetch_for_user(qs, user, pk, rule)

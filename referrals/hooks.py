@@ -1,0 +1,73 @@
+"""What the apps above `referrals` tell the referral engine, without `referrals` importing them.
+
+Dependencies run one way (pdp ← referrals ← cases ← coordination…, enforced by import-linter),
+yet three referral rules depend on records that a higher app owns:
+
+- a person is visible to whoever sees one of their accompagnements, not only their referrals
+  (and later, to the committee their case was presented to);
+- no new service social referral while the person has an open accompagnement (detection and
+  manual referrals);
+- a social worker's load, which automatic assignment balances, counts their open cases.
+
+The higher app registers its answer once, in its `AppConfig.ready()`; without it (referrals
+alone) the rules fall back to referrals only. Each rule keeps one implementation: the higher app
+writes it next to its models, this module only carries it.
+"""
+
+from django.db.models import Value
+
+_assure_visibility = []
+_open_followup = None
+
+
+class OpenFollowup:
+    """Interface of the "open accompagnement" answer (implemented by `cases.hooks`)."""
+
+    def exists(self, assure_ref):
+        """An expression: the person `assure_ref` (an OuterRef or F) has an open case."""
+        raise NotImplementedError
+
+    def first_for(self, assure):
+        """The person's open case or None (for messages), with its unit."""
+        raise NotImplementedError
+
+    def exists_sql(self, assure_column):
+        """The same condition as SQL for the set-based detection, over `assure_column`."""
+        raise NotImplementedError
+
+    def load(self):
+        """An expression over User: the number of open cases the user is référent of."""
+        raise NotImplementedError
+
+
+def register_assure_visibility(condition):
+    """`condition(user)` returns an expression over Assure (or None): more people it sees."""
+    if condition not in _assure_visibility:
+        _assure_visibility.append(condition)
+
+
+def register_open_followup(source):
+    global _open_followup
+    _open_followup = source
+
+
+def assure_visibility_conditions(user):
+    return [c for c in (condition(user) for condition in _assure_visibility) if c is not None]
+
+
+def open_case_exists(assure_ref):
+    if _open_followup is None:
+        return Value(False)
+    return _open_followup.exists(assure_ref)
+
+
+def open_case_of(assure):
+    return None if _open_followup is None else _open_followup.first_for(assure)
+
+
+def open_case_exists_sql(assure_column):
+    return "FALSE" if _open_followup is None else _open_followup.exists_sql(assure_column)
+
+
+def open_case_load():
+    return Value(0) if _open_followup is None else _open_followup.load()
