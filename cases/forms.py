@@ -223,6 +223,7 @@ class CaseShareForm(forms.Form):
     user = ShareUserChoiceField(
         label="Partager avec",
         queryset=User.objects.none(),
+        empty_label="Choisir une ASS…",
         help_text="Une ASS de la région, de cette unité ou d'une autre.",
     )
     reason = forms.ChoiceField(label="Motif", choices=ShareReason.choices)

@@ -85,6 +85,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr-fr"
+# French only: whatever language a browser asks for, pages, dates and Django's own messages
+# are in French (LocaleMiddleware picks among these).
+LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
