@@ -3,7 +3,7 @@ orientations, dispositifs, consents, documents, closure."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from pdp import permissions
@@ -31,6 +31,13 @@ class AccompagnementQuerySet(models.QuerySet):
         if not permissions.in_unit(user):
             return self.none()
         return self.filter(Q(unit_id=user.unit_id) | Q(pk__in=_shared_with(user)))
+
+    def with_share_flag(self, user):
+        """Annotate `shared_with_me`, read by `cases.permissions` without another query."""
+        if not user.is_authenticated:
+            return self
+        active = CaseShare.objects.active().filter(accompagnement=OuterRef("pk"), user_id=user.pk)
+        return self.annotate(shared_with_me=Exists(active))
 
     def open(self):
         return self.exclude(statut=CaseStatus.CLOTURE)

@@ -7,8 +7,6 @@ details, orientations, consents, closures — is for the référent, the unit's 
 beneficiaries of an active share (`CaseShare`). Conseillers book meetings but read no content.
 """
 
-from django.db.models import Exists, OuterRef
-
 from cases.models import Accompagnement, CaseShare
 from pdp.models import Role
 from pdp.permissions import fetch_for_user, in_unit
@@ -63,10 +61,4 @@ def can_schedule_for_case(user, case):
 
 def get_accompagnement_for_user(user, pk, rule=None):
     qs = Accompagnement.objects.select_related("assure", "referent", "unit", "signalement")
-    if user.is_authenticated:
-        qs = qs.annotate(
-            shared_with_me=Exists(
-                CaseShare.objects.active().filter(accompagnement=OuterRef("pk"), user_id=user.pk)
-            )
-        )
-    return fetch_for_user(qs, user, pk, rule)
+    return fetch_for_user(qs.with_share_flag(user), user, pk, rule)

@@ -314,16 +314,17 @@ def assure_detail(request, pk):
         .select_related("unit", "assigned_to", "arret")
         .order_by("-date_signalement", "-pk")
     )
-    cases = (
+    cases = list(
         Accompagnement.objects.visible_to(user)
+        .with_share_flag(user)
         .filter(assure=assure)
         .select_related("referent", "unit")
         .order_by("-date_ouverture", "-pk")
     )
-    social_side = user.is_unit_member
+    # Consents are case content: for those who read the content of one of the person's cases.
     consents = (
         Consentement.objects.filter(assure=assure).select_related("recorded_by")
-        if social_side
+        if any(can_read_case_content(user, case) for case in cases)
         else None
     )
     audit(user=user, action=AuditLog.Action.VIEW, obj=assure, assure_id=assure.pk)
@@ -337,7 +338,7 @@ def assure_detail(request, pk):
             "spst": assure.spst,
             "arrets": arrets,
             "referrals": list(referrals),
-            "cases": list(cases),
+            "cases": cases,
             "consents": None if consents is None else list(consents),
             "can_edit": can_edit_assure(user, assure),
             "today": today,

@@ -106,6 +106,23 @@ def test_referrals_cases_and_consents_are_listed(client, ass, person):
     assert "Présentation à la cellule PDP" in html
 
 
+def test_consents_are_shown_only_to_readers_of_a_case_content(
+    client, person, ass, colleague, conseiller, share_case
+):
+    """The person's case is followed by `ass`; colleagues see the person, not the consents."""
+    Consentement.objects.create(assure=person, portee="cellule_pdp", recorded_by=ass)
+    case = person.accompagnements.get()
+    for user in (colleague, conseiller):
+        client.force_login(user)
+        response = client.get(detail(person.pk))
+        assert response.status_code == 200
+        assert response.context["consents"] is None
+        assert "Présentation à la cellule PDP" not in response.content.decode()
+    share_case(case, colleague)
+    client.force_login(colleague)
+    assert "Présentation à la cellule PDP" in client.get(detail(person.pk)).content.decode()
+
+
 def test_the_medecin_conseil_sees_the_person_but_not_the_social_file(client, medecin, person, ass):
     SignalementFactory(assure=person, unit=None, service=Service.MEDICAL, statut=Statut.NOUVEAU)
     SignalementFactory(assure=person, unit=ass.unit)
