@@ -85,6 +85,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr-fr"
+# French only: otherwise LocaleMiddleware follows a browser that asks for English and Django's
+# own texts (the admin, form errors) come out in English.
+LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
