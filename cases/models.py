@@ -44,7 +44,9 @@ class AccompagnementQuerySet(models.QuerySet):
 
 
 class Accompagnement(models.Model):
-    assure = models.ForeignKey(Assure, on_delete=models.PROTECT, related_name="accompagnements")
+    assure = models.ForeignKey(
+        Assure, on_delete=models.PROTECT, related_name="accompagnements", verbose_name="assuré"
+    )
     referent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -121,7 +123,10 @@ class CaseShare(models.Model):
     revocable. The beneficiary may belong to another unit."""
 
     accompagnement = models.ForeignKey(
-        "cases.Accompagnement", on_delete=models.CASCADE, related_name="shares"
+        "cases.Accompagnement",
+        on_delete=models.CASCADE,
+        related_name="shares",
+        verbose_name="accompagnement",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -197,16 +202,23 @@ class CaseEvent(models.Model):
         SHARE = "share", "Partage"
 
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="events"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name="accompagnement",
     )
     at = models.DateTimeField("date", default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name="auteur",
     )
     kind = models.CharField("type", max_length=12, choices=Kind.choices)
     summary = models.CharField("résumé", max_length=255)
     detail = models.TextField("détail", blank=True)
-    changes = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField("changements", default=dict, blank=True)
 
     class Meta:
         verbose_name = "événement"
@@ -226,7 +238,10 @@ class EvaluationGlobale(models.Model):
     """A versioned assessment. Health appears only as constraints, never as a diagnosis."""
 
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="evaluations"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="evaluations",
+        verbose_name="accompagnement",
     )
     version = models.PositiveSmallIntegerField("version")
     contraintes_sante = models.TextField(
@@ -245,7 +260,7 @@ class EvaluationGlobale(models.Model):
         "risque de désinsertion", max_length=10, choices=RiskLevel.choices
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="auteur"
     )
     created_at = models.DateTimeField("date", auto_now_add=True)
 
@@ -282,7 +297,10 @@ class ObjectifStatut(models.TextChoices):
 
 class Objectif(models.Model):
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="objectifs"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="objectifs",
+        verbose_name="accompagnement",
     )
     domaine = models.CharField("domaine", max_length=15, choices=Domaine.choices)
     libelle = models.CharField("objectif", max_length=255)
@@ -301,7 +319,9 @@ class Objectif(models.Model):
 
 
 class Action(models.Model):
-    objectif = models.ForeignKey(Objectif, on_delete=models.CASCADE, related_name="actions")
+    objectif = models.ForeignKey(
+        Objectif, on_delete=models.CASCADE, related_name="actions", verbose_name="objectif"
+    )
     libelle = models.CharField("action", max_length=255)
     porteur = models.CharField(
         "qui", max_length=120, blank=True, help_text="L'assuré, l'ASS, un partenaire…"
@@ -331,7 +351,10 @@ class Entretien(models.Model):
         ABSENT = "absent", "Absent"
 
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="entretiens"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="entretiens",
+        verbose_name="accompagnement",
     )
     debut = models.DateTimeField("date et heure")
     duree_minutes = models.PositiveSmallIntegerField("durée (minutes)", default=60)
@@ -364,7 +387,10 @@ class Orientation(models.Model):
         SANS_SUITE = "sans_suite", "Sans suite"
 
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="orientations"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="orientations",
+        verbose_name="accompagnement",
     )
     partner_kind = models.CharField("vers", max_length=20, choices=PartnerKind.choices)
     partner = models.ForeignKey(
@@ -429,7 +455,10 @@ class DispositifStatut(models.TextChoices):
 
 class DispositifMobilise(models.Model):
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="dispositifs"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="dispositifs",
+        verbose_name="accompagnement",
     )
     type = models.ForeignKey(DispositifType, on_delete=models.PROTECT, verbose_name="dispositif")
     statut = models.CharField(
@@ -496,7 +525,10 @@ class DispositifPeriode(models.Model):
     """A period of an essai encadré (continuous or split), counted in jours ouvrables."""
 
     dispositif = models.ForeignKey(
-        DispositifMobilise, on_delete=models.CASCADE, related_name="periodes"
+        DispositifMobilise,
+        on_delete=models.CASCADE,
+        related_name="periodes",
+        verbose_name="dispositif",
     )
     date_debut = models.DateField("début")
     date_fin = models.DateField("fin")
@@ -535,12 +567,17 @@ class Consentement(models.Model):
         PARTENAIRES = "partenaires", "Échange avec les partenaires de l'orientation"
         EMPLOYEUR = "employeur", "Contact avec l'employeur"
 
-    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="consentements")
+    assure = models.ForeignKey(
+        Assure, on_delete=models.CASCADE, related_name="consentements", verbose_name="assuré"
+    )
     portee = models.CharField("portée", max_length=20, choices=Portee.choices)
     date_recueil = models.DateField("recueilli le", default=timezone.localdate)
     date_revocation = models.DateField("révoqué le", null=True, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="recueilli par",
     )
 
     class Meta:
@@ -589,15 +626,21 @@ class Cloture(models.Model):
     """One closure of an accompagnement. Reopening keeps it: a case may have several."""
 
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="clotures"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="clotures",
+        verbose_name="accompagnement",
     )
     outcome = models.CharField("issue", max_length=25, choices=Outcome.choices)
     date_cloture = models.DateField("date de clôture")
     commentaire = models.TextField("commentaire", blank=True)
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="clôturé par",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("enregistré le", auto_now_add=True)
 
     class Meta:
         verbose_name = "clôture"
@@ -620,14 +663,20 @@ def document_path(instance, filename):
 
 class Document(models.Model):
     accompagnement = models.ForeignKey(
-        Accompagnement, on_delete=models.CASCADE, related_name="documents"
+        Accompagnement,
+        on_delete=models.CASCADE,
+        related_name="documents",
+        verbose_name="accompagnement",
     )
     fichier = models.FileField("fichier", upload_to=document_path)
     nom = models.CharField("nom", max_length=255)
-    content_type = models.CharField(max_length=100)
+    content_type = models.CharField("type de fichier", max_length=100)
     taille = models.PositiveIntegerField("taille (octets)")
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="déposé par",
     )
     uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
 

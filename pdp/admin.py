@@ -1,39 +1,48 @@
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.html import format_html_join
 
+from pdp.admin_base import (
+    MASKED,
+    ReadOnlyAdmin,
+    ReferenceDataAdmin,
+    ReferenceDataInline,
+    is_administrator,
+)
+from pdp.audit import audit
 from pdp.models import (
     AuditLog,
     CpamOffice,
     Partner,
     PartnerContact,
     Region,
-    Role,
     Unit,
     UnitTerritory,
     User,
 )
 
 admin.site.site_header = "PDP – administration"
-admin.site.site_title = "PDP administration"
+admin.site.site_title = "Administration PDP"
 admin.site.index_title = "Données de référence et utilisateurs"
 
-
-def _admin_only(request):
-    user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or user.role == Role.ADMIN)
-
-
 # The admin is for administrators only, whatever staff flag another role may carry.
-admin.site.has_permission = _admin_only
+admin.site.has_permission = lambda request: is_administrator(request.user)
+
+# Rights come from the role (pdp.models.Role); Django groups and permissions are not used.
+admin.site.unregister(Group)
 
 
-class UnitTerritoryInline(admin.TabularInline):
+class UnitTerritoryInline(ReferenceDataInline):
     model = UnitTerritory
-    extra = 1
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ReferenceDataAdmin):
     list_display = [
         "code",
         "name",
@@ -45,68 +54,191 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ReferenceDataAdmin):
     list_display = ["code", "name", "region", "auto_assign"]
     list_filter = ["region", "auto_assign"]
+    list_select_related = ["region"]
     search_fields = ["code", "name"]
     inlines = [UnitTerritoryInline]
 
 
 @admin.register(UnitTerritory)
-class UnitTerritoryAdmin(admin.ModelAdmin):
+class UnitTerritoryAdmin(ReferenceDataAdmin):
     list_display = ["prefix", "unit"]
     list_filter = ["unit"]
+    list_select_related = ["unit"]
     search_fields = ["prefix"]
 
 
 @admin.register(CpamOffice)
-class CpamOfficeAdmin(admin.ModelAdmin):
+class CpamOfficeAdmin(ReferenceDataAdmin):
     list_display = ["code", "name", "region"]
     list_filter = ["region"]
+    list_select_related = ["region"]
     search_fields = ["code", "name"]
 
 
-class PartnerContactInline(admin.TabularInline):
+class PartnerContactInline(ReferenceDataInline):
     model = PartnerContact
-    extra = 1
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(ReferenceDataAdmin):
     list_display = ["name", "kind", "region", "phone", "email"]
     list_filter = ["kind", "region"]
+    list_select_related = ["region"]
     search_fields = ["name"]
     inlines = [PartnerContactInline]
 
 
 @admin.register(PartnerContact)
-class PartnerContactAdmin(admin.ModelAdmin):
+class PartnerContactAdmin(ReferenceDataAdmin):
     list_display = ["name", "function", "partner", "email"]
+    list_select_related = ["partner"]
     search_fields = ["name", "partner__name"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ReferenceDataAdmin, BaseUserAdmin):
+    """Accounts and roles. Only a superuser makes or changes a superuser (operations)."""
+
     list_display = ["username", "last_name", "first_name", "role", "unit", "region", "is_active"]
-    list_filter = ["role", "unit", "region", "is_active"]
-    fieldsets = BaseUserAdmin.fieldsets + (("Rôle", {"fields": ("role", "unit", "region")}),)
-    add_fieldsets = BaseUserAdmin.add_fieldsets + (
-        ("Rôle", {"fields": ("first_name", "last_name", "role", "unit", "region")}),
-    )
+    list_filter = ["role", "unit", "region", "is_active", "is_staff"]
+    list_select_related = ["unit", "region"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Identité", {"fields": ["first_name", "last_name", "email"]}),
+        ("Rôle et rattachement", {"fields": ["role", "unit", "region"]}),
+        ("Accès", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        *BaseUserAdmin.add_fieldsets,
+        (
+            "Identité et rôle",
+            {"fields": ["first_name", "last_name", "email", "role", "unit", "region", "is_staff"]},
+        ),
+    ]
+    readonly_fields = ["last_login", "date_joined"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly.append("is_superuser")
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        target = self.get_object(request, unquote(id))
+        before = target.password if target is not None else None
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and target is not None:
+            target.refresh_from_db(fields=["password"])
+            if target.password != before:
+                audit(
+                    user=request.user,
+                    action=AuditLog.Action.UPDATE,
+                    obj=target,
+                    changes={"password": [MASKED, MASKED]},
+                )
+        return response
+
+
+def _object_type_label(object_type):
+    try:
+        return apps.get_model(object_type)._meta.verbose_name
+    except (LookupError, ValueError):
+        return object_type
+
+
+class ObjectTypeFilter(admin.SimpleListFilter):
+    title = "type d'objet"
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        # From the models, not from the log: a DISTINCT over the whole log would be slow.
+        labels = {
+            model._meta.label_lower: model._meta.verbose_name
+            for label in ("pdp", "referrals", "cases")
+            for model in apps.get_app_config(label).get_models()
+        }
+        return sorted(labels.items(), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(object_type=self.value())
+        return queryset
+
+
+def _reference_model(object_type):
+    """The model of a log row if it is reference data (edited in this admin), else None."""
+    try:
+        model = apps.get_model(object_type)
+        model_admin = admin.site.get_model_admin(model)
+    except (LookupError, ValueError, NotRegistered):
+        return None
+    return model if isinstance(model_admin, ReferenceDataAdmin) else None
+
+
+def _field_label(model, name):
+    try:
+        return model._meta.get_field(name).verbose_name
+    except FieldDoesNotExist:
+        return "mot de passe" if name == "password" else name
+
+
+def _shown(old_new, index):
+    value = old_new[index] if isinstance(old_new, list) and len(old_new) == 2 else None
+    return "—" if value in (None, "", []) else value
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "action", "object_type", "object_id", "assure_id"]
-    list_filter = ["action", "object_type"]
+class AuditLogAdmin(ReadOnlyAdmin):
+    """The log of reads and changes. The changed values of a personal record are not shown
+    here: they may quote case content, which the « Administrateur » role does not read."""
+
+    list_display = ["at", "user", "action", "object_type_label", "object_id", "assure_id"]
+    list_filter = ["action", ObjectTypeFilter]
+    list_select_related = ["user"]
     search_fields = ["object_id", "user__username"]
     date_hierarchy = "at"
+    show_full_result_count = False
+    fields = [
+        "at",
+        "user",
+        "action",
+        "object_type_label",
+        "object_id",
+        "assure_id",
+        "changes_shown",
+    ]
+    readonly_fields = ["object_type_label", "changes_shown"]
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="type d'objet", ordering="object_type")
+    def object_type_label(self, obj):
+        return _object_type_label(obj.object_type)
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.display(description="changements")
+    def changes_shown(self, obj):
+        model = _reference_model(obj.object_type)
+        if model is None:
+            return "Non affichés\u00a0: dossier d'une personne."
+        if not obj.changes:
+            return "—"
+        return format_html_join(
+            "\n",
+            "<div><strong>{}</strong>\u00a0: {} → {}</div>",
+            (
+                (_field_label(model, name), _shown(old_new, 0), _shown(old_new, 1))
+                for name, old_new in obj.changes.items()
+            ),
+        )

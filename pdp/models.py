@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -61,7 +62,9 @@ class Region(models.Model):
 
 
 class Unit(models.Model):
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="units")
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="units", verbose_name="région"
+    )
     code = models.CharField("code", max_length=20, unique=True)
     name = models.CharField("nom", max_length=120)
     auto_assign = models.BooleanField(
@@ -85,7 +88,9 @@ class UnitTerritory(models.Model):
     entry wins over its département.
     """
 
-    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="territories")
+    unit = models.ForeignKey(
+        Unit, on_delete=models.CASCADE, related_name="territories", verbose_name="unité"
+    )
     prefix = models.CharField(
         "département ou code postal",
         max_length=5,
@@ -102,7 +107,9 @@ class UnitTerritory(models.Model):
 
 
 class CpamOffice(models.Model):
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="cpams")
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="cpams", verbose_name="région"
+    )
     code = models.CharField("code caisse", max_length=5, unique=True)
     name = models.CharField("nom", max_length=120)
 
@@ -129,7 +136,12 @@ class PartnerKind(models.TextChoices):
 
 class Partner(models.Model):
     region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, related_name="partners", null=True, blank=True
+        Region,
+        on_delete=models.PROTECT,
+        related_name="partners",
+        null=True,
+        blank=True,
+        verbose_name="région",
     )
     kind = models.CharField("type", max_length=20, choices=PartnerKind.choices)
     name = models.CharField("nom", max_length=200)
@@ -146,7 +158,9 @@ class Partner(models.Model):
 
 
 class PartnerContact(models.Model):
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="contacts")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="contacts", verbose_name="partenaire"
+    )
     name = models.CharField("nom", max_length=200)
     function = models.CharField("fonction", max_length=120, blank=True)
     phone = models.CharField("téléphone", max_length=30, blank=True)
@@ -154,6 +168,7 @@ class PartnerContact(models.Model):
 
     class Meta:
         verbose_name = "contact partenaire"
+        verbose_name_plural = "contacts partenaires"
         ordering = ["name"]
 
     def __str__(self):
@@ -161,9 +176,31 @@ class PartnerContact(models.Model):
 
 
 class User(AbstractUser):
+    # Redeclared from AbstractUser only for their French labels in the admin.
+    username = models.CharField(
+        "identifiant",
+        max_length=150,
+        unique=True,
+        help_text="150 caractères au maximum\u00a0: lettres, chiffres et @ . + - _ uniquement.",
+        validators=[AbstractUser.username_validator],
+        error_messages={"unique": "Un utilisateur avec cet identifiant existe déjà."},
+    )
+    is_staff = models.BooleanField(
+        "accès à l'administration",
+        default=False,
+        help_text=(
+            "Avec le rôle «\u00a0Administrateur\u00a0», ouvre l'administration (données de"
+            " référence et utilisateurs). Sans effet pour les autres rôles."
+        ),
+    )
     role = models.CharField("rôle", max_length=20, choices=Role.choices, default=Role.ASS)
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, related_name="members", null=True, blank=True
+        Unit,
+        on_delete=models.PROTECT,
+        related_name="members",
+        null=True,
+        blank=True,
+        verbose_name="unité",
     )
     region = models.ForeignKey(
         Region,
@@ -171,9 +208,10 @@ class User(AbstractUser):
         related_name="staff",
         null=True,
         blank=True,
+        verbose_name="région",
         help_text="Pour l'encadrement régional et le médecin conseil.",
     )
-    ics_token = models.CharField(max_length=64, blank=True, editable=False)
+    ics_token = models.CharField("jeton du flux agenda", max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = "utilisateur"
@@ -218,11 +256,15 @@ class AuditLog(models.Model):
 
     at = models.DateTimeField("date", auto_now_add=True, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name="utilisateur",
     )
-    action = models.CharField(max_length=10, choices=Action.choices)
+    action = models.CharField("action", max_length=10, choices=Action.choices)
     object_type = models.CharField("type d'objet", max_length=60)
-    object_id = models.CharField(max_length=40)
+    object_id = models.CharField("identifiant de l'objet", max_length=40)
     assure_id = models.BigIntegerField("assuré", null=True, db_index=True)
     changes = models.JSONField("changements", default=dict, blank=True)
 
@@ -232,4 +274,7 @@ class AuditLog(models.Model):
         ordering = ["-at"]
 
     def __str__(self):
-        return f"{self.at:%d/%m/%Y %H:%M} {self.user} {self.action} {self.object_type}"
+        at = timezone.localtime(self.at)
+        return (
+            f"{at:%d/%m/%Y %H:%M} {self.user or '—'} {self.get_action_display()} {self.object_type}"
+        )

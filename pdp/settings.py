@@ -85,8 +85,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr-fr"
-# French only: whatever language a browser asks for, pages, dates and Django's own messages
-# are in French (LocaleMiddleware picks among these).
+# French only: otherwise LocaleMiddleware follows a browser that asks for English and Django's
+# own texts (the admin, form errors) come out in English.
 LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True

@@ -1,5 +1,12 @@
+"""Personal records of the referral side: read-only in the admin (pdp.admin_base.ReadOnlyAdmin).
+
+Their changes go through referrals/services.py and referrals/importer.py, which write an event
+and an audit row. Contact attempt notes are free text about the person: not shown here.
+"""
+
 from django.contrib import admin
 
+from pdp.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from referrals.models import (
     ArretTravail,
     Assure,
@@ -10,12 +17,9 @@ from referrals.models import (
     SignalementEvent,
 )
 
-AUDIT_FIELDS = ("created_at", "updated_at")
 
-
-class ArretInline(admin.TabularInline):
+class ArretInline(ReadOnlyInline):
     model = ArretTravail
-    extra = 0
     fields = [
         "type_arret",
         "date_debut",
@@ -24,28 +28,28 @@ class ArretInline(admin.TabularInline):
         "montant_ij",
         "cpam",
     ]
+    show_change_link = True
 
 
-class SignalementInline(admin.TabularInline):
+class SignalementInline(ReadOnlyInline):
     model = Signalement
-    extra = 0
     fk_name = "assure"
     fields = ["service", "origine", "date_signalement", "statut", "unit", "assigned_to"]
-    raw_id_fields = ["assigned_to"]
     show_change_link = True
 
 
 @admin.register(Assure)
-class AssureAdmin(admin.ModelAdmin):
+class AssureAdmin(ReadOnlyAdmin):
     list_display = ["nom_naissance", "prenoms", "nir", "date_naissance", "code_postal", "cpam"]
     list_filter = ["cpam", "regime", "situation_emploi"]
+    list_select_related = ["cpam"]
     search_fields = ["nir", "nom_naissance", "nom_usage", "prenoms"]
-    readonly_fields = AUDIT_FIELDS
     inlines = [ArretInline, SignalementInline]
+    audit_assure_id = "pk"
 
 
 @admin.register(ArretTravail)
-class ArretTravailAdmin(admin.ModelAdmin):
+class ArretTravailAdmin(ReadOnlyAdmin):
     list_display = [
         "assure",
         "type_arret",
@@ -55,27 +59,23 @@ class ArretTravailAdmin(admin.ModelAdmin):
         "cpam",
     ]
     list_filter = ["type_arret", "cpam"]
+    list_select_related = ["assure", "cpam"]
     search_fields = ["assure__nir", "assure__nom_naissance", "assure__prenoms"]
-    raw_id_fields = ["assure", "last_import"]
-    readonly_fields = AUDIT_FIELDS
     date_hierarchy = "date_debut"
 
 
-class SignalementEventInline(admin.TabularInline):
+class SignalementEventInline(ReadOnlyInline):
     model = SignalementEvent
-    extra = 0
-    readonly_fields = ["at", "actor", "kind", "old_value", "new_value", "reason"]
-    can_delete = False
+    fields = ["at", "actor", "kind", "old_value", "new_value", "reason"]
 
 
-class ContactAttemptInline(admin.TabularInline):
+class ContactAttemptInline(ReadOnlyInline):
     model = ContactAttempt
-    extra = 0
-    readonly_fields = ["user"]
+    fields = ["at", "canal", "resultat", "user"]
 
 
 @admin.register(Signalement)
-class SignalementAdmin(admin.ModelAdmin):
+class SignalementAdmin(ReadOnlyAdmin):
     list_display = [
         "assure",
         "service",
@@ -87,38 +87,35 @@ class SignalementAdmin(admin.ModelAdmin):
         "date_echeance",
     ]
     list_filter = ["service", "statut", "origine", "unit", "assure__cpam"]
-    search_fields = ["assure__nir", "assure__nom_naissance", "assure__prenoms"]
-    raw_id_fields = ["assure", "arret", "assigned_to", "forwarded_from"]
-    readonly_fields = ["created_by", *AUDIT_FIELDS]
-    inlines = [ContactAttemptInline, SignalementEventInline]
     list_select_related = ["assure", "unit", "assigned_to"]
+    search_fields = ["assure__nir", "assure__nom_naissance", "assure__prenoms"]
+    inlines = [ContactAttemptInline, SignalementEventInline]
 
 
 @admin.register(SignalementEvent)
-class SignalementEventAdmin(admin.ModelAdmin):
+class SignalementEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "signalement", "kind", "old_value", "new_value", "actor"]
     list_filter = ["kind"]
-    raw_id_fields = ["signalement"]
-    readonly_fields = ["actor"]
+    list_select_related = ["signalement__assure", "actor"]
+    audit_assure_id = "signalement.assure_id"
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(admin.ModelAdmin):
+class ContactAttemptAdmin(ReadOnlyAdmin):
     list_display = ["at", "signalement", "canal", "resultat", "user"]
     list_filter = ["canal", "resultat"]
-    raw_id_fields = ["signalement"]
-    readonly_fields = ["user"]
+    list_select_related = ["signalement__assure", "user"]
+    exclude = ["note"]
+    audit_assure_id = "signalement.assure_id"
 
 
-class ImportRejectionInline(admin.TabularInline):
+class ImportRejectionInline(ReadOnlyInline):
     model = ImportRejection
-    extra = 0
-    readonly_fields = ["line_number", "reason", "raw_line"]
-    can_delete = False
+    fields = ["line_number", "reason", "raw_line"]
 
 
 @admin.register(CpamImport)
-class CpamImportAdmin(admin.ModelAdmin):
+class CpamImportAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "file_name",
@@ -131,12 +128,14 @@ class CpamImportAdmin(admin.ModelAdmin):
         "rows_rejected",
     ]
     list_filter = ["status", "cpam"]
+    list_select_related = ["cpam", "user"]
     search_fields = ["file_name"]
-    readonly_fields = ["user", "created_at"]
     inlines = [ImportRejectionInline]
+    audit_assure_id = None  # an extract is about many people
 
 
 @admin.register(ImportRejection)
-class ImportRejectionAdmin(admin.ModelAdmin):
+class ImportRejectionAdmin(ReadOnlyAdmin):
     list_display = ["cpam_import", "line_number", "reason"]
-    raw_id_fields = ["cpam_import"]
+    list_select_related = ["cpam_import"]
+    audit_assure_id = None  # a rejected line is not linked to a stored person

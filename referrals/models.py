@@ -95,7 +95,9 @@ class Assure(models.Model):
     # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). Not indexed:
     # the search looks for each word anywhere in it (LIKE '%mot%'), which a btree cannot serve,
     # and a trigram index would slow the CPAM import down too much (measured).
-    search_name = models.CharField(max_length=400, editable=False, default="")
+    search_name = models.CharField(
+        "nom pour la recherche", max_length=400, editable=False, default=""
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -154,7 +156,11 @@ class ArretTravail(models.Model):
 
     # Not indexed alone: the unique (assure, date_debut) constraint's index starts with it.
     assure = models.ForeignKey(
-        Assure, on_delete=models.CASCADE, related_name="arrets", db_index=False
+        Assure,
+        on_delete=models.CASCADE,
+        related_name="arrets",
+        verbose_name="assuré",
+        db_index=False,
     )
     type_arret = models.CharField("type", max_length=3, choices=TypeArret.choices)
     date_debut = models.DateField("début")
@@ -299,7 +305,9 @@ class SignalementQuerySet(models.QuerySet):
 
 
 class Signalement(models.Model):
-    assure = models.ForeignKey(Assure, on_delete=models.CASCADE, related_name="signalements")
+    assure = models.ForeignKey(
+        Assure, on_delete=models.CASCADE, related_name="signalements", verbose_name="assuré"
+    )
     # arret, unit and assigned_to are not indexed alone: the unique (arret, service) constraint
     # and the (unit, statut) and (assigned_to, statut) indexes start with them.
     arret = models.ForeignKey(
@@ -411,18 +419,25 @@ class SignalementEvent(models.Model):
         CONTACT = "contact", "Tentative de contact"
         FORWARDED = "forwarded", "Transmission"
 
-    signalement = models.ForeignKey(Signalement, on_delete=models.CASCADE, related_name="events")
+    signalement = models.ForeignKey(
+        Signalement, on_delete=models.CASCADE, related_name="events", verbose_name="signalement"
+    )
     at = models.DateTimeField("date", default=timezone.now)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name="auteur",
     )
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    old_value = models.CharField(max_length=100, blank=True)
-    new_value = models.CharField(max_length=100, blank=True)
+    kind = models.CharField("type", max_length=12, choices=Kind.choices)
+    old_value = models.CharField("ancienne valeur", max_length=100, blank=True)
+    new_value = models.CharField("nouvelle valeur", max_length=100, blank=True)
     reason = models.TextField("motif", blank=True)
 
     class Meta:
         verbose_name = "événement de signalement"
+        verbose_name_plural = "événements de signalement"
         ordering = ["at", "pk"]
 
     def __str__(self):
@@ -438,14 +453,21 @@ class ContactAttempt(models.Model):
         REFUS = "refus", "Refus"
 
     signalement = models.ForeignKey(
-        Signalement, on_delete=models.CASCADE, related_name="contact_attempts"
+        Signalement,
+        on_delete=models.CASCADE,
+        related_name="contact_attempts",
+        verbose_name="signalement",
     )
     at = models.DateTimeField("date", default=timezone.now)
     canal = models.CharField("canal", max_length=20, choices=Canal.choices)
     resultat = models.CharField("résultat", max_length=20, choices=Resultat.choices)
     note = models.TextField("note", blank=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name="auteur",
     )
 
     class Meta:
@@ -494,7 +516,9 @@ class CpamImport(models.Model):
 
 
 class ImportRejection(models.Model):
-    cpam_import = models.ForeignKey(CpamImport, on_delete=models.CASCADE, related_name="rejections")
+    cpam_import = models.ForeignKey(
+        CpamImport, on_delete=models.CASCADE, related_name="rejections", verbose_name="import"
+    )
     line_number = models.PositiveIntegerField("ligne")
     reason = models.TextField("motif")
     raw_line = models.TextField("contenu", blank=True)

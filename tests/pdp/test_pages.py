@@ -31,7 +31,8 @@ def test_a_user_logs_in_and_sees_role_and_unit(client, ass):
 def test_a_wrong_password_is_refused_in_french(client, ass):
     response = client.post(reverse("login"), {"username": ass.username, "password": "x"})
     assert response.status_code == 200
-    assert "Saisissez un nom" in response.content.decode()
+    # The username field is labelled « identifiant » (pdp.models.User.username).
+    assert "Saisissez un identifiant et un mot de passe valides" in response.content.decode()
 
 
 def test_logout_is_a_post_and_ends_the_session(client, ass):

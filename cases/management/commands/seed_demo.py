@@ -163,8 +163,10 @@ class Command(BaseCommand):
                     "role": role,
                     "unit": units[unit_code] if unit_code else None,
                     "region": None if unit_code else region,
+                    # The demo administrator is an « Administrateur », not a superuser:
+                    # superusers are for operations (manage.py createsuperuser).
                     "is_staff": role == Role.ADMIN,
-                    "is_superuser": role == Role.ADMIN,
+                    "is_superuser": False,
                     "is_active": True,
                 },
             )
