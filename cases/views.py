@@ -84,8 +84,16 @@ def _case_url(case, anchor=""):
     return f"{url}#{anchor}" if anchor else url
 
 
-def _read(request, obj, case):
-    audit(user=request.user, action=AuditLog.Action.VIEW, obj=obj, assure_id=case.assure_id)
+def _read(request, obj, case, page=None):
+    """Every page that shows a person's file writes a read row (domain §11); `page` says which
+    page when the object alone does not (the plan d'aide of a case, a form showing a record)."""
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=obj,
+        assure_id=case.assure_id,
+        changes={"page": page} if page else None,
+    )
 
 
 def _form_page(request, case, form, *, title, submit_label, intro="", danger=False, cancel=None):
@@ -322,6 +330,8 @@ def evaluation_create(request, pk):
                 request, f"Évaluation globale enregistrée (version {evaluation.version})."
             )
             return redirect("cases:evaluation_detail", pk=case.pk, version=evaluation.version)
+    if previous is not None:  # the form is pre-filled with it
+        _read(request, previous, case, page="nouvelle évaluation")
     return render(
         request,
         "cases/evaluation_create.html",
@@ -350,6 +360,7 @@ def _objectifs(case, ordering="echeance"):
 def plan_detail(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
     ordering = _sort(request, OBJECTIF_SORTS, "echeance")
+    _read(request, case, case, page="plan d'aide")
     return render(
         request,
         "cases/plan_detail.html",
@@ -411,6 +422,7 @@ def objectif_update(request, pk, objectif_pk):
         if updated:
             messages.success(request, "Objectif modifié.")
             return redirect("cases:plan_detail", pk=case.pk)
+    _read(request, objectif, case, page="modification de l'objectif")
     return _form_page(
         request,
         case,
@@ -518,6 +530,7 @@ def orientation_update(request, pk, orientation_pk):
         if updated:
             messages.success(request, "Orientation mise à jour.")
             return redirect(_case_url(case, "orientations"))
+    _read(request, orientation, case, page="suivi de l'orientation")
     return _form_page(
         request,
         case,

@@ -364,6 +364,13 @@ def assure_edit(request, pk):
             return redirect("cases:assure_detail", pk=assure.pk)
     if request.method == "GET":
         form.initial["employeur_siret"] = _siret_display(assure.employeur_siret)
+    audit(
+        user=user,
+        action=AuditLog.Action.VIEW,
+        obj=assure,
+        assure_id=assure.pk,
+        changes={"page": "modification des coordonnées"},
+    )
     return render(request, "cases/assure_edit.html", {"assure": assure, "form": form})
 
 
@@ -454,6 +461,7 @@ def entretien_edit(request, pk):
                 return redirect("cases:accompagnement_detail", pk=case.pk)
     elif request.method == "POST":
         raise PermissionDenied("Action inconnue.")
+    audit(user=user, action=AuditLog.Action.VIEW, obj=entretien, assure_id=case.assure_id)
     return render(
         request,
         "cases/entretien_edit.html",

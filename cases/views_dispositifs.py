@@ -191,6 +191,13 @@ def dispositif_edit(request, pk, dpk):
         else:
             messages.success(request, "Dispositif modifié.")
             return redirect("cases:dispositif_detail", pk=case.pk, dpk=dispositif.pk)
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=dispositif,
+        assure_id=case.assure_id,
+        changes={"page": "modification du dispositif"},
+    )
     context = {
         "case": case,
         "form": form,
