@@ -208,13 +208,18 @@ def entretien_record(*, entretien, acting_user, statut, note=""):
 # --- The week agenda ---------------------------------------------------------------------
 
 
+AGENDA_YEARS = 10  # weeks farther than this from today are not agenda weeks
+
+
 def parse_week(value, today=None):
-    """Monday of the ISO week `YYYY-Www` (e.g. 2026-W05); the current week if invalid."""
+    """Monday of the ISO week `YYYY-Www` (e.g. 2026-W05); the current week if invalid or more
+    than AGENDA_YEARS away (year 0001 or 9999 would overflow the week's bounds)."""
     today = today or timezone.localdate()
     if value:
         try:
             year, week = value.upper().split("-W")
-            return datetime.date.fromisocalendar(int(year), int(week), 1)
+            if abs(int(year) - today.year) <= AGENDA_YEARS:
+                return datetime.date.fromisocalendar(int(year), int(week), 1)
         except ValueError:
             pass
     return today - datetime.timedelta(days=today.weekday())

@@ -124,6 +124,15 @@ class EntretienForm(_NoTagHelperMixin, forms.Form):
             "ass": entretien.ass_id,
         }
 
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        today = timezone.localdate()
+        if not today - datetime.timedelta(days=366) <= day <= today + datetime.timedelta(days=731):
+            raise forms.ValidationError(
+                "Choisissez une date entre l'année dernière et dans deux ans au plus."
+            )
+        return day
+
     @property
     def debut(self):
         combined = datetime.datetime.combine(self.cleaned_data["date"], self.cleaned_data["heure"])

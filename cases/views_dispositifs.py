@@ -112,7 +112,7 @@ def dispositif_check(request, pk):
             form.instance, _creation_statut(form), _creation_periodes(form.instance)
         )
         return render(request, "cases/dispositif_check.html", context)
-    if not dpk.isdigit():
+    if not (dpk.isascii() and dpk.isdigit()):  # "²".isdigit() is True
         raise Http404
     dispositif = _get_dispositif(case, int(dpk))
     periodes = list(dispositif.periodes.all())

@@ -461,3 +461,31 @@ def test_the_section_shows_notes_only_to_content_readers(case, ass, conseiller):
     assert "Réalisé" in for_conseiller
     assert edit_url(held) not in for_conseiller  # nothing left to move
     assert create_url(case) in for_conseiller
+
+
+# --- Hostile input: a clear refusal, never an HTTP 500 -------------------------------------
+
+
+@pytest.mark.parametrize("week", ["9999-W52", "0001-W01", "2026-W99", "abc", "2026-Wx"])
+def test_an_out_of_range_or_bad_week_shows_the_current_week(client, ass, week):
+    client.force_login(ass)
+    response = client.get(AGENDA, {"semaine": week})
+    assert response.status_code == 200
+    assert response.context["monday"] == datetime.date(2026, 3, 9)
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2030-01-01"])
+def test_a_meeting_years_away_is_refused_next_to_the_date(client, ass, case, day):
+    client.force_login(ass)
+    response = client.post(create_url(case), schedule_data(day=datetime.date.fromisoformat(day)))
+    assert response.status_code == 200
+    assert "dans deux ans au plus" in response.content.decode()
+    assert not Entretien.objects.exists()
+
+
+def test_a_nul_byte_anywhere_in_a_request_is_a_400(client, ass, case):
+    assert client.get("/agenda/a%00b.ics").status_code == 400  # anonymous too
+    client.force_login(ass)
+    assert client.get(AGENDA, {"semaine": "2026\x00-W11"}).status_code == 400
+    assert client.post(create_url(case), schedule_data(mode="tele\x00phone")).status_code == 400
+    assert not Entretien.objects.exists()

@@ -545,3 +545,13 @@ def test_the_accompagnement_section_does_no_query_per_dispositif(case, ass, essa
         )
     assert len(queries) == 0
     assert "9 / 14" in html
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "12a", "-1"])
+def test_a_non_ascii_or_bad_dispositif_number_on_the_check_view_is_a_404(client, ass, case, value):
+    from urllib.parse import unquote
+
+    client.force_login(ass)
+    target = reverse("cases:dispositif_check", args=[case.pk])
+    assert client.post(target, QUERY_STRING=f"dispositif={value}").status_code == 404
+    assert client.post(f"{target}?dispositif={unquote(value)}").status_code == 404
