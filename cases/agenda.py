@@ -2,7 +2,8 @@
 
 Rules (domain §3, "Entretien / rendez-vous"):
 - a meeting is planned for an ASS of the case's unit, in the future, in an open case, and may
-  not overlap another planned meeting of that ASS;
+  not overlap another planned meeting of that ASS, nor a first meeting a conseiller proposed
+  to her on an open referral (`referrals.services.signalement_hand_over`);
 - only a planned meeting can be moved; a meeting is recorded as réalisé or absent once its
   time has come, or cancelled (annulé) before or after;
 - a cancelled meeting is final and takes no note; réalisé and absent may be corrected into
@@ -20,9 +21,10 @@ from cases.models import CaseEvent, CaseStatus, Entretien
 from cases.services import case_event_add, case_lock
 from pdp.audit import audit
 from pdp.models import AuditLog, Role, User
+from referrals.services import MEETING_MAX_MINUTES, proposed_meeting_conflict
 
 NOTE_MAX_LENGTH = 2000
-MAX_DURATION_MINUTES = 8 * 60
+MAX_DURATION_MINUTES = MEETING_MAX_MINUTES
 ICS_PAST_DAYS = 30
 ICS_FUTURE_DAYS = 180
 
@@ -44,14 +46,8 @@ def _check_ass(accompagnement, ass):
         raise ValidationError({"ass": "Les entretiens sont tenus par un·e ASS."})
 
 
-def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
-    if debut <= timezone.now():
-        raise ValidationError({"debut": "Un entretien planifié doit être dans le futur."})
-    if not 5 <= duree_minutes <= MAX_DURATION_MINUTES:
-        raise ValidationError(
-            {"duree_minutes": "La durée doit être comprise entre 5 minutes et 8 heures."}
-        )
-    fin = debut + datetime.timedelta(minutes=duree_minutes)
+def planned_meeting_conflict(ass, debut, fin, exclude_pk=None):
+    """The planned entretien of `ass` that overlaps [debut, fin), or None."""
     # Candidates: planned meetings of this ASS starting within the longest possible duration.
     window_start = debut - datetime.timedelta(minutes=MAX_DURATION_MINUTES)
     candidates = Entretien.objects.filter(
@@ -60,9 +56,40 @@ def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
     for other in candidates:
         other_fin = other.debut + datetime.timedelta(minutes=other.duree_minutes)
         if other.debut < fin and other_fin > debut:
-            raise ValidationError(
-                {"debut": f"{ass} a déjà un entretien le {_label(other)} sur ce créneau."}
-            )
+            return other
+    return None
+
+
+def entretien_conflict_label(ass, debut, fin):
+    """For the referral engine (`referrals.hooks.meeting_conflict`): the overlapping planned
+    entretien of `ass`, described without the person."""
+    other = planned_meeting_conflict(ass, debut, fin)
+    return f"un entretien le {_label(other)}" if other is not None else None
+
+
+def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
+    if debut <= timezone.now():
+        raise ValidationError({"debut": "Un entretien planifié doit être dans le futur."})
+    if not 5 <= duree_minutes <= MAX_DURATION_MINUTES:
+        raise ValidationError(
+            {"duree_minutes": "La durée doit être comprise entre 5 minutes et 8 heures."}
+        )
+    fin = debut + datetime.timedelta(minutes=duree_minutes)
+    other = planned_meeting_conflict(ass, debut, fin, exclude_pk)
+    if other is not None:
+        raise ValidationError(
+            {"debut": f"{ass} a déjà un entretien le {_label(other)} sur ce créneau."}
+        )
+    proposed = proposed_meeting_conflict(ass, debut, fin)
+    if proposed is not None:
+        raise ValidationError(
+            {
+                "debut": (
+                    f"{ass} a déjà un premier rendez-vous proposé le "
+                    f"{_local(proposed.rdv_debut):%d/%m/%Y à %H:%M} sur ce créneau."
+                )
+            }
+        )
 
 
 def _check_case_open(accompagnement, *, lock=False):

@@ -144,11 +144,66 @@ def _spread_referrals(rng, users, today):
             )
             _fill_case(case, i, today, CaseEvent, Cloture, Entretien, EvaluationGlobale, Objectif)
 
+    _conseiller_call_list(users, actor, today)
+
     medical = Signalement.objects.filter(service="medical").order_by("pk")
     for i, referral in enumerate(medical):
         if i % 3 == 1:
             referral.statut = "classe"
             referral.save(update_fields=["statut"])
+
+
+CONSEILLER_OVERDUE = 4
+CONSEILLER_UPCOMING = 8
+
+
+def _conseiller_call_list(users, manager, today):
+    """The Rouen manager gives a batch of open referrals (overdue ones and others) to the
+    conseiller for the first contact; one of them was reached and handed over to an ASS with
+    a proposed first meeting, so both pages show the hand-over. Through the real services."""
+    from referrals import services
+    from referrals.models import Signalement
+
+    conseiller, ass = users["conseiller.rouen"], users["ass.rouen"]
+    candidates = list(
+        Signalement.objects.filter(
+            service="social",
+            unit_id=conseiller.unit_id,
+            statut__in=["nouveau", "a_contacter", "contact_en_cours"],
+        ).order_by("date_echeance", "pk")
+    )
+    overdue = [r for r in candidates if r.date_echeance and r.date_echeance < today]
+    upcoming = [r for r in candidates if r not in overdue]
+    step = max(1, len(overdue) // CONSEILLER_OVERDUE)  # spread over the due dates
+    batch = overdue[::step][:CONSEILLER_OVERDUE] + upcoming[:CONSEILLER_UPCOMING]
+    for referral in batch:
+        services.signalement_assign(
+            signalement=referral,
+            acting_user=manager,
+            unit=referral.unit,
+            assigned_to=conseiller,
+            reason="Premier contact par le conseiller (données de démonstration).",
+        )
+    reached = batch[-1] if batch else None
+    if reached is None:
+        return
+    services.contact_attempt_add(
+        signalement=reached,
+        acting_user=conseiller,
+        canal="telephone",
+        resultat="joint",
+        note="Personne d'accord pour rencontrer une assistante sociale.",
+    )
+    services.signalement_hand_over(
+        signalement=reached,
+        acting_user=conseiller,
+        ass=ass,
+        debut=timezone.make_aware(
+            datetime.datetime.combine(today + datetime.timedelta(days=2), datetime.time(16, 30))
+        ),
+        mode="sur_place",
+        duree_minutes=60,
+    )
 
 
 def _fill_case(case, i, today, CaseEvent, Cloture, Entretien, EvaluationGlobale, Objectif):

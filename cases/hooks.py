@@ -2,8 +2,14 @@
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from cases.agenda import entretien_conflict_label
 from cases.models import Accompagnement, CaseStatus
-from referrals.hooks import OpenFollowup, register_assure_visibility, register_open_followup
+from referrals.hooks import (
+    OpenFollowup,
+    register_assure_visibility,
+    register_meeting_conflict,
+    register_open_followup,
+)
 
 
 def _assure_visible_through_cases(user):
@@ -36,3 +42,4 @@ class OpenCase(OpenFollowup):
 def register():
     register_assure_visibility(_assure_visible_through_cases)
     register_open_followup(OpenCase())
+    register_meeting_conflict(entretien_conflict_label)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from pdp import permissions
 from pdp.identifiers import validate_siret
 from pdp.models import Partner, PartnerKind, Unit
-from referrals.models import Assure, Signalement
+from referrals.models import Assure, ModeRencontre, Signalement
 
 
 class Mission(models.TextChoices):
@@ -338,11 +338,7 @@ class Action(models.Model):
 
 
 class Entretien(models.Model):
-    class Mode(models.TextChoices):
-        SUR_PLACE = "sur_place", "Consultation sociale sur site"
-        DOMICILE = "domicile", "Visite à domicile"
-        TELEPHONE = "telephone", "Téléphone"
-        VISIO = "visio", "Web-entretien"
+    Mode = ModeRencontre  # one list with the first meeting proposed on a referral
 
     class Statut(models.TextChoices):
         PLANIFIE = "planifie", "Planifié"

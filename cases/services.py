@@ -152,7 +152,7 @@ def case_open_from_signalement(*, signalement, acting_user, referent, mission=Mi
     )
     try:
         with transaction.atomic():
-            return case_open(
+            case = case_open(
                 assure=signalement.assure,
                 referent=referent,
                 acting_user=acting_user,
@@ -161,6 +161,29 @@ def case_open_from_signalement(*, signalement, acting_user, referent, mission=Mi
             )
     except IntegrityError as exc:  # opened concurrently by someone else
         raise ValidationError("Un accompagnement vient d'être ouvert pour cette personne.") from exc
+    _plan_proposed_first_meeting(case, signalement, acting_user)
+    return case
+
+
+def _plan_proposed_first_meeting(case, signalement, acting_user):
+    """The first meeting a conseiller proposed on the referral becomes a planned entretien of
+    the case, with the ASS it was booked with — if it is still to come and she still works in
+    the unit (a past one was held or missed: the référent records it herself)."""
+    from cases.agenda import entretien_schedule  # cases.agenda builds on this module
+
+    ass = signalement.rdv_ass
+    if signalement.rdv_debut is None or signalement.rdv_debut <= timezone.now():
+        return None
+    if not ass.is_active or ass.unit_id != case.unit_id or ass.role != Role.ASS:
+        return None
+    return entretien_schedule(
+        accompagnement=case,
+        acting_user=acting_user,
+        debut=signalement.rdv_debut,
+        mode=signalement.rdv_mode,
+        duree_minutes=signalement.rdv_duree_minutes,
+        ass=ass,
+    )
 
 
 # --- Guards ----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from pdp.identifiers import IdentifierError, siret_format
 from pdp.models import AuditLog, Role, User
 from pdp.permissions import can_see_nir
 from referrals.markers import arret_markers, region_of
-from referrals.models import Service, Signalement
+from referrals.models import ContactAttempt, Service, Signalement
 from referrals.permissions import get_assure_for_user
 
 PAGE_SIZE = 25
@@ -88,9 +88,35 @@ def _open_referrals():
     return (
         Signalement.objects.filter(service=Service.SOCIAL)
         .open()
-        .select_related("assure", "assigned_to")
+        .select_related("assure", "assigned_to", "rdv_ass", "rdv_par")
         .order_by(F("date_echeance").asc(nulls_last=True), "date_signalement", "pk")
     )
+
+
+def _call_list(user, today):
+    """A conseiller's open referrals, overdue first then by due date, with what a phone call
+    needs: the person, their number, the arrêt's day count and the attempts so far."""
+    attempts = ContactAttempt.objects.filter(signalement=OuterRef("pk"))
+    last = attempts.order_by("-at", "-pk")
+    rows = _limited(
+        _open_referrals()
+        .filter(assigned_to=user, unit_id=user.unit_id)
+        .select_related("arret")
+        .annotate(
+            n_attempts=_count(ContactAttempt.objects.all(), "signalement"),
+            last_attempt_at=Subquery(last.values("at")[:1]),
+            last_attempt_resultat=Subquery(last.values("resultat")[:1]),
+        )
+    )
+    for referral in rows["rows"]:
+        referral.jours = referral.arret.duree_au(today) if referral.arret_id else None
+        referral.tel = "".join(c for c in referral.assure.telephone if c.isdigit() or c == "+")
+        referral.last_attempt_label = (
+            ContactAttempt.Resultat(referral.last_attempt_resultat).label
+            if referral.last_attempt_resultat
+            else ""
+        )
+    return rows
 
 
 def _open_cases(now):
@@ -197,7 +223,7 @@ def dashboard(request):
         "is_manager": user.role == Role.MANAGER,
     }
     if user.role == Role.CONSEILLER:
-        context["referrals"] = _limited(_open_referrals().filter(assigned_to=user))
+        context["referrals"] = _call_list(user, today)
         context["meetings"] = _limited(_meetings_today(today).filter(ass__unit_id=user.unit_id))
         return render(request, "cases/dashboard_conseiller.html", context)
 
@@ -511,12 +537,35 @@ def agenda(request):
     meetings = list(agenda_services.week_meetings(worker, monday))
     for meeting in meetings:
         meeting.editable = can_schedule_for_case(user, meeting.accompagnement)
+    # First meetings a conseiller proposed to the worker on referrals not yet opened as cases.
+    week_start, week_end = agenda_services.day_bounds(monday, 7)
+    proposals = list(
+        Signalement.objects.visible_to(user)
+        .open()
+        .filter(rdv_ass=worker, rdv_debut__gte=week_start, rdv_debut__lt=week_end)
+        .select_related("assure", "rdv_par")
+        .order_by("rdv_debut", "pk")
+    )
+    for meeting in meetings:
+        meeting.is_proposal, meeting.at = False, meeting.debut
+    for proposal in proposals:
+        proposal.is_proposal, proposal.at = True, proposal.rdv_debut
     days = []
     for offset in range(7):
         day = monday + datetime.timedelta(days=offset)
         items = [m for m in meetings if timezone.localtime(m.debut).date() == day]
-        if offset < 6 or items:  # Sunday only when something is planned on it
-            days.append({"date": day, "meetings": items, "today": day == today})
+        proposed = [p for p in proposals if timezone.localtime(p.rdv_debut).date() == day]
+        entries = sorted(items + proposed, key=lambda e: (e.at, e.is_proposal, e.pk))
+        if offset < 6 or entries:  # Sunday only when something is planned on it
+            days.append(
+                {
+                    "date": day,
+                    "meetings": items,
+                    "proposals": proposed,
+                    "entries": entries,
+                    "today": day == today,
+                }
+            )
     return render(
         request,
         "cases/agenda.html",

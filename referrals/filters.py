@@ -6,9 +6,19 @@ from django.utils import timezone
 
 from pdp.models import CpamOffice, Role, User
 from referrals.models import OPEN_STATUSES, Origine, Signalement, Statut
+from referrals.routing import ASSIGNABLE_ROLES, assignee_label
 
 OPEN = "ouverts"
 SOCIAL_STATUSES = [s for s in Statut if s not in (Statut.TRANSMIS, Statut.CLASSE)]
+
+
+class AssigneeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return assignee_label(obj)
+
+
+class AssigneeFilter(django_filters.ModelChoiceFilter):
+    field_class = AssigneeChoiceField
 
 
 class InboxFilter(django_filters.FilterSet):
@@ -34,8 +44,8 @@ class InboxFilter(django_filters.FilterSet):
         method="filter_en_retard",
         widget=forms.CheckboxInput,
     )
-    assigned_to = django_filters.ModelChoiceFilter(
-        label="ASS attribuée",
+    assigned_to = AssigneeFilter(
+        label="Attribué à",
         queryset=User.objects.none(),
         empty_label="Toutes",
     )
@@ -53,9 +63,11 @@ class InboxFilter(django_filters.FilterSet):
         region_id = user.unit.region_id if user.unit_id else None
         self.filters["cpam"].queryset = CpamOffice.objects.filter(region_id=region_id)
         if user.role == Role.MANAGER:
+            # Everyone a referral of the unit may be assigned to, by role (conseillers too: the
+            # manager hands them batches for the first contact), and those who left.
             self.filters["assigned_to"].queryset = User.objects.filter(
-                unit_id=user.unit_id, role=Role.ASS
-            ).order_by("last_name", "first_name")
+                unit_id=user.unit_id, role__in=ASSIGNABLE_ROLES
+            ).order_by("role", "last_name", "first_name")
         else:
             del self.filters["assigned_to"]
 

@@ -1,11 +1,15 @@
 """Triage forms: validation and layout only; the changes are made by referrals.services."""
 
+import datetime
+
 from django import forms
 from django.utils import timezone
 
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.models import CpamOffice, Role, Unit, User
-from referrals.models import Canal, ContactAttempt, Sexe, Statut
+from referrals.models import Canal, ContactAttempt, ModeRencontre, Sexe, Statut
+from referrals.permissions import assignable_units
+from referrals.routing import assignee_label, eligible_assignees
 from referrals.services import MANUAL, MANUAL_ORIGINS, next_statuses
 
 NO_DIAGNOSIS = "Sans aucun diagnostic ni information médicale."
@@ -61,9 +65,15 @@ class StatusForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    unit = forms.ModelChoiceField(label="Unité", queryset=Unit.objects.none())
+    """The manager's assignment: a unit they may send the referral to, and one of its
+    eligible people (`routing.eligible_assignees`), labelled by role and grouped by unit when
+    the referral comes from the regional queue."""
+
+    unit = forms.ModelChoiceField(
+        label="Unité", queryset=Unit.objects.none(), empty_label="Choisir…"
+    )
     assigned_to = forms.TypedChoiceField(
-        label="ASS",
+        label="Attribué à",
         required=False,
         coerce=int,
         empty_value=None,
@@ -76,33 +86,64 @@ class AssignForm(forms.Form):
         help_text=NO_DIAGNOSIS,
     )
 
-    def __init__(self, *args, region_id, signalement=None, **kwargs):
+    def __init__(self, *args, user, signalement, **kwargs):
         kwargs.setdefault("prefix", "attribution")
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = Unit.objects.filter(region_id=region_id)
-        workers = User.objects.filter(
-            unit__region_id=region_id, role=Role.ASS, is_active=True
-        ).select_related("unit")
-        workers = workers.order_by("unit__name", "last_name", "first_name")
-        self._workers = {w.pk: w for w in workers}
-        groups = {}
-        for worker in self._workers.values():
-            groups.setdefault(str(worker.unit), []).append((worker.pk, str(worker)))
-        self.fields["assigned_to"].choices = [("", "Non attribué"), *groups.items()]
-        if signalement is not None and not self.is_bound:
+        units = assignable_units(user, signalement).order_by("name")
+        from_queue = signalement.unit_id is None  # any unit of the region, else only theirs
+        self.fields["unit"].queryset = units
+        people = eligible_assignees(units).select_related("unit")
+        people = people.order_by("unit__name", "role", "last_name", "first_name", "pk")
+        self._people = {p.pk: p for p in people}
+        choices = [(p.pk, assignee_label(p)) for p in self._people.values()]
+        if from_queue:
+            groups = {}
+            for person in self._people.values():
+                groups.setdefault(str(person.unit), []).append((person.pk, assignee_label(person)))
+            choices = list(groups.items())
+        self.fields["assigned_to"].choices = [("", "Non attribué"), *choices]
+        if not self.is_bound:
             self.initial.setdefault("unit", signalement.unit_id)
             self.initial.setdefault("assigned_to", signalement.assigned_to_id)
 
     def clean_assigned_to(self):
         pk = self.cleaned_data.get("assigned_to")
-        return self._workers.get(pk) if pk is not None else None
+        return self._people.get(pk) if pk is not None else None
 
     def clean(self):
         data = super().clean()
-        unit, worker = data.get("unit"), data.get("assigned_to")
-        if unit is not None and worker is not None and worker.unit_id != unit.pk:
+        unit, person = data.get("unit"), data.get("assigned_to")
+        if unit is not None and person is not None and person.unit_id != unit.pk:
             self.add_error("assigned_to", f"Cette personne n'appartient pas à « {unit} ».")
         return data
+
+
+class HandOverForm(forms.Form):
+    """The conseiller's hand-over: the ASS and the first meeting proposed to the person."""
+
+    ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none())
+    date = forms.DateField(label="Date du rendez-vous", widget=DATE_WIDGET)
+    heure = forms.TimeField(
+        label="Heure", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    duree_minutes = forms.IntegerField(
+        label="Durée (minutes)", min_value=5, max_value=480, initial=60
+    )
+    mode = forms.ChoiceField(label="Modalité", choices=ModeRencontre.choices)
+
+    def __init__(self, *args, signalement, **kwargs):
+        kwargs.setdefault("prefix", "relais")
+        super().__init__(*args, **kwargs)
+        self.fields["ass"].queryset = (
+            eligible_assignees(signalement.unit)
+            .filter(role=Role.ASS)
+            .order_by("last_name", "first_name", "pk")
+        )
+
+    @property
+    def debut(self):
+        combined = datetime.datetime.combine(self.cleaned_data["date"], self.cleaned_data["heure"])
+        return timezone.make_aware(combined)
 
 
 class ForwardForm(forms.Form):

@@ -1,13 +1,14 @@
 """What the apps above `referrals` tell the referral engine, without `referrals` importing them.
 
 Dependencies run one way (pdp ← referrals ← cases ← coordination…, enforced by import-linter),
-yet three referral rules depend on records that a higher app owns:
+yet four referral rules depend on records that a higher app owns:
 
 - a person is visible to whoever sees one of their accompagnements, not only their referrals
   (and later, to the committee their case was presented to);
 - no new service social referral while the person has an open accompagnement (detection and
   manual referrals);
-- a social worker's load, which automatic assignment balances, counts their open cases.
+- a social worker's load, which automatic assignment balances, counts their open cases;
+- the first meeting a conseiller books for an ASS must not overlap her planned entretiens.
 
 The higher app registers its answer once, in its `AppConfig.ready()`; without it (referrals
 alone) the rules fall back to referrals only. Each rule keeps one implementation: the higher app
@@ -18,6 +19,7 @@ from django.db.models import Value
 
 _assure_visibility = []
 _open_followup = None
+_meeting_conflicts = []
 
 
 class OpenFollowup:
@@ -51,6 +53,13 @@ def register_open_followup(source):
     _open_followup = source
 
 
+def register_meeting_conflict(finder):
+    """`finder(ass, debut, fin)` returns a French description of a meeting of `ass` that
+    overlaps [debut, fin), or None."""
+    if finder not in _meeting_conflicts:
+        _meeting_conflicts.append(finder)
+
+
 def assure_visibility_conditions(user):
     return [c for c in (condition(user) for condition in _assure_visibility) if c is not None]
 
@@ -71,3 +80,12 @@ def open_case_exists_sql(assure_column):
 
 def open_case_load():
     return Value(0) if _open_followup is None else _open_followup.load()
+
+
+def meeting_conflict(ass, debut, fin):
+    """The first conflicting meeting a higher app knows of (its description), or None."""
+    for finder in _meeting_conflicts:
+        found = finder(ass, debut, fin)
+        if found:
+            return found
+    return None

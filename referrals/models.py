@@ -1,5 +1,7 @@
 """Assurés, arrêts de travail, signalements (referrals), contact attempts, CPAM imports."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
@@ -276,6 +278,16 @@ OPEN_STATUSES = (
 )
 
 
+class ModeRencontre(models.TextChoices):
+    """How a meeting takes place; shared by the first meeting proposed on a referral and the
+    entretiens of a case (`cases.models.Entretien.Mode`)."""
+
+    SUR_PLACE = "sur_place", "Consultation sociale sur site"
+    DOMICILE = "domicile", "Visite à domicile"
+    TELEPHONE = "telephone", "Téléphone"
+    VISIO = "visio", "Web-entretien"
+
+
 class SignalementQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Unit staff: their unit's referrals; the manager also the region's « à répartir »
@@ -364,6 +376,40 @@ class Signalement(models.Model):
         related_name="+",
         verbose_name="créé par",
     )
+    # The first meeting a conseiller proposed when handing the referral over to an ASS
+    # (`referrals.services.signalement_hand_over`); it becomes a planned entretien when the
+    # case is opened. All empty, or all set (constraint). Nullable, with database defaults,
+    # because the detection job inserts referrals in SQL without these columns.
+    rdv_debut = models.DateTimeField("premier rendez-vous proposé le", null=True, blank=True)
+    rdv_duree_minutes = models.PositiveSmallIntegerField(
+        "durée du premier rendez-vous (minutes)", null=True, blank=True
+    )
+    rdv_mode = models.CharField(
+        "modalité du premier rendez-vous",
+        max_length=12,
+        choices=ModeRencontre.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    rdv_ass = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="ASS du premier rendez-vous",
+        db_index=False,  # partial index in Meta: only the few referrals that have one
+    )
+    rdv_par = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="premier rendez-vous proposé par",
+        db_index=False,  # partial index in Meta
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -391,10 +437,39 @@ class Signalement(models.Model):
                 condition=Q(service="medical") | ~Q(statut__in=["transmis", "classe"]),
                 name="signalement_medical_statuses_only_medical",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    rdv_debut__isnull=True,
+                    rdv_ass__isnull=True,
+                    rdv_duree_minutes__isnull=True,
+                    rdv_mode="",
+                )
+                | (
+                    Q(
+                        rdv_debut__isnull=False,
+                        rdv_ass__isnull=False,
+                        rdv_duree_minutes__isnull=False,
+                    )
+                    & ~Q(rdv_mode="")
+                ),
+                name="signalement_rdv_complete_or_empty",
+                violation_error_message="Le premier rendez-vous proposé est incomplet.",
+            ),
         ]
         indexes = [
             models.Index(fields=["unit", "statut"]),
             models.Index(fields=["assigned_to", "statut"]),
+            # An ASS's proposed first meetings: her agenda and the overlap checks.
+            models.Index(
+                fields=["rdv_ass", "rdv_debut"],
+                condition=Q(rdv_ass__isnull=False),
+                name="signalement_rdv_ass_idx",
+            ),
+            models.Index(
+                fields=["rdv_par"],
+                condition=Q(rdv_par__isnull=False),
+                name="signalement_rdv_par_idx",
+            ),
         ]
 
     def __str__(self):
@@ -407,6 +482,12 @@ class Signalement(models.Model):
     @property
     def is_overdue(self):
         return self.is_open and self.date_echeance and self.date_echeance < timezone.localdate()
+
+    @property
+    def rdv_fin(self):
+        if self.rdv_debut is None:
+            return None
+        return self.rdv_debut + datetime.timedelta(minutes=self.rdv_duree_minutes)
 
 
 class SignalementEvent(models.Model):

@@ -4,7 +4,7 @@ Who sees a record is its QuerySet's `visible_to(user)` (`referrals.models`); the
 what a user may do with a record they can see. Not visible → 404, visible but not allowed → 403.
 """
 
-from pdp.models import Role
+from pdp.models import Role, Unit
 from pdp.permissions import fetch_for_user, in_unit, is_manager
 from referrals.models import Assure, Service, Signalement
 
@@ -32,6 +32,25 @@ def can_assign_signalement(user, signalement):
     return signalement.unit_id in (None, user.unit_id)
 
 
+def assignable_units(user, signalement):
+    """The units `user` may move `signalement` to: a manager keeps a referral of their unit
+    within it, and sends one of the regional « à répartir » queue to any unit of their region.
+    Nobody else assigns."""
+    if not is_manager(user) or signalement.service != Service.SOCIAL:
+        return Unit.objects.none()
+    if signalement.unit_id is None:
+        return Unit.objects.filter(region_id=user.unit.region_id)
+    if signalement.unit_id == user.unit_id:
+        return Unit.objects.filter(pk=user.unit_id)
+    return Unit.objects.none()
+
+
+def can_hand_over_signalement(user, signalement):
+    """A conseiller working the referral books the first meeting with an ASS and hands it over
+    (they never open the case themselves)."""
+    return user.role == Role.CONSEILLER and can_work_signalement(user, signalement)
+
+
 def can_forward_signalement(user, signalement):
     return signalement.service == Service.MEDICAL and user.role == Role.MEDECIN
 
@@ -41,5 +60,7 @@ def get_assure_for_user(user, pk, rule=None):
 
 
 def get_signalement_for_user(user, pk, rule=None):
-    qs = Signalement.objects.select_related("assure", "arret", "unit", "assigned_to")
+    qs = Signalement.objects.select_related(
+        "assure", "arret", "unit", "assigned_to", "rdv_ass", "rdv_par"
+    )
     return fetch_for_user(qs, user, pk, rule)

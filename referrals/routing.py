@@ -35,6 +35,30 @@ def with_load(users):
     )
 
 
+# Who a referral can be assigned to: the social workers and the conseillers, who do the first
+# contact (domain §2). Managers assign, they are not given referrals.
+ASSIGNABLE_ROLES = (Role.ASS, Role.CONSEILLER)
+_ROLE_TAGS = {Role.ASS: "ASS", Role.CONSEILLER: "conseiller"}
+
+
+def eligible_assignees(units):
+    """The people a referral of `units` (one unit, or a queryset or list of units) may be
+    assigned to: the active ASS and conseillers of that unit. The one rule of eligibility: the
+    assignment form lists them, the service refuses anyone else."""
+    people = User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
+    if units is None:  # the regional queue: nobody works a referral there
+        return people.none()
+    if isinstance(units, Unit):
+        return people.filter(unit=units)
+    return people.filter(unit__in=units)
+
+
+def assignee_label(user):
+    """ "Prénom Nom (conseiller)": the name with the role, in the choice lists."""
+    tag = _ROLE_TAGS.get(user.role)
+    return f"{user} ({tag})" if tag else str(user)
+
+
 def lightest_worker(unit):
     """The active ASS of `unit` with the fewest open referrals and open cases."""
     workers = User.objects.filter(unit=unit, role=Role.ASS, is_active=True)

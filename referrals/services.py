@@ -63,17 +63,19 @@ from django.utils import timezone
 
 from pdp.audit import audit
 from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
-from pdp.models import AuditLog, Region, Role
+from pdp.models import AuditLog, Region, Role, User
 from referrals import hooks, routing
 from referrals.models import (
     Assure,
     ContactAttempt,
+    ModeRencontre,
     Origine,
     Service,
     Signalement,
     SignalementEvent,
     Statut,
 )
+from referrals.permissions import assignable_units
 
 # How a transition is made.
 MANUAL = "manual"  # chosen in the status form: signalement_transition()
@@ -527,16 +529,29 @@ def signalement_create_manual(
 def signalement_assign(*, signalement, acting_user, unit, assigned_to=None, reason=""):
     """Checked entry point to :func:`referrals.routing.signalement_assign`.
 
-    Only open social referrals move; the worker must be an active ASS of `unit`.
+    Only open social referrals move. The unit must be one the acting manager may send the
+    referral to (:func:`referrals.permissions.assignable_units`: within their unit, or from the
+    regional queue to a unit of their region) and the person one of that unit's
+    :func:`referrals.routing.eligible_assignees` (an active ASS or conseiller).
     """
     if signalement.service != Service.SOCIAL or not signalement.is_open:
         raise ValidationError("Seul un signalement au service social en cours peut être attribué.")
     if unit is None:
         raise ValidationError({"unit": "Choisissez une unité."})
-    if assigned_to is not None and (
-        assigned_to.unit_id != unit.pk or assigned_to.role != Role.ASS or not assigned_to.is_active
+    if not assignable_units(acting_user, signalement).filter(pk=unit.pk).exists():
+        raise ValidationError({"unit": _unit_refusal(acting_user, signalement, unit)})
+    if (
+        assigned_to is not None
+        and not routing.eligible_assignees(unit).filter(pk=assigned_to.pk).exists()
     ):
-        raise ValidationError({"assigned_to": f"Choisissez une ASS de l'unité « {unit} »."})
+        raise ValidationError(
+            {
+                "assigned_to": (
+                    f"{assigned_to} ne peut pas recevoir ce signalement : choisissez une ASS ou "
+                    f"un conseiller en activité de l'unité « {unit} »."
+                )
+            }
+        )
     if signalement.unit_id == unit.pk and signalement.assigned_to_id == (
         assigned_to.pk if assigned_to else None
     ):
@@ -557,6 +572,152 @@ def signalement_assign(*, signalement, acting_user, unit, assigned_to=None, reas
         changes={
             "unit": [old["unit"], signalement.unit_id],
             "assigned_to": [old["assigned_to"], signalement.assigned_to_id],
+        },
+    )
+    return signalement
+
+
+def _unit_refusal(acting_user, signalement, unit):
+    if acting_user is None or acting_user.role != Role.MANAGER or not acting_user.unit_id:
+        return "Seul un responsable d'unité attribue un signalement."
+    if unit.region_id != acting_user.unit.region_id:
+        return "Ce signalement ne peut être confié qu'à une unité de votre région."
+    return (
+        f"Un signalement de l'unité « {acting_user.unit} » reste dans cette unité : "
+        "seuls ceux de la file régionale « à répartir » sont confiés à une autre unité."
+    )
+
+
+# --- Hand-over after the first contact: the proposed first meeting -----------------------
+
+MEETING_MIN_MINUTES = 5
+MEETING_MAX_MINUTES = 8 * 60
+HAND_OVER_REASON = "Passage de relais après premier contact"
+
+
+def _local_label(moment):
+    return f"{timezone.localtime(moment):%d/%m/%Y à %H:%M}"
+
+
+def proposed_meeting_conflict(ass, debut, fin, exclude_pk=None):
+    """The open referral whose proposed first meeting with `ass` overlaps [debut, fin), or
+    None. Checked with the entretiens of her cases (`hooks.meeting_conflict`) when a first
+    meeting is proposed, and by `cases.agenda` when an entretien is planned."""
+    window_start = debut - datetime.timedelta(minutes=MEETING_MAX_MINUTES)
+    candidates = (
+        Signalement.objects.open()
+        .filter(rdv_ass=ass, rdv_debut__gt=window_start, rdv_debut__lt=fin)
+        .exclude(pk=exclude_pk)
+        .order_by("rdv_debut")
+    )
+    return next((other for other in candidates if other.rdv_fin > debut), None)
+
+
+def can_hand_over(signalement, reached=None):
+    """Whether the referral's state allows the hand-over: social, « contact en cours » or
+    « rencontre proposée », and the person was reached (a contact attempt « personne jointe »;
+    `reached` when the caller already knows, else one query)."""
+    if signalement.service != Service.SOCIAL:
+        return False
+    if signalement.statut not in (S.CONTACT_EN_COURS, S.RENCONTRE_PROPOSEE):
+        return False
+    if reached is None:
+        reached = signalement.contact_attempts.filter(
+            resultat=ContactAttempt.Resultat.JOINT
+        ).exists()
+    return reached
+
+
+@transaction.atomic
+def signalement_hand_over(*, signalement, acting_user, ass, debut, mode, duree_minutes=60):
+    """The conseiller who reached the person books their first meeting with an ASS of the
+    unit and hands the referral over to her.
+
+    In one transaction: the referral moves to « rencontre proposée » (if it was « contact en
+    cours »), the proposed meeting is recorded on it (date, length, mode, ASS, who proposed
+    it), and it is assigned to that ASS (event « Attribution », reason « passage de relais
+    après premier contact »). The meeting is in the future and may not overlap a planned
+    entretien of the ASS or another first meeting proposed to her; when she opens the case,
+    it becomes a planned entretien of the case (`cases.services.case_open_from_signalement`).
+    """
+    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
+    signalement.statut = locked.statut
+    if signalement.service != Service.SOCIAL or not locked.is_open:
+        raise ValidationError(
+            f"Le signalement est clos (statut « {_label(locked.statut)} ») : "
+            "aucun rendez-vous ne peut plus y être proposé."
+        )
+    if not can_hand_over(signalement):
+        raise ValidationError(
+            "Le relais se passe une fois la personne jointe : enregistrez d'abord la tentative "
+            "de contact réussie."
+        )
+    unit = locked.unit
+    errors = {}
+    if ass is None or not (
+        routing.eligible_assignees(unit).filter(pk=ass.pk, role=Role.ASS).exists()
+    ):
+        errors["ass"] = f"Choisissez une ASS en activité de l'unité « {unit} »."
+    if mode not in ModeRencontre.values:
+        errors["mode"] = "Modalité inconnue."
+    if not MEETING_MIN_MINUTES <= (duree_minutes or 0) <= MEETING_MAX_MINUTES:
+        errors["duree_minutes"] = "La durée doit être comprise entre 5 minutes et 8 heures."
+    if timezone.is_naive(debut):
+        raise ValueError("`debut` must be an aware datetime.")
+    if debut <= timezone.now():
+        errors["debut"] = "Le rendez-vous proposé doit être dans le futur."
+    if errors:
+        raise ValidationError(errors)
+    # Two bookings for the same ASS at once wait for each other here, so the second one sees
+    # the first when it checks for an overlap.
+    User.objects.select_for_update().filter(pk=ass.pk).values_list("pk", flat=True).get()
+    fin = debut + datetime.timedelta(minutes=duree_minutes)
+    conflict = hooks.meeting_conflict(ass, debut, fin)
+    other = proposed_meeting_conflict(ass, debut, fin, exclude_pk=signalement.pk)
+    if other is not None:
+        conflict = f"un premier rendez-vous proposé le {_local_label(other.rdv_debut)}"
+    if conflict:
+        raise ValidationError({"debut": f"{ass} a déjà {conflict} sur ce créneau."})
+
+    if signalement.statut == S.CONTACT_EN_COURS:
+        _set_status(
+            signalement=signalement,
+            old=signalement.statut,
+            new=S.RENCONTRE_PROPOSEE,
+            acting_user=acting_user,
+            reason="Rencontre proposée lors du premier contact.",
+        )
+    mode_label = ModeRencontre(mode).label.lower()
+    Signalement.objects.filter(pk=signalement.pk).update(
+        rdv_debut=debut,
+        rdv_duree_minutes=duree_minutes,
+        rdv_mode=mode,
+        rdv_ass=ass,
+        rdv_par=acting_user,
+        updated_at=timezone.now(),
+    )
+    old_worker = locked.assigned_to_id
+    signalement = routing.signalement_assign(
+        signalement=signalement,
+        acting_user=acting_user,
+        unit=unit,
+        assigned_to=ass,
+        reason=(
+            f"{HAND_OVER_REASON} : premier rendez-vous proposé le {_local_label(debut)} "
+            f"({mode_label}, {duree_minutes} min)."
+        ),
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+        changes={
+            "assigned_to": [old_worker, ass.pk],
+            "rdv_debut": [locked.rdv_debut, debut],
+            "rdv_mode": mode,
+            "rdv_duree_minutes": duree_minutes,
+            "rdv_ass": ass.pk,
         },
     )
     return signalement

@@ -19,6 +19,7 @@ from referrals.forms import (
     ClassifyForm,
     ContactAttemptForm,
     ForwardForm,
+    HandOverForm,
     ManualSignalementForm,
     StatusForm,
 )
@@ -27,6 +28,7 @@ from referrals.models import (
     OPEN_STATUSES,
     ArretTravail,
     Assure,
+    ContactAttempt,
     Service,
     Signalement,
     SignalementEvent,
@@ -35,6 +37,7 @@ from referrals.models import (
 from referrals.permissions import (
     can_assign_signalement,
     can_forward_signalement,
+    can_hand_over_signalement,
     can_open_case,
     can_work_signalement,
     get_signalement_for_user,
@@ -97,15 +100,6 @@ def _columns(order_key):
 
 def _arret_markers(arret, today):
     return arret_markers(arret, today=today, region=region_of(arret))
-
-
-def _region_id(user, signalement):
-    """The region whose units a referral may be assigned to."""
-    if user.effective_region_id():
-        return user.effective_region_id()
-    if signalement.unit_id:
-        return signalement.unit.region_id
-    return signalement.assure.cpam.region_id if signalement.assure.cpam_id else None
 
 
 def _require_unit_member(user):
@@ -233,9 +227,14 @@ def _render_detail(request, signalement, *, forms=None, status=200):
     user = request.user
     today = timezone.localdate()
     forms = forms or {}
+    attempts = list(signalement.contact_attempts.select_related("user"))
+    reached = any(a.resultat == ContactAttempt.Resultat.JOINT for a in attempts)
     can_work = can_work_signalement(user, signalement) and signalement.is_open
     can_assign = can_assign_signalement(user, signalement) and signalement.is_open
     can_open = can_open_case(user, signalement) and services.can_lead_to_case(signalement)
+    can_hand_over = can_hand_over_signalement(user, signalement) and services.can_hand_over(
+        signalement, reached=reached
+    )
     can_forward = can_forward_signalement(user, signalement) and signalement.statut == (
         Statut.NOUVEAU
     )
@@ -245,7 +244,7 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         "show_nir": can_see_nir(user),
         "markers": _arret_markers(signalement.arret, today) if signalement.arret_id else [],
         "jours": signalement.arret.duree_au(today) if signalement.arret_id else None,
-        "attempts": signalement.contact_attempts.select_related("user"),
+        "attempts": attempts,
         "events": _event_rows(signalement),
         "forwarded_from": signalement.forwarded_from,
         "can_work": can_work,
@@ -256,14 +255,17 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         "contact_form": None,
         "status_form": None,
         "assign_form": None,
+        "handover_form": None,
     }
     if can_work:
         context["contact_form"] = forms.get("contact") or ContactAttemptForm()
         status_form = forms.get("status") or StatusForm(signalement=signalement)
         context["status_form"] = status_form if status_form.fields["to_status"].choices else None
+    if can_hand_over or "handover" in forms:  # a refused hand-over shows why
+        context["handover_form"] = forms.get("handover") or HandOverForm(signalement=signalement)
     if can_assign:
         context["assign_form"] = forms.get("assign") or AssignForm(
-            region_id=_region_id(user, signalement), signalement=signalement
+            user=user, signalement=signalement
         )
     return render(request, "referrals/signalement_detail.html", context, status=status)
 
@@ -329,9 +331,7 @@ def signalement_status(request, pk):
 def signalement_assign(request, pk):
     user = request.user
     signalement = get_signalement_for_user(user, pk, can_assign_signalement)
-    form = AssignForm(
-        request.POST, region_id=_region_id(user, signalement), signalement=signalement
-    )
+    form = AssignForm(request.POST, user=user, signalement=signalement)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -351,6 +351,46 @@ def signalement_assign(request, pk):
                 return redirect("referrals:inbox")
             return redirect("referrals:signalement_detail", pk=signalement.pk)
     return _render_detail(request, signalement, forms={"assign": form})
+
+
+@require_POST
+def signalement_hand_over(request, pk):
+    """A conseiller who reached the person books the first meeting with an ASS and hands the
+    referral over to her."""
+    user = request.user
+    signalement = get_signalement_for_user(user, pk, can_hand_over_signalement)
+    form = HandOverForm(request.POST, signalement=signalement)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            signalement = services.signalement_hand_over(
+                signalement=signalement,
+                acting_user=user,
+                ass=data["ass"],
+                debut=form.debut,
+                mode=data["mode"],
+                duree_minutes=data["duree_minutes"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, {"debut": "date"})
+        else:
+            messages.success(
+                request,
+                f"Relais passé à {signalement.assigned_to} : premier rendez-vous proposé le "
+                f"{timezone.localtime(signalement.rdv_debut):%d/%m/%Y à %H:%M}.",
+            )
+            return redirect("referrals:signalement_detail", pk=signalement.pk)
+    return _render_detail(request, signalement, forms={"handover": form})
+
+
+def _add_errors(form, exc, field_map):
+    """A service's ValidationError next to the right fields, or on top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        target = field_map.get(field, field)
+        form.add_error(target if target in form.fields else None, errors)
 
 
 # --- Manual referral ---------------------------------------------------------------------------
@@ -494,6 +534,7 @@ urlpatterns = [
     path("signalements/<int:pk>/contact/", signalement_contact_add, name="signalement_contact_add"),
     path("signalements/<int:pk>/statut/", signalement_status, name="signalement_status"),
     path("signalements/<int:pk>/attribution/", signalement_assign, name="signalement_assign"),
+    path("signalements/<int:pk>/relais/", signalement_hand_over, name="signalement_hand_over"),
     path("service-medical/", medical_list, name="medical_list"),
     path("service-medical/<int:pk>/transmettre/", signalement_forward, name="signalement_forward"),
     path("service-medical/<int:pk>/classer/", signalement_classify, name="signalement_classify"),

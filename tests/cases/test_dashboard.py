@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import DispositifMobilise, DispositifType, Entretien, Objectif
-from referrals.models import Statut
+from referrals.models import ContactAttempt, Statut
 from tests.factories import (
     AccompagnementFactory,
+    ArretFactory,
     AssureFactory,
     EntretienFactory,
     SignalementFactory,
@@ -239,3 +240,94 @@ def test_dispositifs_of_closed_cases_are_not_listed(client, ass):
     client.force_login(ass)
     response = client.get(URL)
     assert response.context["dispositifs"]["rows"] == []
+
+
+# --- The conseiller's call list -----------------------------------------------------------------
+
+
+def call(referral, user, when, resultat="pas_de_reponse"):
+    return ContactAttempt.objects.create(
+        signalement=referral, canal="telephone", resultat=resultat, user=user, at=when
+    )
+
+
+def test_a_conseillers_call_list_is_overdue_first_with_what_a_call_needs(
+    client, conseiller, ass, outsider
+):
+    arret = ArretFactory(date_debut=days(-129))  # day 130 today
+    late = SignalementFactory(
+        assure=AssureFactory(telephone="06 12 34 56 78"),
+        arret=arret,
+        unit=conseiller.unit,
+        assigned_to=conseiller,
+        date_echeance=days(-10),
+    )
+    arret.assure = late.assure
+    arret.save()
+    just_late = SignalementFactory(
+        unit=conseiller.unit, assigned_to=conseiller, date_echeance=days(-1)
+    )
+    upcoming = SignalementFactory(
+        unit=conseiller.unit, assigned_to=conseiller, date_echeance=days(6)
+    )
+    no_due = SignalementFactory(unit=conseiller.unit, assigned_to=conseiller, date_echeance=None)
+    SignalementFactory(unit=conseiller.unit, assigned_to=conseiller, statut=Statut.REFUS)
+    SignalementFactory(unit=conseiller.unit, assigned_to=ass, date_echeance=days(-20))
+    SignalementFactory(unit=conseiller.unit, assigned_to=None, date_echeance=days(-20))
+    call(late, conseiller, at(days(-3), 10))
+    call(late, conseiller, at(days(-1), 16, 15), resultat="message")
+    client.force_login(conseiller)
+    response = client.get(URL)
+    assert response.status_code == 200
+    rows = response.context["referrals"]["rows"]
+    assert rows == [late, just_late, upcoming, no_due]
+    first = rows[0]
+    assert (first.n_attempts, first.jours, first.tel) == (2, 130, "0612345678")
+    assert first.last_attempt_at == at(days(-1), 16, 15)
+    assert first.last_attempt_label == "Message laissé"
+    assert rows[1].n_attempts == 0 and rows[1].last_attempt_at is None
+    page = " ".join(response.content.decode().split())
+    assert 'href="tel:0612345678"' in page
+    assert "10/03/2026 16:15 · Message laissé" in page
+    assert reverse("referrals:signalement_detail", args=[late.pk]) in page
+    assert page.count('badge-overdue">en retard') == 2
+
+
+def test_the_call_list_is_capped_like_the_other_sections(client, conseiller):
+    from cases.views_activity import SECTION_LIMIT
+
+    SignalementFactory.create_batch(
+        SECTION_LIMIT + 1, unit=conseiller.unit, assigned_to=conseiller, date_echeance=days(1)
+    )
+    client.force_login(conseiller)
+    response = client.get(URL)
+    assert len(response.context["referrals"]["rows"]) == SECTION_LIMIT
+    assert response.context["referrals"]["more"] is True
+    assert f"Seuls les {SECTION_LIMIT} premiers sont affichés" in response.content.decode()
+
+
+def call_list(conseiller, ass, n):
+    for i in range(n):
+        referral = SignalementFactory(
+            arret=ArretFactory(),
+            unit=conseiller.unit,
+            assigned_to=conseiller,
+            date_echeance=days(i % 7 - 3),
+        )
+        call(referral, conseiller, at(days(-2), 9))
+        call(referral, ass, at(days(-1), 9), resultat="message")
+
+
+def test_the_call_list_query_count_does_not_grow_with_the_list(
+    client, conseiller, ass, django_assert_max_num_queries
+):
+    call_list(conseiller, ass, 3)
+    small = _queries(client, conseiller)
+    call_list(conseiller, ass, 27)
+    assert ContactAttempt.objects.count() == 60
+    large = _queries(client, conseiller)
+    assert large == small
+    assert len(client.get(URL).context["referrals"]["rows"]) == 30
+    # Session, user, savepoint + release, the call list (attempts as subqueries), meetings.
+    with django_assert_max_num_queries(6):
+        client.get(URL)

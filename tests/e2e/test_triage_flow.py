@@ -84,7 +84,7 @@ def test_a_referral_goes_from_the_cpam_extract_to_an_accompagnement(page, live_s
     # ... and assigns it to an ASS, with a reason.
     with page.expect_navigation():
         row.get_by_role("link", name=re.compile("Lemoine")).click()
-    page.get_by_label("ASS", exact=True).select_option(label=str(ass))
+    page.get_by_label("Attribué à").select_option(label=f"{ass} (ASS)")
     page.get_by_label("Motif de l'attribution").fill("Secteur de Rouen centre")
     with page.expect_navigation():
         page.get_by_role("button", name="Attribuer").click()

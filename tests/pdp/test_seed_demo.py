@@ -36,3 +36,26 @@ def test_seed_demo_is_idempotent_and_covers_every_status(client):
     assert Signalement.objects.filter(unit__isnull=True, service="social").exists()
 
     assert client.login(username="ass.rouen", password="demo-pdp-2026")
+
+
+@pytest.mark.django_db
+def test_the_demo_conseiller_has_a_call_list_and_handed_one_referral_over(client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    call_command("seed_demo", stdout=io.StringIO())
+    conseiller = User.objects.get(username="conseiller.rouen")
+    calls = Signalement.objects.open().filter(assigned_to=conseiller)
+    assert calls.filter(date_echeance__lt=timezone.localdate()).exists()  # some overdue
+    assert calls.filter(date_echeance__gte=timezone.localdate()).exists()  # and others
+    handed = Signalement.objects.get(rdv_par=conseiller)
+    assert handed.assigned_to.username == "ass.rouen"
+    assert handed.statut == Statut.RENCONTRE_PROPOSEE
+    assert handed.rdv_debut > timezone.now()
+
+    assert client.login(username="conseiller.rouen", password="demo-pdp-2026")
+    rows = client.get(reverse("cases:dashboard")).context["referrals"]["rows"]
+    assert {s.pk for s in rows} == set(calls.values_list("pk", flat=True))
+    assert client.login(username="ass.rouen", password="demo-pdp-2026")
+    rows = client.get(reverse("cases:dashboard")).context["referrals"]["rows"]
+    assert handed in rows

@@ -642,17 +642,15 @@ def test_assigning_records_who_and_why(referral, manager, colleague):
     assert str(colleague) in event.new_value
 
 
-def test_assigning_refuses_a_worker_of_another_unit_or_a_conseiller(
-    referral, manager, outsider, conseiller
-):
-    for worker in (outsider, conseiller):
+def test_assigning_refuses_a_worker_of_another_unit_or_the_manager(referral, manager, outsider):
+    for worker in (outsider, manager):
         with pytest.raises(ValidationError) as exc:
             services.signalement_assign(
                 signalement=referral, acting_user=manager, unit=referral.unit, assigned_to=worker
             )
         assert "assigned_to" in exc.value.message_dict
     referral.refresh_from_db()
-    assert referral.assigned_to_id != outsider.pk
+    assert referral.assigned_to_id not in (outsider.pk, manager.pk)
 
 
 def test_assigning_a_closed_referral_is_refused(unit, manager, ass):
