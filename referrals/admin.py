@@ -30,7 +30,7 @@ class SignalementInline(admin.TabularInline):
     model = Signalement
     extra = 0
     fk_name = "assure"
-    fields = ["service", "origine", "date_signalement", "statut", "unit", "assigned_to"]
+    fields = ["service", "origine", "date_signalement", "statut", "region", "unit", "assigned_to"]
     raw_id_fields = ["assigned_to"]
     show_change_link = True
 

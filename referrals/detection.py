@@ -1,7 +1,8 @@
 """The duration-threshold detection job (domain §4): raise referrals for long arrêts.
 
 `scan_arrets(day=D)` looks at the arrêts ongoing on D (started on or before D, last known end on
-or after D) and, with the thresholds of the region of the arrêt's CPAM (else the assuré's CPAM):
+or after D) and, with the thresholds of the region of the arrêt's CPAM (else the assuré's CPAM)
+— the region stored on each referral it raises:
 
 - raises a **service médical** referral for each arrêt of MORE than `medical_threshold_days`
   (45 by default), status « nouveau », no unit (the médecin conseil's regional list);
@@ -184,15 +185,6 @@ def _ongoing(latest_start_param):
     """
 
 
-# The region of a referral's arrêt (SQLite events statement): the arrêt's CPAM, else the
-# assuré's.
-_REGION_JOINS = """
-    JOIN {assure} p ON p.id = a.assure_id
-    JOIN {cpam} c ON c.id = COALESCE(a.cpam_id, p.cpam_id)
-    JOIN {region} r ON r.id = c.region_id
-"""
-
-
 def _cpam_of(arret, t):
     """The CPAM of an arrêt, else the assuré's: the subquery only runs when the arrêt has none
     (COALESCE stops at its first non-NULL argument), so no join with every person is needed."""
@@ -205,8 +197,8 @@ def _cpam_of(arret, t):
 # Every candidate query returns the same columns, in this order; `threshold` only feeds the
 # motif and the event's reason.
 _INSERTED = (
-    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, date_echeance, "
-    "motif, created_at, updated_at"
+    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, region_id, "
+    "date_echeance, motif, created_at, updated_at"
 )
 _CANDIDATE_COLUMNS = _INSERTED + ", threshold"
 
@@ -238,7 +230,7 @@ def _medical_sql(t, d):
               )
         )
         SELECT a.assure_id, a.id, '{Service.MEDICAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{MEDICAL_STATUT}', CAST(NULL AS bigint), CAST(NULL AS date),
+               '{MEDICAL_STATUT}', CAST(NULL AS bigint), r.id, CAST(NULL AS date),
                'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
                %(now)s, %(now)s, r.medical_threshold_days
@@ -290,7 +282,7 @@ def _social_sql(t, d):
             LEFT JOIN {t["territory"]} t2 ON t2.prefix = substr(z.cp, 1, 2)
         )
         SELECT a.assure_id, a.id, '{Service.SOCIAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{SOCIAL_STATUT}', ro.unit_id,
+               '{SOCIAL_STATUT}', ro.unit_id, r.id,
                {d.add_days("a.date_debut", "r.first_contact_deadline_day - 1")},
                'Arrêt de travail d''au moins ' || r.social_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
@@ -324,8 +316,7 @@ def _created_events_sql(t):
                            ELSE r.social_threshold_days END
                    || ' jours)'
         FROM {t["sig"]} s
-        JOIN {t["arret"]} a ON a.id = s.arret_id
-        {_REGION_JOINS.format(**t)}
+        JOIN {t["region"]} r ON r.id = s.region_id
         WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
     """
 
@@ -335,7 +326,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
     the lightest open load (open referrals + open cases), updating loads in memory.
 
     A constant number of queries: units, loads, one UPDATE, one bulk INSERT of events."""
-    per_unit = Counter(unit_id for _, unit_id in social_rows)
+    per_unit = Counter(unit_id for _, unit_id, _ in social_rows)
     if not per_unit:
         return {}, 0
     unit_ids = [u for u in per_unit if u is not None]
@@ -365,7 +356,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
     for worker in workers:
         loads.setdefault(worker.unit_id, {})[worker] = worker.load
     assignments = []  # (signalement_id, unit, worker)
-    for signalement_id, unit_id in sorted(social_rows):
+    for signalement_id, unit_id, _ in sorted(social_rows):
         unit_loads = loads.get(unit_id)
         if not unit_loads:
             continue
@@ -417,8 +408,9 @@ class _Dialect:
 
     def insert(self, cursor, candidates_sql, params):
         """Insert the candidate referrals, skipping any that a unique constraint refuses;
-        returns [(id, unit_id)] of the new rows. On PostgreSQL the same statement writes their
-        creation events (a data-modifying CTE), elsewhere `_created_events_sql` does."""
+        returns [(id, unit_id, region_id)] of the new rows. On PostgreSQL the same statement
+        writes their creation events (a data-modifying CTE), elsewhere `_created_events_sql`
+        does."""
         sig, event = Signalement._meta.db_table, SignalementEvent._meta.db_table
         cand = f"cand ({_CANDIDATE_COLUMNS})"
         if self.postgres:
@@ -428,7 +420,7 @@ class _Dialect:
                     INSERT INTO {sig} ({_INSERTED})
                     SELECT {_INSERTED} FROM cand WHERE true
                     ON CONFLICT DO NOTHING
-                    RETURNING id, arret_id, unit_id, statut
+                    RETURNING id, arret_id, unit_id, region_id, statut
                 ),
                 events AS (
                     INSERT INTO {event} (signalement_id, at, actor_id, kind, old_value,
@@ -438,7 +430,7 @@ class _Dialect:
                            'Détection automatique (seuil de ' || cand.threshold || ' jours)'
                     FROM ins JOIN cand ON cand.arret_id = ins.arret_id
                 )
-                SELECT id, unit_id FROM ins
+                SELECT id, unit_id, region_id FROM ins
             """
         else:
             sql = f"""
@@ -446,7 +438,7 @@ class _Dialect:
                 INSERT INTO {sig} ({_INSERTED})
                 SELECT {_INSERTED} FROM cand WHERE true
                 ON CONFLICT DO NOTHING
-                RETURNING id, unit_id
+                RETURNING id, unit_id, region_id
             """
         cursor.execute(sql, params)
         return cursor.fetchall()

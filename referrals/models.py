@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pdp.identifiers import nir_format, validate_nir, validate_siret
-from pdp.models import CpamOffice, Partner, Unit
+from pdp.models import CpamOffice, Partner, Region, Unit
 
 
 class Sexe(models.TextChoices):
@@ -292,6 +292,16 @@ class Signalement(models.Model):
     )
     service = models.CharField("service", max_length=10, choices=Service.choices)
     origine = models.CharField("origine", max_length=20, choices=Origine.choices)
+    # The region whose thresholds and staff the referral belongs to, set once at creation
+    # (the arrêt's CPAM, else the person's, else the routed unit's, else the creator's): the
+    # médecin conseil's list and the regional « à répartir » queue are scoped by it, so a
+    # referral is never visible to nobody.
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="signalements",
+        verbose_name="région",
+    )
     date_signalement = models.DateField("date du signalement", default=timezone.localdate)
     statut = models.CharField(
         "statut", max_length=25, choices=Statut.choices, default=Statut.NOUVEAU, db_index=True

@@ -106,11 +106,7 @@ def _can_open_case(user, signalement):
 
 def _region_id(user, signalement):
     """The region whose units a referral may be assigned to."""
-    if user.effective_region_id():
-        return user.effective_region_id()
-    if signalement.unit_id:
-        return signalement.unit.region_id
-    return signalement.assure.cpam.region_id if signalement.assure.cpam_id else None
+    return user.effective_region_id() or signalement.region_id
 
 
 def _require_unit_member(user):

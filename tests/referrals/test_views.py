@@ -12,6 +12,7 @@ from referrals.models import ContactAttempt, Origine, Signalement, SignalementEv
 from tests.factories import (
     AccompagnementFactory,
     ArretFactory,
+    AssureFactory,
     CpamFactory,
     RegionFactory,
     SignalementFactory,
@@ -470,6 +471,31 @@ def test_the_manager_sends_a_queued_referral_to_another_unit(client, manager, ot
     assert response.url == INBOX  # no longer visible to this manager
     queued.refresh_from_db()
     assert queued.unit == other_unit
+
+
+@pytest.mark.xfail(
+    reason="scoping by Signalement.region lands with the permissions move", strict=True
+)
+def test_the_regional_queue_is_scoped_by_the_referrals_region(client, unit, manager):
+    other_region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    without_cpam = SignalementFactory(
+        unit=None, statut=S.NOUVEAU, assure=AssureFactory(cpam=None), region=unit.region
+    )
+    other_cpam = SignalementFactory(
+        unit=None,
+        statut=S.NOUVEAU,
+        assure=AssureFactory(cpam=CpamFactory(code="291", region=other_region)),
+        region=unit.region,
+    )
+    # The person's CPAM is in the manager's region, the referral is not.
+    foreign = SignalementFactory(unit=None, statut=S.NOUVEAU, region=other_region)
+    client.force_login(manager)
+
+    shown = set(client.get(INBOX, {"vue": "a_repartir"}).context["page_obj"])
+
+    assert shown == {without_cpam, other_cpam}
+    assert client.get(_detail(without_cpam)).status_code == 200
+    assert client.get(_detail(foreign)).status_code == 404
 
 
 def test_a_manager_of_another_region_does_not_see_the_queue(client):
