@@ -17,6 +17,7 @@ app.conf.beat_schedule = {
         "task": "pdp.tasks.health_check",
         "schedule": crontab(minute="*/15"),
     },
+    # Every region in one pass, one DetectionRun per region (« planifiée »).
     "scan-arrets-daily": {
         "task": "referrals.tasks.scan_arrets_task",
         "schedule": crontab(hour=5, minute=30),

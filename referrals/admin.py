@@ -5,6 +5,7 @@ from referrals.models import (
     Assure,
     ContactAttempt,
     CpamImport,
+    DetectionRun,
     ImportRejection,
     Signalement,
     SignalementEvent,
@@ -140,3 +141,35 @@ class CpamImportAdmin(admin.ModelAdmin):
 class ImportRejectionAdmin(admin.ModelAdmin):
     list_display = ["cpam_import", "line_number", "reason"]
     raw_id_fields = ["cpam_import"]
+
+
+@admin.register(DetectionRun)
+class DetectionRunAdmin(admin.ModelAdmin):
+    """Read-only: runs are written by the detection job only."""
+
+    list_display = [
+        "started_at",
+        "day",
+        "region",
+        "launched_by",
+        "status",
+        "duration",
+        "arrets_examines",
+        "medical",
+        "social",
+        "attribues_auto",
+        "a_repartir",
+        "sans_cpam",
+    ]
+    list_filter = ["status", "region"]
+    list_select_related = ["region", "launched_by"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
