@@ -31,7 +31,7 @@ of the scans of every region is exactly the scan of all of them); without it (th
 no transaction is open, as in the Celery task) and completed with that region's counts, or
 marked « échec » with the error when the scan raises (its referrals are then rolled back). The
 runs of one pass share its start and end times. `acting_user` (None: « planifiée ») is the
-manager who launched it.
+manager who launched it (`detection_launch`, audited, enqueued after commit).
 
 The work is set-based, a constant number of statements whatever the number of arrêts (and of
 regions): one count grouped by region, then per service one `WITH cand AS (…) INSERT … SELECT …
@@ -57,7 +57,8 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from cases.models import Accompagnement, CaseStatus
-from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
+from pdp.audit import audit
+from pdp.models import AuditLog, CpamOffice, Region, Role, Unit, UnitTerritory, User
 from referrals.models import (
     OPEN_STATUSES,
     ArretTravail,
@@ -157,6 +158,27 @@ def scan_arrets(*, day=None, region=None, acting_user=None):
     DetectionRun.objects.bulk_update(runs, [*RUN_COUNTS, "status", "finished_at"])
     result.runs = runs
     return result
+
+
+@transaction.atomic
+def detection_launch(*, region, acting_user, day=None):
+    """A manager's « Lancer la détection »: audited now, the scan of `region` is enqueued once
+    the request's transaction commits (in-process when Celery runs eagerly). A failing scan
+    marks its run « échec » rather than breaking the page (`robust`)."""
+    from referrals.tasks import scan_arrets_task  # the task module imports this one
+
+    day = day or timezone.localdate()
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.CREATE,
+        obj=region,
+        changes={"detection": "lancée", "jour": day.isoformat()},
+    )
+
+    def enqueue():  # a function, not a partial: Django logs a robust failure by its __qualname__
+        scan_arrets_task.delay(day.isoformat(), region_id=region.pk, user_id=acting_user.pk)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 @transaction.atomic
