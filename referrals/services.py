@@ -369,8 +369,8 @@ def _create_social_referral(
     region = region or _region_for(assure, arret, unit, acting_user)
     if region is None:
         raise ValidationError(
-            "Impossible de rattacher ce signalement à une région : renseignez la CPAM de la "
-            "personne ou son code postal."
+            "Impossible de rattacher ce signalement à une région\N{NO-BREAK SPACE}: renseignez "
+            "la CPAM de la personne ou son code postal."
         )
     due = first_contact_due_date(arret=arret, region=region)
     # One social referral per arrêt (database constraint): when the arrêt already had one
