@@ -253,7 +253,7 @@ def dashboard(request):
             "workers": list(_worker_summary(unit, today, now)),
             "unassigned": _limited(_open_referrals().filter(unit=unit, assigned_to__isnull=True)),
             "regional_queue_count": Signalement.objects.filter(
-                unit__isnull=True, service=Service.SOCIAL, assure__cpam__region_id=unit.region_id
+                unit__isnull=True, service=Service.SOCIAL, region_id=unit.region_id
             )
             .open()
             .count(),

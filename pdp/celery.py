@@ -17,6 +17,8 @@ app.conf.beat_schedule = {
         "task": "pdp.tasks.health_check",
         "schedule": crontab(minute="*/15"),
     },
+    # Every region in one pass, one DetectionRun per region (« planifiée »); managers launch
+    # their region's scan from the inbox (referrals.detection.detection_launch).
     "scan-arrets-daily": {
         "task": "referrals.tasks.scan_arrets_task",
         "schedule": crontab(hour=5, minute=30),

@@ -12,6 +12,7 @@ from referrals.models import (
     Assure,
     ContactAttempt,
     CpamImport,
+    DetectionRun,
     ImportRejection,
     Signalement,
     SignalementEvent,
@@ -34,7 +35,7 @@ class ArretInline(ReadOnlyInline):
 class SignalementInline(ReadOnlyInline):
     model = Signalement
     fk_name = "assure"
-    fields = ["service", "origine", "date_signalement", "statut", "unit", "assigned_to"]
+    fields = ["service", "origine", "date_signalement", "statut", "region", "unit", "assigned_to"]
     show_change_link = True
 
 
@@ -139,3 +140,31 @@ class ImportRejectionAdmin(ReadOnlyAdmin):
     list_display = ["cpam_import", "line_number", "reason"]
     list_select_related = ["cpam_import"]
     audit_assure_id = None  # a rejected line is not linked to a stored person
+
+
+@admin.register(DetectionRun)
+class DetectionRunAdmin(ReadOnlyAdmin):
+    """Read-only: runs are written by the detection job only."""
+
+    list_display = [
+        "started_at",
+        "day",
+        "region",
+        "launched_by",
+        "status",
+        "duree",
+        "arrets_examines",
+        "medical",
+        "social",
+        "attribues_auto",
+        "a_repartir",
+        "sans_cpam",
+    ]
+    list_filter = ["status", "region"]
+    list_select_related = ["region", "launched_by"]
+    date_hierarchy = "started_at"
+    audit_assure_id = None  # a run concerns a region, no person
+
+    @admin.display(description="durée")
+    def duree(self, run):
+        return run.duration

@@ -1,7 +1,8 @@
 """The duration-threshold detection job (domain §4): raise referrals for long arrêts.
 
-`scan_arrets(day=D)` looks at the arrêts ongoing on D (started on or before D, last known end on
-or after D) and, with the thresholds of the region of the arrêt's CPAM (else the assuré's CPAM):
+`scan_arrets(day=D, region=R)` looks at the arrêts ongoing on D (started on or before D, last
+known end on or after D) and, with the thresholds of the region of the arrêt's CPAM (else the
+assuré's CPAM) — the region stored on each referral it raises:
 
 - raises a **service médical** referral for each arrêt of MORE than `medical_threshold_days`
   (45 by default), status « nouveau », no unit (the médecin conseil's regional list);
@@ -20,34 +21,49 @@ service, persons with an open social referral or an open accompagnement; the uni
 ongoing arrêts, only the oldest one is considered for the social referral (so overlapping
 episodes of the same sick leave don't bring a second referral after the first was refused or
 closed). Arrêts with no CPAM (neither their own nor the assuré's) have no thresholds: they are
-skipped and counted as « sans CPAM ».
+skipped and counted as « sans CPAM », under the region of the unit their postal code routes to.
 
-The work is set-based, a constant number of statements whatever the number of arrêts:
-one count, then per service one `WITH cand AS (…) INSERT … SELECT … ON CONFLICT DO NOTHING
-RETURNING`, which on PostgreSQL also writes the creation events (data-modifying CTE); then the
-auto-assignment (one query for the loads, one UPDATE, one bulk INSERT of events). It all runs in
-one transaction holding a PostgreSQL advisory lock so that two scans never interleave. The same
-candidate SQL runs on SQLite ≥ 3.35 (date arithmetic, the events statement and the bulk UPDATE
-differ: see `_Dialect`). Measured with `manage.py bench_referrals`; the index
+Regions and runs: with `region` the scan only raises the referrals of that region (a condition
+on the region in the same statements, after the "oldest arrêt per person" choice, so the union
+of the scans of every region is exactly the scan of all of them); without it (the nightly job,
+`manage.py scan_arrets`) it scans every region in one pass. Either way it records one
+`DetectionRun` per region scanned, written « en cours » before the scan (committed at once when
+no transaction is open, as in the Celery task) and completed with that region's counts, or
+marked « échec » with the error when the scan raises (its referrals are then rolled back). The
+runs of one pass share its start and end times. `acting_user` (None: « planifiée ») is the
+manager who launched it (`detection_launch`, audited, enqueued after commit).
+
+The work is set-based, a constant number of statements whatever the number of arrêts (and of
+regions): one count grouped by region, then per service one `WITH cand AS (…) INSERT … SELECT …
+ON CONFLICT DO NOTHING RETURNING`, which on PostgreSQL also writes the creation events
+(data-modifying CTE); then the auto-assignment (one query for the loads, one UPDATE, one bulk
+INSERT of events); plus one INSERT and one UPDATE of the runs. The scan runs in one transaction
+holding a PostgreSQL advisory lock so that two scans never interleave, whatever their regions
+(one lock for all: a person's arrêts may belong to two regions). The same candidate SQL runs on
+SQLite ≥ 3.35 (date arithmetic, the events statement and the bulk UPDATE differ: see
+`_Dialect`). Measured with `manage.py bench_referrals`; the index
 `arret_ongoing_idx` serves the "ongoing on D" condition.
 """
 
 import dataclasses
 import datetime
+import functools
 import json
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
+from pdp.audit import audit
+from pdp.models import AuditLog, CpamOffice, Region, Role, Unit, UnitTerritory, User
 from referrals import hooks
 from referrals.models import (
     OPEN_STATUSES,
     ArretTravail,
     Assure,
+    DetectionRun,
     Origine,
     Service,
     Signalement,
@@ -67,10 +83,26 @@ DEFAULT_MEDICAL_THRESHOLD = Region._meta.get_field("medical_threshold_days").def
 DEFAULT_SOCIAL_THRESHOLD = Region._meta.get_field("social_threshold_days").default
 
 
+# The counts a DetectionRun records, per region.
+RUN_COUNTS = ("arrets_examines", "sans_cpam", "medical", "social", "attribues_auto", "a_repartir")
+FAILURE_MESSAGE_LENGTH = 500
+
+
+@dataclasses.dataclass
+class RegionCounts:
+    arrets_examines: int = 0
+    sans_cpam: int = 0
+    medical: int = 0
+    social: int = 0
+    attribues_auto: int = 0
+    a_repartir: int = 0
+
+
 @dataclasses.dataclass
 class ScanResult:
     """What one scan did. `routes` counts the new social referrals per unit code, plus
-    `"a_repartir"` for those left in the regional queue."""
+    `"a_repartir"` for those left in the regional queue; `regions` the counts per region id
+    (what each DetectionRun records); `runs` the DetectionRun rows written."""
 
     day: datetime.date
     arrets_examines: int = 0
@@ -80,6 +112,8 @@ class ScanResult:
     routes: dict = dataclasses.field(default_factory=dict)
     attribues_auto: int = 0
     created_ids: list = dataclasses.field(default_factory=list)
+    regions: dict = dataclasses.field(default_factory=lambda: defaultdict(RegionCounts))
+    runs: list = dataclasses.field(default_factory=list)
 
     def as_dict(self):
         return {
@@ -95,21 +129,72 @@ class ScanResult:
         }
 
 
-@transaction.atomic
-def scan_arrets(*, day=None):
-    """Raise the threshold referrals due on `day` (default: today). Returns a ScanResult."""
+def scan_arrets(*, day=None, region=None, acting_user=None):
+    """Raise the threshold referrals due on `day` (default: today) for `region` (default: every
+    region) and record one DetectionRun per region scanned, launched by `acting_user` (None:
+    the scheduled job). Returns a ScanResult; re-raises what made the scan fail, after marking
+    its runs « échec »."""
     day = day or timezone.localdate()
+    regions = [region] if region is not None else list(Region.objects.order_by("pk"))
+    started_at = timezone.now()
+    runs = DetectionRun.objects.bulk_create(
+        DetectionRun(day=day, region=r, launched_by=acting_user, started_at=started_at)
+        for r in regions
+    )
+    try:
+        result = _scan(day=day, region=region)
+    except Exception as exc:
+        logger.exception("Échec de la détection du %s.", day.isoformat())
+        message = f"{type(exc).__name__} : {exc}".strip()[:FAILURE_MESSAGE_LENGTH]
+        DetectionRun.objects.filter(pk__in=[run.pk for run in runs]).update(
+            status=DetectionRun.Status.FAILED, finished_at=timezone.now(), message=message
+        )
+        raise
+    finished_at = timezone.now()
+    for run in runs:
+        counts = result.regions.get(run.region_id, RegionCounts())
+        for name in RUN_COUNTS:
+            setattr(run, name, getattr(counts, name))
+        run.status, run.finished_at = DetectionRun.Status.DONE, finished_at
+    DetectionRun.objects.bulk_update(runs, [*RUN_COUNTS, "status", "finished_at"])
+    result.runs = runs
+    return result
+
+
+@transaction.atomic
+def detection_launch(*, region, acting_user, day=None):
+    """A manager's « Lancer la détection »: audited now, the scan of `region` is enqueued once
+    the request's transaction commits (in-process when Celery runs eagerly). A failing scan
+    marks its run « échec » rather than breaking the page (`robust`)."""
+    from referrals.tasks import scan_arrets_task  # the task module imports this one
+
+    day = day or timezone.localdate()
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.CREATE,
+        obj=region,
+        changes={"detection": "lancée", "jour": day.isoformat()},
+    )
+
+    def enqueue():  # a function, not a partial: Django logs a robust failure by its __qualname__
+        scan_arrets_task.delay(day.isoformat(), region_id=region.pk, user_id=acting_user.pk)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+@transaction.atomic
+def _scan(*, day, region):
     result = ScanResult(day=day)
     dialect = _Dialect(connection)
     tables = _tables()
     dialect.lock()
 
-    medical_day, social_day = _first_days()
+    medical_day, social_day = _first_days(region)
     now = timezone.now()
     params = {
         "day": dialect.date(day),
-        # Sargable pre-filters: started early enough to cross the lowest threshold of any region
-        # (the exact threshold of the arrêt's region is checked after the joins).
+        # Sargable pre-filters: started early enough to cross the scanned region's (else the
+        # lowest) threshold; the exact threshold of the arrêt's region is checked after the joins.
         "examined_start": dialect.date(
             day - datetime.timedelta(days=min(medical_day, social_day) - 1)
         ),
@@ -117,27 +202,42 @@ def scan_arrets(*, day=None):
         "social_start": dialect.date(day - datetime.timedelta(days=social_day - 1)),
         "day_fr": f"{day:%d/%m/%Y}",
         "now": dialect.datetime(now),
+        "region_id": region.pk if region is not None else None,
     }
+    in_region = functools.partial(_in_region, region)
+    regions = result.regions
     with connection.cursor() as cursor:
-        cursor.execute(_count_sql(tables), params)
-        examined, sans_cpam = cursor.fetchone()
-        result.arrets_examines, result.sans_cpam = examined or 0, sans_cpam or 0
-        medical_ids = [
-            row[0] for row in dialect.insert(cursor, _medical_sql(tables, dialect), params)
-        ]
-        social_rows = dialect.insert(cursor, _social_sql(tables, dialect), params)
-        social_ids = [row[0] for row in social_rows]
-        new_ids = medical_ids + social_ids
+        cursor.execute(_count_sql(tables, in_region), params)
+        for region_id, examined, sans_cpam in cursor.fetchall():
+            result.arrets_examines += examined or 0
+            result.sans_cpam += sans_cpam or 0
+            if region_id is not None:  # without a CPAM nor a territory: no region's run
+                regions[region_id].arrets_examines += examined or 0
+                regions[region_id].sans_cpam += sans_cpam or 0
+        medical_rows = dialect.insert(cursor, _medical_sql(tables, dialect, in_region), params)
+        social_rows = dialect.insert(cursor, _social_sql(tables, dialect, in_region), params)
+        new_ids = [row[0] for row in medical_rows + social_rows]
         if new_ids and not dialect.postgres:  # PostgreSQL wrote them with the referrals
             cursor.execute(_created_events_sql(tables), {**params, "ids": json.dumps(new_ids)})
 
-    result.medical, result.social = len(medical_ids), len(social_ids)
+    result.medical, result.social = len(medical_rows), len(social_rows)
     result.created_ids = sorted(new_ids)
-    result.routes, result.attribues_auto = _route_counts_and_auto_assign(social_rows, now, dialect)
+    result.routes, assigned_ids = _route_counts_and_auto_assign(social_rows, now, dialect)
+    result.attribues_auto = len(assigned_ids)
+    for _, _, region_id in medical_rows:
+        regions[region_id].medical += 1
+    region_of = {}
+    for signalement_id, unit_id, region_id in social_rows:
+        region_of[signalement_id] = region_id
+        regions[region_id].social += 1
+        regions[region_id].a_repartir += unit_id is None
+    for signalement_id in assigned_ids:
+        regions[region_of[signalement_id]].attribues_auto += 1
     logger.info(
-        "Détection du %s : %d arrêts examinés (%d sans CPAM), %d signalements médicaux, "
+        "Détection du %s (%s) : %d arrêts examinés (%d sans CPAM), %d signalements médicaux, "
         "%d sociaux écrits, %d attribués automatiquement.",
         day.isoformat(),
+        region or "toutes les régions",
         result.arrets_examines,
         result.sans_cpam,
         result.medical,
@@ -147,8 +247,16 @@ def scan_arrets(*, day=None):
     return result
 
 
-def _first_days():
-    """First day of an arrêt on which some region's medical / social threshold is crossed."""
+def _in_region(region, column):
+    """The WHERE condition scoping a statement to the scanned region, if any."""
+    return f"AND {column} = %(region_id)s" if region is not None else ""
+
+
+def _first_days(region=None):
+    """First day of an arrêt on which the region's (else some region's) medical / social
+    threshold is crossed."""
+    if region is not None:
+        return region.medical_threshold_days + 1, region.social_threshold_days
     agg = Region.objects.aggregate(
         medical=Min("medical_threshold_days"), social=Min("social_threshold_days")
     )
@@ -166,6 +274,7 @@ def _tables():
         "sig": Signalement._meta.db_table,
         "event": SignalementEvent._meta.db_table,
         "territory": UnitTerritory._meta.db_table,
+        "unit": Unit._meta.db_table,
     }
 
 
@@ -184,15 +293,6 @@ def _ongoing(latest_start_param):
     """
 
 
-# The region of a referral's arrêt (SQLite events statement): the arrêt's CPAM, else the
-# assuré's.
-_REGION_JOINS = """
-    JOIN {assure} p ON p.id = a.assure_id
-    JOIN {cpam} c ON c.id = COALESCE(a.cpam_id, p.cpam_id)
-    JOIN {region} r ON r.id = c.region_id
-"""
-
-
 def _cpam_of(arret, t):
     """The CPAM of an arrêt, else the assuré's: the subquery only runs when the arrêt has none
     (COALESCE stops at its first non-NULL argument), so no join with every person is needed."""
@@ -205,25 +305,59 @@ def _cpam_of(arret, t):
 # Every candidate query returns the same columns, in this order; `threshold` only feeds the
 # motif and the event's reason.
 _INSERTED = (
-    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, date_echeance, "
-    "motif, created_at, updated_at"
+    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, region_id, "
+    "date_echeance, motif, created_at, updated_at"
 )
 _CANDIDATE_COLUMNS = _INSERTED + ", threshold"
 
 
-def _count_sql(t):
+def _count_sql(t, in_region):
+    """Arrêts looked at, per region: (region_id, examined, sans CPAM). With a CPAM (the
+    arrêt's, else the person's), under its region; without any, under the region of the unit
+    their postal code routes to (NULL when none), counted as « sans CPAM » too."""
     return f"""
-        SELECT COUNT(*),
-               SUM(CASE WHEN a.cpam_id IS NULL AND NOT EXISTS (
-                       SELECT 1 FROM {t["assure"]} p
-                       WHERE p.id = a.assure_id AND p.cpam_id IS NOT NULL
-                   ) THEN 1 ELSE 0 END)
+        WITH nocp AS (
+            SELECT p.code_postal AS cp
+            FROM {t["arret"]} a
+            JOIN {t["assure"]} p ON p.id = a.assure_id
+            WHERE {_ongoing("examined_start")} AND a.cpam_id IS NULL AND p.cpam_id IS NULL
+        ),
+        routes AS ({_routes_sql(t, "nocp")})
+        SELECT c.region_id, COUNT(*), 0
         FROM {t["arret"]} a
-        WHERE {_ongoing("examined_start")}
+        JOIN {t["cpam"]} c ON c.id = {_cpam_of("a", t)}
+        WHERE {_ongoing("examined_start")} {in_region("c.region_id")}
+        GROUP BY c.region_id
+        UNION ALL
+        SELECT u.region_id, COUNT(*), COUNT(*)
+        FROM nocp n
+        LEFT JOIN routes ro ON ro.cp = n.cp
+        LEFT JOIN {t["unit"]} u ON u.id = ro.unit_id
+        WHERE 1 = 1 {in_region("u.region_id")}
+        GROUP BY u.region_id
     """
 
 
-def _medical_sql(t, d):
+def _routes_sql(t, source):
+    """The unit of each distinct postal code `cp` of the relation `source`: the territory with
+    the longest prefix (5, 4, 3 characters, then Corsica 2A/2B before the 2-digit "20"), as
+    referrals.routing.route_unit does; none → NULL. Computed once per postal code."""
+    corsica = """CASE WHEN substr(z.cp, 1, 2) = '20' THEN
+                     CASE WHEN substr(z.cp, 1, 3) IN ('200', '201') THEN '2A' ELSE '2B' END
+                 END"""
+    return f"""
+        SELECT z.cp,
+               COALESCE(t5.unit_id, t4.unit_id, t3.unit_id, tc.unit_id, t2.unit_id) AS unit_id
+        FROM (SELECT DISTINCT cp FROM {source}) z
+        LEFT JOIN {t["territory"]} t5 ON t5.prefix = substr(z.cp, 1, 5)
+        LEFT JOIN {t["territory"]} t4 ON t4.prefix = substr(z.cp, 1, 4)
+        LEFT JOIN {t["territory"]} t3 ON t3.prefix = substr(z.cp, 1, 3)
+        LEFT JOIN {t["territory"]} tc ON tc.prefix = {corsica}
+        LEFT JOIN {t["territory"]} t2 ON t2.prefix = substr(z.cp, 1, 2)
+    """
+
+
+def _medical_sql(t, d, in_region):
     """Medical candidates: duration = D − start + 1 > T  ⇔  start ≤ D − T. The arrêts already
     referred are dropped first (materialised CTE), so that a run with nothing new does not
     join the whole set of long arrêts to the persons."""
@@ -238,7 +372,7 @@ def _medical_sql(t, d):
               )
         )
         SELECT a.assure_id, a.id, '{Service.MEDICAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{MEDICAL_STATUT}', CAST(NULL AS bigint), CAST(NULL AS date),
+               '{MEDICAL_STATUT}', CAST(NULL AS bigint), r.id, CAST(NULL AS date),
                'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
                %(now)s, %(now)s, r.medical_threshold_days
@@ -246,20 +380,17 @@ def _medical_sql(t, d):
         JOIN {t["cpam"]} c ON c.id = a.cpam_id
         JOIN {t["region"]} r ON r.id = c.region_id
         WHERE a.date_debut <= {d.add_days("%(day)s", "-r.medical_threshold_days")}
+          {in_region("r.id")}
     """
 
 
-def _social_sql(t, d):
+def _social_sql(t, d, in_region):
     """Social candidates: the oldest ongoing arrêt of each person (one referral per person even
     with overlapping episodes) when it has lasted ≥ T (start ≤ D − (T − 1)) and was never
     referred to the service social, the person having no open social referral and no open
     accompagnement. Due date = start + (deadline − 1). Unit: the territory with the longest
-    prefix of the postal code (5, 4, 3 characters, then Corsica 2A/2B before the 2-digit
-    "20"), as referrals.routing.route_unit does; none → NULL, the regional queue. Routing is
-    computed once per distinct postal code (`routes`), not once per referral."""
-    corsica = """CASE WHEN substr(z.cp, 1, 2) = '20' THEN
-                     CASE WHEN substr(z.cp, 1, 3) IN ('200', '201') THEN '2A' ELSE '2B' END
-                 END"""
+    prefix of the postal code (`_routes_sql`); none → NULL, the regional queue. The region
+    condition comes after the choice of the oldest arrêt, which looks at every region."""
     return f"""
         WITH fresh AS MATERIALIZED (
             SELECT o.id, o.assure_id, o.date_debut,
@@ -278,19 +409,9 @@ def _social_sql(t, d):
                   WHERE x.arret_id = o.id AND x.service = '{Service.SOCIAL}'
               )
         ),
-        routes AS (
-            SELECT z.cp,
-                   COALESCE(t5.unit_id, t4.unit_id, t3.unit_id, tc.unit_id, t2.unit_id)
-                       AS unit_id
-            FROM (SELECT DISTINCT cp FROM fresh) z
-            LEFT JOIN {t["territory"]} t5 ON t5.prefix = substr(z.cp, 1, 5)
-            LEFT JOIN {t["territory"]} t4 ON t4.prefix = substr(z.cp, 1, 4)
-            LEFT JOIN {t["territory"]} t3 ON t3.prefix = substr(z.cp, 1, 3)
-            LEFT JOIN {t["territory"]} tc ON tc.prefix = {corsica}
-            LEFT JOIN {t["territory"]} t2 ON t2.prefix = substr(z.cp, 1, 2)
-        )
+        routes AS ({_routes_sql(t, "fresh")})
         SELECT a.assure_id, a.id, '{Service.SOCIAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{SOCIAL_STATUT}', ro.unit_id,
+               '{SOCIAL_STATUT}', ro.unit_id, r.id,
                {d.add_days("a.date_debut", "r.first_contact_deadline_day - 1")},
                'Arrêt de travail d''au moins ' || r.social_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
@@ -300,6 +421,7 @@ def _social_sql(t, d):
         JOIN {t["region"]} r ON r.id = c.region_id
         LEFT JOIN routes ro ON ro.cp = a.cp
         WHERE a.date_debut <= {d.add_days("%(day)s", "1 - r.social_threshold_days")}
+          {in_region("r.id")}
           AND NOT EXISTS (
               SELECT 1 FROM {t["sig"]} x
               WHERE x.assure_id = a.assure_id AND x.service = '{Service.SOCIAL}'
@@ -321,20 +443,20 @@ def _created_events_sql(t):
                            ELSE r.social_threshold_days END
                    || ' jours)'
         FROM {t["sig"]} s
-        JOIN {t["arret"]} a ON a.id = s.arret_id
-        {_REGION_JOINS.format(**t)}
+        JOIN {t["region"]} r ON r.id = s.region_id
         WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
     """
 
 
 def _route_counts_and_auto_assign(social_rows, now, dialect):
     """Count new social referrals per unit and give those of auto-assign units to the ASS with
-    the lightest open load (open referrals + open cases), updating loads in memory.
+    the lightest open load (open referrals + open cases), updating loads in memory. Returns
+    the routes and the ids of the referrals assigned.
 
     A constant number of queries: units, loads, one UPDATE, one bulk INSERT of events."""
-    per_unit = Counter(unit_id for _, unit_id in social_rows)
+    per_unit = Counter(unit_id for _, unit_id, _ in social_rows)
     if not per_unit:
-        return {}, 0
+        return {}, []
     unit_ids = [u for u in per_unit if u is not None]
     units = {u.pk: u for u in Unit.objects.filter(pk__in=unit_ids)}
     routes = {units[u].code: n for u, n in sorted(per_unit.items(), key=_unit_sort) if u}
@@ -343,7 +465,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
 
     auto_units = {u for u in unit_ids if units[u].auto_assign}
     if not auto_units:
-        return routes, 0
+        return routes, []
     workers = list(
         with_load(
             User.objects.filter(unit_id__in=auto_units, role=Role.ASS, is_active=True)
@@ -353,7 +475,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
     for worker in workers:
         loads.setdefault(worker.unit_id, {})[worker] = worker.load
     assignments = []  # (signalement_id, unit, worker)
-    for signalement_id, unit_id in sorted(social_rows):
+    for signalement_id, unit_id, _ in sorted(social_rows):
         unit_loads = loads.get(unit_id)
         if not unit_loads:
             continue
@@ -361,7 +483,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
         unit_loads[worker] += 1
         assignments.append((signalement_id, units[unit_id], worker))
     if not assignments:
-        return routes, 0
+        return routes, []
 
     dialect.bulk_assign([(s, w.pk) for s, _, w in assignments], now)
     SignalementEvent.objects.bulk_create(
@@ -376,7 +498,7 @@ def _route_counts_and_auto_assign(social_rows, now, dialect):
         )
         for signalement_id, unit, worker in assignments
     )
-    return routes, len(assignments)
+    return routes, [signalement_id for signalement_id, _, _ in assignments]
 
 
 def _unit_sort(item):
@@ -405,8 +527,9 @@ class _Dialect:
 
     def insert(self, cursor, candidates_sql, params):
         """Insert the candidate referrals, skipping any that a unique constraint refuses;
-        returns [(id, unit_id)] of the new rows. On PostgreSQL the same statement writes their
-        creation events (a data-modifying CTE), elsewhere `_created_events_sql` does."""
+        returns [(id, unit_id, region_id)] of the new rows. On PostgreSQL the same statement
+        writes their creation events (a data-modifying CTE), elsewhere `_created_events_sql`
+        does."""
         sig, event = Signalement._meta.db_table, SignalementEvent._meta.db_table
         cand = f"cand ({_CANDIDATE_COLUMNS})"
         if self.postgres:
@@ -416,7 +539,7 @@ class _Dialect:
                     INSERT INTO {sig} ({_INSERTED})
                     SELECT {_INSERTED} FROM cand WHERE true
                     ON CONFLICT DO NOTHING
-                    RETURNING id, arret_id, unit_id, statut
+                    RETURNING id, arret_id, unit_id, region_id, statut
                 ),
                 events AS (
                     INSERT INTO {event} (signalement_id, at, actor_id, kind, old_value,
@@ -426,7 +549,7 @@ class _Dialect:
                            'Détection automatique (seuil de ' || cand.threshold || ' jours)'
                     FROM ins JOIN cand ON cand.arret_id = ins.arret_id
                 )
-                SELECT id, unit_id FROM ins
+                SELECT id, unit_id, region_id FROM ins
             """
         else:
             sql = f"""
@@ -434,7 +557,7 @@ class _Dialect:
                 INSERT INTO {sig} ({_INSERTED})
                 SELECT {_INSERTED} FROM cand WHERE true
                 ON CONFLICT DO NOTHING
-                RETURNING id, unit_id
+                RETURNING id, unit_id, region_id
             """
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from pdp import permissions
 from pdp.identifiers import nir_format, validate_nir, validate_siret
-from pdp.models import CpamOffice, Partner, Role, Unit
+from pdp.models import CpamOffice, Partner, Region, Role, Unit
 from referrals import hooks
 
 
@@ -300,12 +300,12 @@ class SignalementQuerySet(models.QuerySet):
                 queue = self.filter(
                     unit__isnull=True,
                     service=Service.SOCIAL,
-                    assure__cpam__region_id=user.unit.region_id,
+                    region_id=user.unit.region_id,
                 )
                 return mine | queue
             return mine
         if permissions.is_medecin(user):
-            return self.filter(service=Service.MEDICAL, assure__cpam__region_id=user.region_id)
+            return self.filter(service=Service.MEDICAL, region_id=user.region_id)
         return self.none()
 
     def open(self):
@@ -333,6 +333,16 @@ class Signalement(models.Model):
     )
     service = models.CharField("service", max_length=10, choices=Service.choices)
     origine = models.CharField("origine", max_length=20, choices=Origine.choices)
+    # The region whose thresholds and staff the referral belongs to, set once at creation
+    # (the arrêt's CPAM, else the person's, else the routed unit's, else the creator's): the
+    # médecin conseil's list and the regional « à répartir » queue are scoped by it, so a
+    # referral is never visible to nobody.
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="signalements",
+        verbose_name="région",
+    )
     date_signalement = models.DateField("date du signalement", default=timezone.localdate)
     statut = models.CharField(
         "statut", max_length=25, choices=Statut.choices, default=Statut.NOUVEAU, db_index=True
@@ -611,3 +621,87 @@ class ImportRejection(models.Model):
 
     def __str__(self):
         return f"ligne {self.line_number} : {self.reason}"
+
+
+class DetectionRun(models.Model):
+    """One run of the threshold detection for one region (`referrals.detection.scan_arrets`):
+    the nightly job writes one per region, a manager's « Lancer la détection » one for theirs.
+    `launched_by` empty = the scheduled job (« planifiée »)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "en_cours", "En cours"
+        DONE = "termine", "Terminé"
+        FAILED = "echec", "Échec"
+
+    day = models.DateField("jour analysé")
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="detection_runs", verbose_name="région"
+    )
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="lancée par",
+        help_text="Vide : détection planifiée.",
+    )
+    started_at = models.DateTimeField("début", default=timezone.now)
+    finished_at = models.DateTimeField("fin", null=True, blank=True)
+    status = models.CharField(
+        "statut", max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    message = models.TextField("message", blank=True)
+    arrets_examines = models.PositiveIntegerField("arrêts examinés", default=0)
+    sans_cpam = models.PositiveIntegerField("arrêts ignorés faute de CPAM", default=0)
+    medical = models.PositiveIntegerField("signalements au service médical", default=0)
+    social = models.PositiveIntegerField("signalements au service social", default=0)
+    attribues_auto = models.PositiveIntegerField("attribués automatiquement", default=0)
+    a_repartir = models.PositiveIntegerField("laissés à répartir", default=0)
+
+    class Meta:
+        verbose_name = "détection"
+        verbose_name_plural = "détections"
+        ordering = ["-started_at", "-pk"]
+        indexes = [
+            # The inbox shows the last run of the user's region.
+            models.Index(fields=["region", "-started_at"], name="detectionrun_region_last_idx"),
+        ]
+
+    def __str__(self):
+        return f"Détection du {self.day:%d/%m/%Y} – {self.region}"
+
+    @property
+    def created(self):
+        return self.medical + self.social
+
+    @property
+    def duration(self):
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def summary(self):
+        """What the run did, in French (the inbox's « Dernière détection »)."""
+        if self.status == self.Status.RUNNING:
+            return "en cours…"
+        if self.status == self.Status.FAILED:
+            return (
+                "échec, aucun signalement créé\N{NO-BREAK SPACE}: relancez la détection ou "
+                "prévenez l'administrateur."
+            )
+        text = (
+            f"{_count(self.created, 'signalement créé', 'signalements créés')} "
+            f"({self.social} au service social, {self.medical} au service médical), "
+            f"{_count(self.attribues_auto, 'attribué', 'attribués')} automatiquement, "
+            f"{self.a_repartir} à répartir, "
+            f"sur {_count(self.arrets_examines, 'arrêt examiné', 'arrêts examinés')}"
+        )
+        if self.sans_cpam:
+            text += f" (dont {_count(self.sans_cpam, 'ignoré', 'ignorés')} faute de CPAM)"
+        return text + "."
+
+
+def _count(n, singular, plural):
+    return f"{n} {singular if n <= 1 else plural}"

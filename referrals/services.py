@@ -53,6 +53,9 @@ in the unit of the person who recorded it. Due date of the first contact: arrêt
 region's ``first_contact_deadline_day`` − 1 (the start day is day 1, so day 120 by default),
 even when that day is already past (the referral then shows as overdue at once: the deadline of
 the 4th month was missed); without an arrêt, today + :data:`NO_ARRET_DUE_DAYS` days.
+The referral's region (which scopes the médecin conseil's list and the « à répartir » queue) is
+the forwarded medical referral's, else that of the arrêt's CPAM, else of the person's CPAM, else
+of the unit chosen above, else the creator's: a person without a CPAM is never left unseen.
 """
 
 import datetime
@@ -326,7 +329,9 @@ def _refuse_if_already_followed(assure):
 
 
 def _region_for(assure, arret, unit, acting_user):
-    """Whose settings apply: the arrêt's CPAM, else the person's (as detection does)."""
+    """The referral's region, whose settings apply: the arrêt's CPAM's, else the person's (as
+    detection does), else the unit's (routed by postal code, else the creator's), else the
+    creator's own region."""
     cpam = arret.cpam if arret is not None and arret.cpam_id else assure.cpam
     if cpam is not None:
         return cpam.region
@@ -350,10 +355,23 @@ def first_contact_due_date(*, arret, region, today=None):
 
 
 def _create_social_referral(
-    *, assure, origine, motif, acting_user, arret=None, forwarded_from=None, fallback_unit=None
+    *,
+    assure,
+    origine,
+    motif,
+    acting_user,
+    arret=None,
+    forwarded_from=None,
+    fallback_unit=None,
+    region=None,
 ):
     unit = routing.route_unit(assure.code_postal) or fallback_unit
-    region = _region_for(assure, arret, unit, acting_user)
+    region = region or _region_for(assure, arret, unit, acting_user)
+    if region is None:
+        raise ValidationError(
+            "Impossible de rattacher ce signalement à une région\N{NO-BREAK SPACE}: renseignez "
+            "la CPAM de la personne ou son code postal."
+        )
     due = first_contact_due_date(arret=arret, region=region)
     # One social referral per arrêt (database constraint): when the arrêt already had one
     # (closed, else we would have refused), the new referral is not linked to it.
@@ -369,6 +387,7 @@ def _create_social_referral(
                 origine=origine,
                 statut=S.NOUVEAU,
                 unit=unit,
+                region=region,
                 date_echeance=due,
                 motif=motif,
                 forwarded_from=forwarded_from,
@@ -438,6 +457,7 @@ def signalement_forward(*, signalement, acting_user, motif):
         acting_user=acting_user,
         arret=signalement.arret,
         forwarded_from=signalement,
+        region=signalement.region,
     )
 
 

@@ -29,6 +29,7 @@ from referrals.models import (
     ArretTravail,
     Assure,
     ContactAttempt,
+    DetectionRun,
     Service,
     Signalement,
     SignalementEvent,
@@ -165,6 +166,9 @@ def inbox(request):
         "columns": _columns(order_key),
         "is_manager": is_manager,
         "auto_assign": user.unit.auto_assign,
+        "last_run": DetectionRun.objects.filter(region_id=user.unit.region_id)
+        .select_related("launched_by")
+        .first(),
         "today": today,
     }
     return render(request, "referrals/signalement_list.html", context)
@@ -172,18 +176,19 @@ def inbox(request):
 
 @require_POST
 def detection_run(request):
-    """Run the threshold detection now (managers), then show how many referrals it raised."""
-    from referrals.detection import scan_arrets
+    """A manager launches the threshold detection of their region now, in the background; the
+    inbox shows its run once done."""
+    from referrals.detection import detection_launch
 
-    if request.user.role != Role.MANAGER or not request.user.is_unit_member:
+    user = request.user
+    if user.role != Role.MANAGER or not user.is_unit_member:
         raise PermissionDenied("Réservé aux responsables d'unité.")
-    result = scan_arrets()
-    total = result.medical + result.social
+    region = user.unit.region
+    detection_launch(region=region, acting_user=user)
     messages.success(
         request,
-        f"Détection du {result.day:%d/%m/%Y} : {total} signalement(s) créé(s) "
-        f"({result.social} au service social, {result.medical} au service médical) "
-        f"sur {result.arrets_examines} arrêt(s) en cours examiné(s).",
+        f"Détection lancée pour {region}\N{NO-BREAK SPACE}: son résultat s'affiche au-dessus "
+        "de la liste dès qu'elle est terminée.",
     )
     return redirect("referrals:inbox")
 

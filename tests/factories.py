@@ -119,15 +119,25 @@ class ArretFactory(factory.django.DjangoModelFactory):
     cpam = factory.SelfAttribute("assure.cpam")
 
 
+def _referral_region(o):
+    """As the creation paths do: the arrêt's CPAM, the person's, the unit's, else a region."""
+    cpam = (o.arret.cpam if o.arret is not None else None) or o.assure.cpam
+    if cpam is not None:
+        return cpam.region
+    return o.unit.region if o.unit is not None else RegionFactory()
+
+
 class SignalementFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = rm.Signalement
 
     assure = factory.SubFactory(AssureFactory)
+    arret = None
     service = rm.Service.SOCIAL
     origine = rm.Origine.SEUIL_CPAM
     statut = rm.Statut.A_CONTACTER
     unit = factory.SubFactory(UnitFactory)
+    region = factory.LazyAttribute(_referral_region)
     date_echeance = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=20))
 
 

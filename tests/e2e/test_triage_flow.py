@@ -71,7 +71,10 @@ def test_a_referral_goes_from_the_cpam_extract_to_an_accompagnement(page, live_s
     page.goto(live_server.url + reverse("referrals:inbox"))
     with page.expect_navigation():
         page.get_by_role("button", name="Lancer la détection").click()
-    expect(page.locator(".alert-success")).to_contain_text("1 au service social")
+    expect(page.locator(".alert-success")).to_contain_text(f"Détection lancée pour {unit.region}")
+    expect(page.locator("#derniere-detection")).to_contain_text(
+        f"(par {manager}) — 2 signalements créés (1 au service social"
+    )
 
     # ... sees the referral (day 100 of the arrêt, due on day 120, not assigned)...
     row = page.get_by_role("row", name=re.compile("Lemoine"))

@@ -55,6 +55,7 @@ PERSONAL_MODELS = [
     pm.AuditLog,
     cm.Accompagnement,
     cm.CaseShare,
+    rm.DetectionRun,  # not personal, but written by the job only: read-only like them
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -127,6 +128,8 @@ def make_record(model):
         )
     if model is cm.Accompagnement:
         return AccompagnementFactory()
+    if model is rm.DetectionRun:
+        return rm.DetectionRun.objects.create(day=datetime.date(2026, 3, 1), region=RegionFactory())
     if model is cm.CaseShare:
         case = AccompagnementFactory()
         return cm.CaseShare.objects.create(
@@ -160,7 +163,7 @@ def expected_assure_id(record):
         return record.pk
     if isinstance(record, rm.SignalementEvent | rm.ContactAttempt):
         return record.signalement.assure_id
-    if isinstance(record, rm.CpamImport | rm.ImportRejection):
+    if isinstance(record, rm.CpamImport | rm.ImportRejection | rm.DetectionRun):
         return None
     if isinstance(record, cm.CaseShare):
         return record.accompagnement.assure_id
@@ -828,6 +831,23 @@ FRENCH_CHANGELISTS = {
     cm.Accompagnement: (
         ["Assuré", "Mission", "Statut", "Référent du parcours", "Unité", "Ouvert le"],
         ["statut", "mission", "unité", "CPAM"],
+    ),
+    rm.DetectionRun: (
+        [
+            "Début",
+            "Jour analysé",
+            "Région",
+            "Lancée par",
+            "Statut",
+            "Durée",
+            "Arrêts examinés",
+            "Signalements au service médical",
+            "Signalements au service social",
+            "Attribués automatiquement",
+            "Laissés à répartir",
+            "Arrêts ignorés faute de CPAM",
+        ],
+        ["statut", "région"],
     ),
     cm.CaseShare: (
         ["Accompagnement", "Partagé avec", "Motif", "À partir du", "Jusqu'au", "Retiré le"],

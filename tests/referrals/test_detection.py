@@ -273,6 +273,28 @@ def test_the_cpam_of_the_arret_wins_over_the_cpam_of_the_person():
     assert len(referrals(arret, Service.SOCIAL)) == 1
 
 
+def test_each_referral_stores_the_region_of_the_arrets_cpam():
+    region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    arret = arret_at_day(100, cpam=CpamFactory(code="291", region=region))  # person: CPAM 761
+
+    scan_arrets(day=D)
+
+    assert {s.service: s.region for s in Signalement.objects.filter(arret=arret)} == {
+        Service.MEDICAL: region,
+        Service.SOCIAL: region,
+    }
+
+
+def test_without_a_cpam_on_the_arret_the_referral_stores_the_region_of_the_persons_cpam():
+    region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    person = AssureFactory(cpam=CpamFactory(code="291", region=region))
+    arret = arret_at_day(100, assure=person, cpam=None)
+
+    scan_arrets(day=D)
+
+    assert {s.region for s in Signalement.objects.filter(arret=arret)} == {region}
+
+
 def test_without_a_cpam_on_the_arret_the_cpam_of_the_person_applies():
     arret = arret_at_day(90, cpam=None)
 
@@ -517,4 +539,4 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_arrets(unit, ass
     many = _queries_of_a_scan(50, D + days(1000))
 
     assert few == many
-    assert many <= 15
+    assert many <= 18  # 15 for the scan, then the regions, the runs' INSERT and UPDATE

@@ -8,12 +8,15 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Count
 
-from referrals.detection import scan_arrets
-from referrals.models import ArretTravail, Service, Signalement, SignalementEvent
+from referrals.detection import SCAN_LOCK_KEY, scan_arrets
+from referrals.models import ArretTravail, DetectionRun, Service, Signalement, SignalementEvent
 from tests.factories import (
     ArretFactory,
     AssureFactory,
+    CpamFactory,
+    RegionFactory,
     SignalementFactory,
+    UnitFactory,
     UnitTerritoryFactory,
     UserFactory,
 )
@@ -161,3 +164,79 @@ def test_a_scan_during_an_import_and_a_manual_referral_creates_no_duplicate():
     assert Signalement.objects.filter(arret__assure=newcomer).count() == 2
     assert Signalement.objects.filter(arret=prolonged).count() == 2
     assert_never_twice()
+
+
+def test_a_managers_scan_during_the_nightly_one_raises_each_referral_once(unit):
+    bretagne = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    cpam_bretagne = CpamFactory(code="291", region=bretagne)
+    manager = UserFactory(manager=True, unit=UnitFactory(region=bretagne))
+    for n in range(95, 200, 15):  # 7 arrêts in each region, all past both thresholds
+        arret_at_day(n)
+        arret_at_day(n, assure=AssureFactory(cpam=cpam_bretagne), cpam=cpam_bretagne)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def nightly():
+        barrier.wait(timeout=10)
+        scan_arrets(day=D)
+
+    def managers():
+        barrier.wait(timeout=10)
+        scan_arrets(day=D, region=bretagne, acting_user=manager)
+
+    threads = [in_thread(nightly, errors), in_thread(managers, errors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert Signalement.objects.count() == 28
+    assert_never_twice()
+    runs = DetectionRun.objects.all()
+    assert sorted((r.region.code, r.launched_by_id or 0) for r in runs) == [
+        ("BRE", 0),
+        ("BRE", manager.pk),
+        ("NOR", 0),
+    ]
+    assert {r.status for r in runs} == {DetectionRun.Status.DONE}
+    bretagne_runs = runs.filter(region=bretagne)
+    assert sum(r.medical for r in bretagne_runs) == sum(r.social for r in bretagne_runs) == 7
+    assert runs.get(region__code="NOR").created == 14
+
+
+def test_a_scan_waiting_for_another_is_shown_in_progress_meanwhile():
+    RegionFactory()
+    arret_at_day(100)
+    locked, release = threading.Event(), threading.Event()
+    errors = []
+
+    def other_scan():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCAN_LOCK_KEY])
+            locked.set()
+            release.wait(timeout=10)
+
+    def scan():
+        assert locked.wait(timeout=10)
+        scan_arrets(day=D)
+
+    threads = [in_thread(other_scan, errors), in_thread(scan, errors)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not DetectionRun.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        run = DetectionRun.objects.get()
+        assert run.status == DetectionRun.Status.RUNNING
+        assert not Signalement.objects.exists()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert errors == []
+    run.refresh_from_db()
+    assert (run.status, run.created) == (DetectionRun.Status.DONE, 2)

@@ -151,3 +151,84 @@ def test_switching_automatic_assignment_needs_a_login(client, unit):
     response = client.post(reverse("referrals:unit_auto_assign"), {"auto_assign": "1"})
     assert response.status_code == 302
     assert "/accounts/login/" in response.url
+
+
+# --- The region stored on manual and forwarded referrals -------------------------------------
+
+
+def _manual_referral(user, assure, **kwargs):
+    from referrals.services import signalement_create_manual
+
+    signalement, _ = signalement_create_manual(
+        acting_user=user, origine="spst", nir=assure.nir, motif="Signalé par le SPST", **kwargs
+    )
+    return signalement
+
+
+@pytest.fixture
+def bretagne():
+    from tests.factories import RegionFactory
+
+    return RegionFactory(code="BRE", name="CARSAT Bretagne")
+
+
+def test_a_manual_referral_takes_the_region_of_the_arrets_cpam_first(ass, bretagne):
+    from tests.factories import CpamFactory
+
+    arret = ArretFactory(cpam=CpamFactory(code="291", region=bretagne))  # person: CPAM 761
+
+    assert _manual_referral(ass, arret.assure, arret=arret).region == bretagne
+
+
+def test_a_manual_referral_takes_the_region_of_the_persons_cpam(ass, bretagne):
+    from tests.factories import CpamFactory
+
+    person = AssureFactory(cpam=CpamFactory(code="291", region=bretagne))
+
+    referral = _manual_referral(ass, person)
+
+    assert (referral.region, referral.unit) == (bretagne, ass.unit)  # unit: the creator's
+
+
+def test_without_cpam_a_manual_referral_takes_the_region_of_the_unit_of_its_postal_code(
+    ass, bretagne
+):
+    brest = UnitFactory(region=bretagne)
+    UnitTerritoryFactory(unit=brest, prefix="29")
+    person = AssureFactory(cpam=None, code_postal="29200")
+
+    referral = _manual_referral(ass, person)
+
+    assert (referral.region, referral.unit) == (bretagne, brest)
+
+
+def test_without_cpam_nor_territory_a_manual_referral_takes_the_creators_region(ass, bretagne):
+    person = AssureFactory(cpam=None, code_postal="75011")
+
+    referral = _manual_referral(ass, person)
+
+    assert (referral.region, referral.unit) == (ass.unit.region, ass.unit)
+
+
+def test_a_referral_that_no_region_can_claim_is_refused(admin_user):
+    from django.core.exceptions import ValidationError
+
+    person = AssureFactory(cpam=None, code_postal="75011")
+
+    with pytest.raises(ValidationError, match="Impossible de rattacher ce signalement"):
+        _manual_referral(admin_user, person)
+    assert not Signalement.objects.filter(assure=person).exists()
+
+
+def test_a_forwarded_referral_keeps_the_region_of_the_medical_one(medecin, bretagne):
+    from referrals.services import signalement_forward
+
+    # The medical referral's region differs from the person's CPAM's (its arrêt's CPAM was).
+    medical = SignalementFactory(
+        service=Service.MEDICAL, unit=None, statut="nouveau", date_echeance=None, region=bretagne
+    )
+
+    social = signalement_forward(signalement=medical, acting_user=medecin, motif="À risque")
+
+    social.refresh_from_db()
+    assert (social.region, social.unit) == (bretagne, None)  # Bretagne's « à répartir » queue

@@ -1,6 +1,7 @@
 """Inbox, referral detail and its actions (contact, status, assignment, opening the case)."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -8,10 +9,20 @@ from django.urls import reverse
 
 from cases.models import Accompagnement
 from pdp.models import AuditLog
-from referrals.models import ContactAttempt, Origine, Signalement, SignalementEvent, Statut
+from referrals import detection
+from referrals.models import (
+    ContactAttempt,
+    DetectionRun,
+    Origine,
+    Signalement,
+    SignalementEvent,
+    Statut,
+)
+from referrals.tasks import scan_arrets_task
 from tests.factories import (
     AccompagnementFactory,
     ArretFactory,
+    AssureFactory,
     CpamFactory,
     RegionFactory,
     SignalementFactory,
@@ -173,8 +184,9 @@ def _make_referrals(unit, worker, count):
 
 
 # Session, user, savepoint + release (ATOMIC_REQUESTS), the manager's unit (regional queue),
-# count, page of referrals (with person, arrêt, worker, unit), CPAM and worker choices.
-INBOX_QUERIES = 9
+# count, page of referrals (with person, arrêt, worker, unit), last detection run (with who
+# launched it), CPAM and worker choices.
+INBOX_QUERIES = 10
 
 
 @pytest.mark.parametrize("count", [3, 30])
@@ -182,6 +194,9 @@ def test_the_inbox_query_count_does_not_grow_with_the_referrals(
     client, unit, manager, ass, count, django_assert_num_queries
 ):
     _make_referrals(unit, ass, count)
+    DetectionRun.objects.create(
+        day=TODAY, region=unit.region, launched_by=manager, status="termine", finished_at=NOW
+    )
     client.force_login(manager)
     with django_assert_num_queries(INBOX_QUERIES):
         response = client.get(INBOX)
@@ -194,25 +209,159 @@ def test_the_inbox_query_count_does_not_grow_with_the_referrals(
 DETECTION = reverse("referrals:detection_run")
 
 
-def test_a_manager_runs_the_detection_from_the_inbox(client, unit, manager):
-    arret = ArretFactory(date_debut=TODAY - datetime.timedelta(days=95))
-    client.force_login(manager)
-    response = client.post(DETECTION, follow=True)
-    assert response.redirect_chain == [(INBOX, 302)]
-    social = Signalement.objects.get(arret=arret, service="social")
-    assert social.statut == S.A_CONTACTER
-    assert "2 signalement(s) créé(s) (1 au service social, 1 au service médical)" in (
-        response.content.decode()
+def _text(response):
+    """The page with its runs of spaces and newlines (not its non-breaking spaces) collapsed."""
+    return re.sub(r"[ \n]+", " ", response.content.decode())
+
+
+def _in_other_region(days_ago):
+    """An arrêt of a person of the CPAM 291, CARSAT Bretagne."""
+    cpam = CpamFactory(code="291", region=RegionFactory(code="BRE", name="CARSAT Bretagne"))
+    return ArretFactory(
+        assure=AssureFactory(cpam=cpam, code_postal="29200"),
+        date_debut=TODAY - datetime.timedelta(days=days_ago),
     )
 
 
-def test_only_managers_run_the_detection(client, ass, conseiller):
-    for user in (ass, conseiller):
+def test_a_manager_runs_the_detection_of_their_region_from_the_inbox(
+    client, unit, manager, django_capture_on_commit_callbacks
+):
+    arret = ArretFactory(date_debut=TODAY - datetime.timedelta(days=95))
+    elsewhere = _in_other_region(95)
+    client.force_login(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(DETECTION)
+
+    assert response.status_code == 302
+    assert response.url == INBOX
+    social = Signalement.objects.get(arret=arret, service="social")
+    assert (social.statut, social.region) == (S.A_CONTACTER, unit.region)
+    assert not Signalement.objects.filter(arret=elsewhere).exists()
+    run = DetectionRun.objects.get()
+    assert (run.region, run.launched_by, run.day, run.status) == (
+        unit.region,
+        manager,
+        TODAY,
+        "termine",
+    )
+    assert (run.medical, run.social) == (1, 1)
+    entry = AuditLog.objects.get(object_type="pdp.region")
+    assert (entry.user, entry.action, entry.object_id) == (manager, "create", str(unit.region_id))
+    assert entry.changes == {"detection": "lancée", "jour": TODAY.isoformat()}
+
+    page = _text(client.get(INBOX))
+    assert "Détection lancée pour CARSAT Normandie\N{NO-BREAK SPACE}:" in page
+    assert f"(par {manager})" in page
+    assert "2 signalements créés (1 au service social, 1 au service médical)" in page
+
+
+def test_the_detection_is_enqueued_after_commit_with_ids(
+    client, unit, manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    calls = []
+    monkeypatch.setattr(scan_arrets_task, "delay", lambda *a, **kw: calls.append((a, kw)))
+    client.force_login(manager)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(DETECTION)
+        assert calls == []  # not before the request's transaction commits
+
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert calls == [((TODAY.isoformat(),), {"region_id": unit.region_id, "user_id": manager.pk})]
+
+
+def test_a_failing_detection_is_recorded_and_the_inbox_says_so(
+    client, unit, manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    ArretFactory(date_debut=TODAY - datetime.timedelta(days=95))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("base indisponible")
+
+    monkeypatch.setattr(detection, "_route_counts_and_auto_assign", boom)
+    client.force_login(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(DETECTION)
+
+    assert response.status_code == 302
+    run = DetectionRun.objects.get()
+    assert (run.status, run.launched_by) == ("echec", manager)
+    assert not Signalement.objects.exists()
+    page = client.get(INBOX).content.decode()
+    assert "— échec, aucun signalement créé" in page
+
+
+def test_only_managers_run_the_detection(
+    client, ass, conseiller, manager, django_capture_on_commit_callbacks
+):
+    ArretFactory(date_debut=TODAY - datetime.timedelta(days=95))
+    for user in (ass, conseiller, UserFactory(medecin=True), UserFactory(admin=True)):
         client.force_login(user)
-        assert client.post(DETECTION).status_code == 403
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(DETECTION).status_code == 403
     client.logout()
     assert client.post(DETECTION).status_code == 302
+    client.force_login(manager)
+    assert client.get(DETECTION).status_code == 405
     assert not Signalement.objects.exists()
+    assert not DetectionRun.objects.exists()
+    assert not AuditLog.objects.filter(object_type="pdp.region").exists()
+
+
+def test_the_inbox_says_when_no_detection_was_recorded(client, ass):
+    client.force_login(ass)
+    response = client.get(INBOX)
+    assert response.context["last_run"] is None
+    assert "Aucune détection enregistrée." in response.content.decode()
+
+
+def test_the_inbox_shows_the_last_scheduled_run_of_the_users_region(client, unit, ass):
+    DetectionRun.objects.create(
+        day=TODAY - datetime.timedelta(days=1),
+        region=unit.region,
+        started_at=NOW - datetime.timedelta(days=1),
+        finished_at=NOW - datetime.timedelta(days=1),
+        status="termine",
+        medical=40,
+    )
+    last = DetectionRun.objects.create(
+        day=TODAY,
+        region=unit.region,
+        started_at=datetime.datetime(2026, 3, 10, 4, 30, tzinfo=datetime.UTC),  # 05:30 in Paris
+        finished_at=NOW,
+        status="termine",
+        arrets_examines=340,
+        sans_cpam=3,
+        medical=9,
+        social=3,
+        attribues_auto=2,
+        a_repartir=1,
+    )
+    other_region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    DetectionRun.objects.create(day=TODAY, region=other_region, started_at=NOW, medical=99)
+    client.force_login(ass)
+
+    response = client.get(INBOX)
+
+    assert response.context["last_run"] == last
+    text = _text(response)
+    assert (
+        "Dernière détection&nbsp;: 10/03/2026 à 05:30 (planifiée) — 12 signalements créés "
+        "(3 au service social, 9 au service médical), 2 attribués automatiquement, "
+        "1 à répartir, sur 340 arrêts examinés (dont 3 ignorés faute de CPAM)."
+    ) in text
+
+
+def test_the_inbox_shows_a_run_in_progress_and_who_launched_it(client, unit, ass, manager):
+    DetectionRun.objects.create(day=TODAY, region=unit.region, launched_by=manager, started_at=NOW)
+    client.force_login(ass)
+
+    text = _text(client.get(INBOX))
+
+    assert f"Dernière détection&nbsp;: 10/03/2026 à 10:00 (par {manager}) — en cours…" in text
 
 
 # --- Detail -----------------------------------------------------------------------------------
@@ -471,6 +620,28 @@ def test_the_manager_sends_a_queued_referral_to_another_unit(client, manager, ot
     assert response.url == INBOX  # no longer visible to this manager
     queued.refresh_from_db()
     assert queued.unit == other_unit
+
+
+def test_the_regional_queue_is_scoped_by_the_referrals_region(client, unit, manager):
+    other_region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    without_cpam = SignalementFactory(
+        unit=None, statut=S.NOUVEAU, assure=AssureFactory(cpam=None), region=unit.region
+    )
+    other_cpam = SignalementFactory(
+        unit=None,
+        statut=S.NOUVEAU,
+        assure=AssureFactory(cpam=CpamFactory(code="291", region=other_region)),
+        region=unit.region,
+    )
+    # The person's CPAM is in the manager's region, the referral is not.
+    foreign = SignalementFactory(unit=None, statut=S.NOUVEAU, region=other_region)
+    client.force_login(manager)
+
+    shown = set(client.get(INBOX, {"vue": "a_repartir"}).context["page_obj"])
+
+    assert shown == {without_cpam, other_cpam}
+    assert client.get(_detail(without_cpam)).status_code == 200
+    assert client.get(_detail(foreign)).status_code == 404
 
 
 def test_a_manager_of_another_region_does_not_see_the_queue(client):

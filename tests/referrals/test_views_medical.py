@@ -9,6 +9,8 @@ from django.urls import reverse
 from referrals.models import Origine, Service, Signalement, SignalementEvent, Statut
 from tests.factories import (
     ArretFactory,
+    AssureFactory,
+    CpamFactory,
     RegionFactory,
     SignalementFactory,
     UnitTerritoryFactory,
@@ -72,6 +74,29 @@ def test_the_medecin_sees_the_new_medical_referrals_of_the_region_first(
     assert social not in everything
 
 
+def test_the_medecin_sees_the_medical_referrals_whose_region_is_theirs(client, medecin, unit):
+    other_region = RegionFactory(code="BRE", name="CARSAT Bretagne")
+    cpam_elsewhere = CpamFactory(code="291", region=other_region)
+
+    def medical(**kwargs):
+        return SignalementFactory(
+            service=Service.MEDICAL, unit=None, statut=S.NOUVEAU, date_echeance=None, **kwargs
+        )
+
+    without_cpam = medical(assure=AssureFactory(cpam=None), region=unit.region)
+    cpam_of_another_region = medical(assure=AssureFactory(cpam=cpam_elsewhere), region=unit.region)
+    # The person's CPAM is in the médecin's region, the referral (its arrêt's CPAM) is not.
+    foreign = medical(region=other_region)
+    client.force_login(medecin)
+
+    shown = set(client.get(LIST).context["page_obj"])
+
+    assert shown == {without_cpam, cpam_of_another_region}
+    detail = reverse("referrals:signalement_detail", args=[without_cpam.pk])
+    assert client.get(detail).status_code == 200
+    assert client.get(_forward_url(foreign)).status_code == 404
+
+
 def test_forwarding_is_hidden_from_others(client, medical, ass, manager):
     other_region = RegionFactory(code="BRE", name="CARSAT Bretagne")
     far_medecin = UserFactory(medecin=True, region=other_region)
@@ -102,6 +127,7 @@ def test_the_medecin_forwards_a_situation_to_the_service_social(client, medecin,
         unit,
     )
     assert SignalementEvent.objects.filter(signalement=medical, kind="forwarded").exists()
+    assert social.region == medical.region
 
 
 def test_forwarding_needs_a_reason(client, medecin, medical):
