@@ -8,7 +8,7 @@ from django.utils import timezone
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.models import CpamOffice, Role, Unit, User
 from referrals.models import Canal, ContactAttempt, ModeRencontre, Sexe, Statut
-from referrals.permissions import assignable_units
+from referrals.permissions import assignable_units, may_name_assignee
 from referrals.routing import assignee_label, eligible_assignees
 from referrals.services import MANUAL, MANUAL_ORIGINS, next_statuses
 
@@ -90,9 +90,11 @@ class AssignForm(forms.Form):
         kwargs.setdefault("prefix", "attribution")
         super().__init__(*args, **kwargs)
         units = assignable_units(user, signalement).order_by("name")
-        from_queue = signalement.unit_id is None  # any unit of the region, else only theirs
+        from_queue = signalement.unit_id is None  # people of any unit, else of theirs only
+        self._user, self._signalement = user, signalement
         self.fields["unit"].queryset = units
-        people = eligible_assignees(units).select_related("unit")
+        named_units = units if from_queue else units.filter(pk=user.unit_id)
+        people = eligible_assignees(named_units).select_related("unit")
         people = people.order_by("unit__name", "role", "last_name", "first_name", "pk")
         self._people = {p.pk: p for p in people}
         choices = [(p.pk, assignee_label(p)) for p in self._people.values()]
@@ -113,8 +115,15 @@ class AssignForm(forms.Form):
     def clean(self):
         data = super().clean()
         unit, person = data.get("unit"), data.get("assigned_to")
-        if unit is not None and person is not None and person.unit_id != unit.pk:
-            self.add_error("assigned_to", f"Cette personne n'appartient pas à « {unit} ».")
+        if unit is not None and person is not None:
+            if not may_name_assignee(self._user, self._signalement, unit):
+                self.add_error(
+                    "assigned_to",
+                    f"Pour l'envoyer à « {unit} », laissez « Non attribué » : le responsable de "
+                    "cette unité l'attribuera.",
+                )
+            elif person.unit_id != unit.pk:
+                self.add_error("assigned_to", f"Cette personne n'appartient pas à « {unit} ».")
         return data
 
 

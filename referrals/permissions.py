@@ -33,16 +33,21 @@ def can_assign_signalement(user, signalement):
 
 
 def assignable_units(user, signalement):
-    """The units `user` may move `signalement` to: a manager keeps a referral of their unit
-    within it, and sends one of the regional « à répartir » queue to any unit of their region.
-    Nobody else assigns."""
+    """The units `user` may move `signalement` to: a manager sends a referral of their unit or
+    of the regional « à répartir » queue to any unit of their region (a misrouted referral goes
+    to the right unit). Nobody else assigns."""
     if not is_manager(user) or signalement.service != Service.SOCIAL:
         return Unit.objects.none()
-    if signalement.unit_id is None:
+    if signalement.unit_id in (None, user.unit_id):
         return Unit.objects.filter(region_id=user.unit.region_id)
-    if signalement.unit_id == user.unit_id:
-        return Unit.objects.filter(pk=user.unit_id)
     return Unit.objects.none()
+
+
+def may_name_assignee(user, signalement, unit):
+    """Whether the manager may also choose who works the referral in `unit`: in their own
+    unit, and for the regional queue; a referral sent to another unit of the region arrives
+    unassigned, for that unit's manager to give."""
+    return unit is not None and (signalement.unit_id is None or unit.pk == user.unit_id)
 
 
 def can_hand_over_signalement(user, signalement):

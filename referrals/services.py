@@ -78,7 +78,7 @@ from referrals.models import (
     SignalementEvent,
     Statut,
 )
-from referrals.permissions import assignable_units
+from referrals.permissions import assignable_units, may_name_assignee
 
 # How a transition is made.
 MANUAL = "manual"  # chosen in the status form: signalement_transition()
@@ -560,6 +560,15 @@ def signalement_assign(*, signalement, acting_user, unit, assigned_to=None, reas
         raise ValidationError({"unit": "Choisissez une unité."})
     if not assignable_units(acting_user, signalement).filter(pk=unit.pk).exists():
         raise ValidationError({"unit": _unit_refusal(acting_user, signalement, unit)})
+    if assigned_to is not None and not may_name_assignee(acting_user, signalement, unit):
+        raise ValidationError(
+            {
+                "assigned_to": (
+                    f"Pour l'envoyer à « {unit} », laissez « Non attribué » : le responsable de "
+                    "cette unité l'attribuera."
+                )
+            }
+        )
     if (
         assigned_to is not None
         and not routing.eligible_assignees(unit).filter(pk=assigned_to.pk).exists()
@@ -602,10 +611,7 @@ def _unit_refusal(acting_user, signalement, unit):
         return "Seul un responsable d'unité attribue un signalement."
     if unit.region_id != acting_user.unit.region_id:
         return "Ce signalement ne peut être confié qu'à une unité de votre région."
-    return (
-        f"Un signalement de l'unité « {acting_user.unit} » reste dans cette unité : "
-        "seuls ceux de la file régionale « à répartir » sont confiés à une autre unité."
-    )
+    return "Seul le responsable de l'unité du signalement le confie à une autre unité."
 
 
 # --- Hand-over after the first contact: the proposed first meeting -----------------------

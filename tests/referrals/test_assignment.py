@@ -67,8 +67,8 @@ def test_the_form_lists_only_the_eligible_people_of_the_unit_labelled_by_role(
     assert set(labels) == {ass.pk, conseiller.pk}
     assert labels[conseiller.pk] == f"{conseiller.get_full_name()} (conseiller)"
     assert labels[ass.pk] == f"{ass.get_full_name()} (ASS)"
-    # The referral stays in the manager's unit: no other unit is offered.
-    assert list(form.fields["unit"].queryset) == [referral.unit]
+    # Another unit of the region may receive it (unassigned); no unit of another region.
+    assert set(form.fields["unit"].queryset) == {referral.unit, outsider.unit}
 
 
 def test_for_a_queued_referral_the_form_offers_the_units_of_the_region_only(
@@ -117,14 +117,23 @@ def test_a_manager_gives_a_referral_to_a_conseiller_for_the_first_contact(
     ).exists()
 
 
-def test_a_manager_keeps_a_referral_of_their_unit_within_it(referral, manager, outsider):
+def test_a_manager_sends_a_misrouted_referral_to_another_unit_unassigned(
+    referral, manager, outsider
+):
     with pytest.raises(ValidationError) as exc:
         services.signalement_assign(
             signalement=referral, acting_user=manager, unit=outsider.unit, assigned_to=outsider
         )
-    assert "reste dans cette unité" in exc.value.message_dict["unit"][0]
+    assert "laissez « Non attribué »" in exc.value.message_dict["assigned_to"][0]
     referral.refresh_from_db()
-    assert (referral.unit_id, referral.assigned_to_id) != (outsider.unit_id, outsider.pk)
+    assert referral.unit_id != outsider.unit_id
+    services.signalement_assign(
+        signalement=referral, acting_user=manager, unit=outsider.unit, reason="Habite Caen"
+    )
+    referral.refresh_from_db()
+    assert (referral.unit_id, referral.assigned_to_id) == (outsider.unit_id, None)
+    event = SignalementEvent.objects.get(signalement=referral, kind="assigned")
+    assert event.reason == "Habite Caen"
 
 
 def test_a_manager_cannot_send_a_queued_referral_to_another_region(manager, bretagne_unit):
@@ -194,16 +203,22 @@ def test_the_page_refuses_a_person_who_is_not_eligible(client, manager, referral
     assert referral.assigned_to_id != person.pk
 
 
-def test_the_page_refuses_another_unit_for_a_referral_of_the_unit(
-    client, manager, referral, outsider
+def test_the_page_lists_only_the_managers_unit_people_for_a_referral_of_the_unit(
+    client, manager, referral, outsider, conseiller
 ):
     client.force_login(manager)
+    form = client.get(reverse("referrals:signalement_detail", args=[referral.pk])).context[
+        "assign_form"
+    ]
+    people = {pk for pk, _ in form.fields["assigned_to"].choices if pk}
+    assert conseiller.pk in people and outsider.pk not in people
+    assert outsider.unit in form.fields["unit"].queryset
     response = client.post(
         _assign_url(referral),
         {"attribution-unit": outsider.unit_id, "attribution-assigned_to": outsider.pk},
     )
     assert response.status_code == 200
-    assert response.context["assign_form"].errors["unit"]
+    assert response.context["assign_form"].errors["assigned_to"]
     referral.refresh_from_db()
     assert referral.unit_id != outsider.unit_id
 
