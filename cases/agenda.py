@@ -11,10 +11,11 @@ Rules (domain §3, "Entretien / rendez-vous"):
 Every change writes a CaseEvent (kind ENTRETIEN) through `case_event_add`.
 """
 
+import contextlib
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.models import CaseEvent, CaseStatus, Entretien
@@ -92,6 +93,22 @@ def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
         )
 
 
+@contextlib.contextmanager
+def _slot_guard(ass):
+    """The database refuses overlapping planned meetings of one ASS (exclusion constraint
+    `entretien_no_overlap_per_ass`, PostgreSQL): a booking that raced past `_check_slot` gets the
+    same clear refusal, not an error page."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if "entretien_no_overlap_per_ass" not in str(exc):
+            raise
+        raise ValidationError(
+            {"debut": f"{ass} vient de recevoir un autre entretien sur ce créneau."}
+        ) from exc
+
+
 def _check_case_open(accompagnement, *, lock=False):
     """With ``lock``, lock the case row first: a closure running at the same time waits for
     the new meeting (and cancels it), or the new meeting waits and sees the closure."""
@@ -111,14 +128,15 @@ def entretien_schedule(*, accompagnement, acting_user, debut, mode, duree_minute
         raise ValidationError({"mode": "Modalité inconnue."})
     _check_ass(accompagnement, ass)
     _check_slot(ass=ass, debut=debut, duree_minutes=duree_minutes)
-    entretien = Entretien.objects.create(
-        accompagnement=accompagnement,
-        debut=debut,
-        duree_minutes=duree_minutes,
-        ass=ass,
-        mode=mode,
-        statut=Statut.PLANIFIE,
-    )
+    with _slot_guard(ass):
+        entretien = Entretien.objects.create(
+            accompagnement=accompagnement,
+            debut=debut,
+            duree_minutes=duree_minutes,
+            ass=ass,
+            mode=mode,
+            statut=Statut.PLANIFIE,
+        )
     case_event_add(
         accompagnement=accompagnement,
         acting_user=acting_user,
@@ -164,7 +182,8 @@ def entretien_update(*, entretien, acting_user, debut, mode, duree_minutes, ass=
     changes = {k: [old[k], new[k]] for k in old if old[k] != new[k]}
     if not changes:
         return entretien
-    entretien.save(update_fields=["debut", "duree_minutes", "mode", "ass"])
+    with _slot_guard(ass):
+        entretien.save(update_fields=["debut", "duree_minutes", "mode", "ass"])
     case_event_add(
         accompagnement=accompagnement,
         acting_user=acting_user,

@@ -489,3 +489,44 @@ def test_a_nul_byte_anywhere_in_a_request_is_a_400(client, ass, case):
     assert client.get(AGENDA, {"semaine": "2026\x00-W11"}).status_code == 400
     assert client.post(create_url(case), schedule_data(mode="tele\x00phone")).status_code == 400
     assert not Entretien.objects.exists()
+
+
+# --- The database guarantee: no overlapping planned meetings for one ASS ---------------------
+
+
+def _raw_meeting(case, ass, start, minutes=60, statut="planifie"):
+    return Entretien.objects.create(
+        accompagnement=case,
+        ass=ass,
+        debut=start,
+        duree_minutes=minutes,
+        mode="telephone",
+        statut=statut,
+    )
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_overlapping_planned_meetings_of_one_ass(ass, colleague, case):
+    from django.db import IntegrityError, transaction
+
+    _raw_meeting(case, ass, at(days(2), 10))
+    _raw_meeting(case, ass, at(days(2), 11))  # back to back: allowed
+    _raw_meeting(case, colleague, at(days(2), 10, 30))  # another ASS: allowed
+    _raw_meeting(case, ass, at(days(2), 10, 15), statut="annule")  # not planned: allowed
+    with pytest.raises(IntegrityError, match="entretien_no_overlap_per_ass"), transaction.atomic():
+        _raw_meeting(case, ass, at(days(2), 10, 59), minutes=5)
+    assert Entretien.objects.filter(ass=ass, statut="planifie").count() == 2
+
+
+@pytest.mark.postgres
+def test_a_booking_that_races_past_the_check_gets_a_clear_refusal(ass, case, monkeypatch):
+    from cases import agenda
+
+    monkeypatch.setattr(agenda, "_check_slot", lambda **kwargs: None)  # as if both ran at once
+    entretien_schedule(accompagnement=case, acting_user=ass, debut=at(days(3), 14), mode="visio")
+    with pytest.raises(ValidationError) as exc:
+        entretien_schedule(
+            accompagnement=case, acting_user=ass, debut=at(days(3), 14, 30), mode="visio"
+        )
+    assert "vient de recevoir un autre entretien" in exc.value.message_dict["debut"][0]
+    assert Entretien.objects.filter(accompagnement=case).count() == 1
