@@ -21,6 +21,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, CaseStatus, Entretien
 from cases.services import case_event_add, case_lock
 from pdp.audit import audit
+from pdp.dates import require_plausible_date
 from pdp.models import AuditLog, Role, User
 from referrals.services import MEETING_MAX_MINUTES, proposed_meeting_conflict
 
@@ -71,6 +72,7 @@ def entretien_conflict_label(ass, debut, fin):
 def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
     if debut <= timezone.now():
         raise ValidationError({"debut": "Un entretien planifié doit être dans le futur."})
+    require_plausible_date(debut, field="debut", label="La date de l'entretien")
     if not 5 <= duree_minutes <= MAX_DURATION_MINUTES:
         raise ValidationError(
             {"duree_minutes": "La durée doit être comprise entre 5 minutes et 8 heures."}

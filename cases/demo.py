@@ -232,9 +232,11 @@ def _fill_case(case, i, today, CaseEvent, Cloture, Entretien, EvaluationGlobale,
     start = timezone.make_aware(
         datetime.datetime.combine(today + datetime.timedelta(days=i % 5), datetime.time(9 + i % 7))
     )
-    Entretien.objects.create(
-        accompagnement=case, debut=start, ass=referent, mode=["sur_place", "telephone"][i % 2]
-    )
+    taken = Entretien.objects.filter(ass=referent, statut="planifie", debut=start).exists()
+    if not taken:  # one ASS's planned meetings never overlap (database constraint)
+        Entretien.objects.create(
+            accompagnement=case, debut=start, ass=referent, mode=["sur_place", "telephone"][i % 2]
+        )
     status = CASE_STATUS_CYCLE[i % len(CASE_STATUS_CYCLE)]
     if status == "suspendu":
         case.statut = "suspendu"

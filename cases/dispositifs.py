@@ -43,8 +43,8 @@ from cases.models import (
     DispositifStatut,
 )
 from cases.services import case_event_add, case_lock
-from cases.workdays import count_jours_ouvrables
 from pdp.identifiers import IdentifierError, siret_normalize
+from pdp.workdays import count_jours_ouvrables
 from referrals.models import ArretTravail, SituationEmploi
 
 S = DispositifStatut

@@ -1,7 +1,5 @@
 """Forms of the activity pages: search, the person's details, entretiens, documents."""
 
-import datetime
-
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
@@ -13,6 +11,7 @@ from cases.agenda import NOTE_MAX_LENGTH
 from cases.documents import ACCEPTED_EXTENSIONS
 from cases.models import Entretien
 from pdp.identifiers import IdentifierError, siret_normalize
+from pdp.meeting_slot import MeetingSlotForm
 from pdp.models import PartnerKind, Role, User
 from referrals.models import Assure
 
@@ -98,14 +97,10 @@ def _workers(unit_id):
     ).order_by("last_name", "first_name", "pk")
 
 
-class EntretienForm(_NoTagHelperMixin, forms.Form):
-    date = forms.DateField(label="Date", widget=DATE_WIDGET)
-    heure = forms.TimeField(label="Heure", widget=TIME_WIDGET)
-    duree_minutes = forms.IntegerField(
-        label="Durée (minutes)", min_value=5, max_value=480, initial=60
-    )
+class EntretienForm(_NoTagHelperMixin, MeetingSlotForm):
     mode = forms.ChoiceField(label="Modalité", choices=Entretien.Mode.choices)
     ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none(), empty_label=None)
+    field_order = ["date", "heure", "duree_minutes", "mode", "ass", "confirmer_jour"]
 
     def __init__(self, *args, case, **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,20 +118,6 @@ class EntretienForm(_NoTagHelperMixin, forms.Form):
             "mode": entretien.mode,
             "ass": entretien.ass_id,
         }
-
-    def clean_date(self):
-        day = self.cleaned_data["date"]
-        today = timezone.localdate()
-        if not today - datetime.timedelta(days=366) <= day <= today + datetime.timedelta(days=731):
-            raise forms.ValidationError(
-                "Choisissez une date entre l'année dernière et dans deux ans au plus."
-            )
-        return day
-
-    @property
-    def debut(self):
-        combined = datetime.datetime.combine(self.cleaned_data["date"], self.cleaned_data["heure"])
-        return timezone.make_aware(combined)
 
 
 class EntretienRecordForm(_NoTagHelperMixin, forms.Form):

@@ -507,7 +507,7 @@ class DispositifMobilise(models.Model):
 
     @property
     def jours_ouvrables_utilises(self):
-        from cases.workdays import count_jours_ouvrables
+        from pdp.workdays import count_jours_ouvrables
 
         return sum(count_jours_ouvrables(p.date_debut, p.date_fin) for p in self.periodes.all())
 
@@ -550,7 +550,7 @@ class DispositifPeriode(models.Model):
 
     @property
     def jours_ouvrables(self):
-        from cases.workdays import count_jours_ouvrables
+        from pdp.workdays import count_jours_ouvrables
 
         return count_jours_ouvrables(self.date_debut, self.date_fin)
 

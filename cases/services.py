@@ -36,6 +36,7 @@ from cases.models import (
 )
 from cases.permissions import can_change_referent, can_manage_case
 from pdp.audit import audit, field_changes
+from pdp.dates import require_plausible_date
 from pdp.models import AuditLog, PartnerKind, Role
 from referrals.services import signalement_mark_case_opened
 
@@ -216,8 +217,7 @@ def _require_choice(value, choices, field, message):
 
 
 def _require_not_future(day, field, label):
-    if day and day > timezone.localdate():
-        raise ValidationError({field: f"{label} ne peut pas être dans le futur."})
+    require_plausible_date(day, field=field, label=label, future=False)
 
 
 def _require_text(value, field, message):
@@ -316,6 +316,7 @@ OBJECTIF_FIELDS = {"domaine", "libelle", "echeance", "statut"}
 @transaction.atomic
 def objectif_create(*, accompagnement, acting_user, domaine, libelle, echeance=None):
     _require_not_closed(accompagnement)
+    require_plausible_date(echeance, field="echeance", label="L'échéance", past=False)
     libelle = _require_text(libelle, "libelle", "Formulez l'objectif.")
     _require_choice(domaine, Domaine, "domaine", "Choisissez le domaine.")
     objectif = Objectif.objects.create(
@@ -350,6 +351,8 @@ def objectif_update(*, objectif, acting_user, **data):
         _require_choice(data["domaine"], Domaine, "domaine", "Choisissez le domaine.")
     if "libelle" in data:
         data["libelle"] = _require_text(data["libelle"], "libelle", "Formulez l'objectif.")
+    if "echeance" in data and data["echeance"] != objectif.echeance:
+        require_plausible_date(data["echeance"], field="echeance", label="L'échéance")
     old_status = objectif.get_statut_display().lower()
     changes = field_changes(objectif, data)
     if not changes:
@@ -374,6 +377,7 @@ def objectif_update(*, objectif, acting_user, **data):
 
 @transaction.atomic
 def action_create(*, objectif, acting_user, libelle, porteur="", echeance=None):
+    require_plausible_date(echeance, field="echeance", label="L'échéance", past=False)
     case = objectif.accompagnement
     _require_not_closed(case)
     libelle = _require_text(libelle, "libelle", "Décrivez l'action.")

@@ -1,11 +1,10 @@
 """Triage forms: validation and layout only; the changes are made by referrals.services."""
 
-import datetime
-
 from django import forms
 from django.utils import timezone
 
 from pdp.identifiers import IdentifierError, nir_normalize
+from pdp.meeting_slot import MeetingSlotForm
 from pdp.models import CpamOffice, Role, Unit, User
 from referrals.models import Canal, ContactAttempt, ModeRencontre, Sexe, Statut
 from referrals.permissions import assignable_units, may_name_assignee
@@ -127,32 +126,22 @@ class AssignForm(forms.Form):
         return data
 
 
-class HandOverForm(forms.Form):
+class HandOverForm(MeetingSlotForm):
     """The conseiller's hand-over: the ASS and the first meeting proposed to the person."""
 
     ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none())
-    date = forms.DateField(label="Date du rendez-vous", widget=DATE_WIDGET)
-    heure = forms.TimeField(
-        label="Heure", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-    )
-    duree_minutes = forms.IntegerField(
-        label="Durée (minutes)", min_value=5, max_value=480, initial=60
-    )
     mode = forms.ChoiceField(label="Modalité", choices=ModeRencontre.choices)
+    field_order = ["ass", "date", "heure", "duree_minutes", "mode", "confirmer_jour"]
 
     def __init__(self, *args, signalement, **kwargs):
         kwargs.setdefault("prefix", "relais")
         super().__init__(*args, **kwargs)
+        self.fields["date"].label = "Date du rendez-vous"
         self.fields["ass"].queryset = (
             eligible_assignees(signalement.unit)
             .filter(role=Role.ASS)
             .order_by("last_name", "first_name", "pk")
         )
-
-    @property
-    def debut(self):
-        combined = datetime.datetime.combine(self.cleaned_data["date"], self.cleaned_data["heure"])
-        return timezone.make_aware(combined)
 
 
 class ForwardForm(forms.Form):

@@ -65,6 +65,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from pdp.audit import audit
+from pdp.dates import require_plausible_date
 from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
 from pdp.models import AuditLog, Region, Role, User
 from referrals import hooks, routing
@@ -252,6 +253,7 @@ def contact_attempt_add(
         raise ValueError("`at` must be an aware datetime.")
     if at > timezone.now() + CONTACT_CLOCK_TOLERANCE:
         raise ValidationError({"at": "La date de la tentative ne peut pas être dans le futur."})
+    require_plausible_date(at, field="at", label="La date de la tentative")
     if propose_meeting and resultat != ContactAttempt.Resultat.JOINT:
         raise ValidationError(
             {"propose_meeting": "Une rencontre ne peut être proposée qu'à une personne jointe."}

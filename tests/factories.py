@@ -166,7 +166,8 @@ class EntretienFactory(factory.django.DjangoModelFactory):
 
     accompagnement = factory.SubFactory(AccompagnementFactory)
     ass = factory.SelfAttribute("accompagnement.referent")
-    debut = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=2))
+    # One hour apart for each new meeting: planned meetings of one ASS never overlap (database).
+    debut = factory.Sequence(lambda n: timezone.now() + datetime.timedelta(days=2, hours=n))
     duree_minutes = 60
     mode = cm.Entretien.Mode.SUR_PLACE
     statut = cm.Entretien.Statut.PLANIFIE

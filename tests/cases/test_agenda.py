@@ -178,14 +178,14 @@ def test_a_conseiller_may_move_but_not_record_a_meeting(client, conseiller, case
     denied = client.post(edit_url(future), {"action": "compte_rendu", "statut": "annule"})
     assert denied.status_code == 403
     moved = client.post(
-        edit_url(future), {"action": "deplacer", **schedule_data(day=days(4), ass=ass.pk)}
+        edit_url(future), {"action": "deplacer", **schedule_data(day=days(5), ass=ass.pk)}
     )
     assert moved.status_code == 302
     future.refresh_from_db()
-    assert future.debut == at(days(4), 14, 30)
+    assert future.debut == at(days(5), 14, 30)
     assert future.statut == "planifie"
     event = CaseEvent.objects.get(kind="entretien")
-    assert event.changes["debut"] == ["14/03/2026 à 10:00", "15/03/2026 à 14:30"]
+    assert event.changes["debut"] == ["14/03/2026 à 10:00", "16/03/2026 à 14:30"]
 
 
 def test_a_future_meeting_can_only_be_cancelled(ass, case):
@@ -530,3 +530,23 @@ def test_a_booking_that_races_past_the_check_gets_a_clear_refusal(ass, case, mon
         )
     assert "vient de recevoir un autre entretien" in exc.value.message_dict["debut"][0]
     assert Entretien.objects.filter(accompagnement=case).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("day", "reason"),
+    [(datetime.date(2026, 3, 15), "un dimanche"), (datetime.date(2026, 5, 1), "Fête du Travail")],
+)
+def test_a_meeting_on_a_sunday_or_a_public_holiday_needs_a_confirmation(
+    client, ass, case, day, reason
+):
+    client.force_login(ass)
+    response = client.post(create_url(case), schedule_data(day=day, ass=ass.pk))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert reason in html and "Maintenir ce rendez-vous" in html
+    assert not Entretien.objects.exists()
+    response = client.post(
+        create_url(case), schedule_data(day=day, ass=ass.pk, confirmer_jour="on")
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert Entretien.objects.get().debut.date() == day

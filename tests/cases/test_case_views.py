@@ -322,6 +322,7 @@ def _fill(case, ass, n_events, n_items):
             debut=NOW - datetime.timedelta(days=i + 1),
             ass=ass,
             mode="telephone",
+            statut="realise",
         )
         Document.objects.create(
             accompagnement=case,

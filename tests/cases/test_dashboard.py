@@ -61,15 +61,18 @@ def dispositif(case, date_fin, statut="en_cours"):
 
 
 def caseload(worker, n):
-    """n open cases of `worker`, each with meetings, objectives, a dispositif and a referral."""
+    """n open cases of `worker`, each with meetings, objectives, a dispositif and a referral.
+    Planned meetings take the next free hours (one ASS's planned meetings never overlap)."""
+    first = Entretien.objects.filter(ass=worker, statut="planifie").count()
     for i in range(n):
         case = AccompagnementFactory(referent=worker)
         EntretienFactory(accompagnement=case, debut=at(days(-7), 10), statut="realise")
-        EntretienFactory(accompagnement=case, debut=at(days(3), 8 + i % 9))
+        slot = first + i
+        EntretienFactory(accompagnement=case, debut=at(days(3 + slot // 9), 8 + slot % 9))
         objectif(case, days(1))
         dispositif(case, days(5))
         SignalementFactory(unit=worker.unit, assigned_to=worker, date_echeance=days(i - 2))
-    EntretienFactory(accompagnement=case, debut=at(TODAY, 15))
+    EntretienFactory(accompagnement=case, debut=at(TODAY, 15 + first % 3))
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(client):

@@ -38,7 +38,7 @@ from cases.models import (
     EvaluationGlobale,
     Objectif,
 )
-from cases.workdays import count_jours_ouvrables
+from pdp.workdays import count_jours_ouvrables
 from referrals.models import SituationEmploi
 from tests.e2e.conftest import check_a11y, login, screenshot
 from tests.factories import (

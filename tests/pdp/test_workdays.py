@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from cases.workdays import (
+from pdp.workdays import (
     HOLIDAY_CALENDAR,
     add_jours_ouvrables,
     count_jours_ouvrables,

@@ -21,6 +21,16 @@ def _holidays_for_year(year: int) -> frozenset[datetime.date]:
     return frozenset(holidays.France(years=year).keys())
 
 
+def closed_day_label(d: datetime.date) -> str | None:
+    """« un dimanche » or « un jour férié (Noël) » when no meeting is normally held on ``d``."""
+    if d in _holidays_for_year(d.year):
+        name = holidays.France(years=d.year, language="fr").get(d)
+        return f"un jour férié ({name})" if name else "un jour férié"
+    if d.weekday() == _SUNDAY:
+        return "un dimanche"
+    return None
+
+
 def is_jour_ouvrable(d: datetime.date) -> bool:
     """True if ``d`` is a Monday-Saturday that is not a public holiday."""
     return d.weekday() != _SUNDAY and d not in _holidays_for_year(d.year)

@@ -1,0 +1,44 @@
+"""Plausible dates: one rule for every date a person types (domain records are recent).
+
+A date of year 0001 or 9999 is a typing slip, and at the edges of the calendar it would overflow
+the date arithmetic of the rules (an HTTP 500). Every service that takes a date from a form
+checks it here, with a French message next to the field.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+PAST_YEARS = 10  # nothing of a follow-up is recorded about more than ten years ago
+FUTURE_YEARS = 3  # nor planned more than three years ahead
+
+
+def _years(n):
+    return datetime.timedelta(days=365 * n + n // 4)
+
+
+def require_plausible_date(day, *, field, label, past=True, future=True, today=None):
+    """Refuse `day` outside [today − 10 years, today + 3 years]; `past=False` also refuses a
+    day before today (a due date set at creation), `future=False` one after today (something
+    that happened). `None` passes (optional dates)."""
+    if day is None:
+        return day
+    if isinstance(day, datetime.datetime):
+        day = timezone.localtime(day).date() if timezone.is_aware(day) else day.date()
+    today = today or timezone.localdate()
+    earliest = today - _years(PAST_YEARS) if past else today
+    latest = today + _years(FUTURE_YEARS) if future else today
+    if day < earliest:
+        if not past:
+            raise ValidationError({field: f"{label} ne peut pas être déjà passée."})
+        raise ValidationError(
+            {field: f"{label} ne peut pas précéder le {earliest:%d/%m/%Y} : vérifiez l'année."}
+        )
+    if day > latest:
+        if not future:
+            raise ValidationError({field: f"{label} ne peut pas être dans le futur."})
+        raise ValidationError(
+            {field: f"{label} ne peut pas dépasser le {latest:%d/%m/%Y} : vérifiez l'année."}
+        )
+    return day
