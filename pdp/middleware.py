@@ -1,4 +1,4 @@
-"""Response headers that keep personal data out of caches."""
+"""Response headers that keep personal data out of caches, and the client address for axes."""
 
 from django.conf import settings
 from django.utils.cache import patch_cache_control
@@ -19,3 +19,21 @@ class PrivacyHeadersMiddleware:
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
 
+
+def client_ip(request):
+    """The address axes counts failed logins by (AXES_CLIENT_IP_CALLABLE).
+
+    Without a proxy, REMOTE_ADDR. Behind TRUSTED_PROXY_COUNT proxies, the entry of
+    X-Forwarded-For written by the outermost of them: the entries before it come from the
+    client and may be forged, so they are never trusted.
+    """
+    count = settings.TRUSTED_PROXY_COUNT
+    if count > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR", "")

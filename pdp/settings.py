@@ -1,5 +1,6 @@
 """Settings for PDP. Everything that differs between machines comes from the environment."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "django_htmx",
+    "axes",
     "pdp",
     "referrals",
     "cases",
@@ -49,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a lockout flagged by the axes backend into the French lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pdp.urls"
@@ -82,10 +86,39 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Brute-force protection (django-axes): an account is locked after AXES_FAILURE_LIMIT failed
+# logins from anywhere, and so is an address after as many failures on any accounts, for
+# AXES_COOLOFF_MINUTES. The axes backend comes first: it refuses a locked login before the
+# password is even checked. A success does not wipe the failures (it would let anyone with an
+# account reset the counter of the address they attack from). Unlock with
+# `manage.py axes_reset_username <identifiant>` or `axes_reset_ip <adresse>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_COOLOFF_MESSAGE = (
+    "Compte ou poste verrouillé après trop de tentatives de connexion : réessayez plus tard."
+)
+AXES_CLIENT_IP_CALLABLE = "pdp.middleware.client_ip"
+# Behind a reverse proxy, the client's address is in X-Forwarded-For: the number of proxies we
+# run in front of Django says which entry of it to trust (0: none, REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no table of every login to purge
+AXES_ENABLE_ADMIN = False  # the admin is for reference data and users (pdp/admin_base.py)
+AXES_VERBOSE = False  # no start-up banner; failures and lockouts are still logged (masked)
 
 LANGUAGE_CODE = "fr-fr"
 # French only: otherwise LocaleMiddleware follows a browser that asks for English and Django's
@@ -177,4 +210,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Failed logins and lockouts are warnings; every successful login at INFO is noise.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.models import Accompagnement, CaseStatus
 from pdp.models import Role, User
@@ -35,4 +36,7 @@ def test_seed_demo_is_idempotent_and_covers_every_status(client):
     assert set(Accompagnement.objects.values_list("statut", flat=True)) == set(CaseStatus.values)
     assert Signalement.objects.filter(unit__isnull=True, service="social").exists()
 
-    assert client.login(username="ass.rouen", password="demo-pdp-2026")
+    # Through the login page: the axes backend needs the request (client.login gives none).
+    response = client.post(reverse("login"), {"username": "ass.rouen", "password": "demo-pdp-2026"})
+    assert response.status_code == 302
+    assert response.wsgi_request.user.username == "ass.rouen"
