@@ -8,7 +8,9 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A `.env` file (written by `make run` for development) fills in what the environment lacks;
+# ENV_FILE names another file (the tests' subprocesses use os.devnull to ignore it).
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
