@@ -21,15 +21,23 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: install, migrate, seed the demo and serve http://127.0.0.1:$(PORT).
-## SQLite and in-process tasks by default; with DATABASE_URL and REDIS_URL set it uses them
-## and also starts a Celery worker and beat (honcho + Procfile).
-run: install
+# A local development configuration, written once and never overwritten: with it every
+# `manage.py` command works without hand-set variables. Production sets its own (README).
+.env:
+	@umask 077 && printf '# Local development settings written by make run (never overwritten; not for production).\nDEBUG=1\nSECRET_KEY=%s\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Fichier .env de développement créé (DEBUG=1, SECRET_KEY générée)"
+
+## make run: install, write .env if absent, migrate, seed the demo and serve
+## http://127.0.0.1:$(PORT) (development server). SQLite and in-process tasks by default; with
+## DATABASE_URL and REDIS_URL set it uses them and also starts a Celery worker and beat
+## (honcho + Procfile.dev). Production uses the Procfile (gunicorn): see the README.
+run: install .env
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		echo "PostgreSQL + Redis : serveur web, worker et beat Celery (honcho)"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/honcho start; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start; \
 	else \
 		echo "SQLite, tâches exécutées dans le processus web : http://127.0.0.1:$(PORT)"; \
 		DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \

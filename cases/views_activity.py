@@ -281,18 +281,33 @@ def _may_search(user):
     return user.is_unit_member or user.role == Role.MEDECIN
 
 
+SEARCH_SESSION_KEY = "cases_search_q"
+
+
 def search(request):
+    """The query never travels in a URL, where a NIR would land in server logs and browser
+    history: the form posts it, the session keeps it, and the results are a plain GET (sort,
+    pages, back button) that reads it from the session. A `q` in a URL is dropped unsearched."""
     user = request.user
     if not _may_search(user):
         raise PermissionDenied("La recherche de personnes ne vous est pas ouverte.")
-    form = SearchForm(request.GET or None)
-    order = request.GET.get("o", DEFAULT_SORT)
+    order = request.POST.get("o") or request.GET.get("o", DEFAULT_SORT)
     if order not in SORTS:
         order = DEFAULT_SORT
+    results_url = reverse("cases:search") + ("" if order == DEFAULT_SORT else f"?o={order}")
     page = None
     q = ""
-    if form.is_bound and form.is_valid() and form.cleaned_data["q"].strip():
-        q = form.cleaned_data["q"].strip()
+    if request.method == "POST":
+        form = SearchForm(request.POST)
+        if form.is_valid():
+            request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"].strip()
+            return redirect(results_url)
+    elif "q" in request.GET:
+        return redirect(results_url)
+    else:
+        q = request.session.get(SEARCH_SESSION_KEY, "")
+        form = SearchForm({"q": q} if q else None)
+    if q and form.is_valid():
         try:
             results = search_assures(user, q, order)
         except SearchRefused as exc:

@@ -1,5 +1,6 @@
 """Settings for PDP. Everything that differs between machines comes from the environment."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -7,7 +8,9 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A `.env` file (written by `make run` for development) fills in what the environment lacks;
+# ENV_FILE names another file (the tests' subprocesses use os.devnull to ignore it).
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
@@ -29,6 +32,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "django_htmx",
+    "axes",
     "pdp",
     "referrals",
     "cases",
@@ -37,16 +41,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache and get none of these headers.
+    "csp.middleware.CSPMiddleware",
+    "pdp.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "pdp.request_guard.RejectNulBytesMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pdp.middleware.RejectNulBytesMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a lockout flagged by the axes backend into the French lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pdp.urls"
@@ -80,10 +89,39 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Brute-force protection (django-axes): an account is locked after AXES_FAILURE_LIMIT failed
+# logins from anywhere, and so is an address after as many failures on any accounts, for
+# AXES_COOLOFF_MINUTES. The axes backend comes first: it refuses a locked login before the
+# password is even checked. A success does not wipe the failures (it would let anyone with an
+# account reset the counter of the address they attack from). Unlock with
+# `manage.py axes_reset_username <identifiant>` or `axes_reset_ip <adresse>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_COOLOFF_MESSAGE = (
+    "Compte ou poste verrouillé après trop de tentatives de connexion : réessayez plus tard."
+)
+AXES_CLIENT_IP_CALLABLE = "pdp.middleware.client_ip"
+# Behind a reverse proxy, the client's address is in X-Forwarded-For: the number of proxies we
+# run in front of Django says which entry of it to trust (0: none, REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no table of every login to purge
+AXES_ENABLE_ADMIN = False  # the admin is for reference data and users (pdp/admin_base.py)
+AXES_VERBOSE = False  # no start-up banner; failures and lockouts are still logged (masked)
 
 LANGUAGE_CODE = "fr-fr"
 # French only: otherwise LocaleMiddleware follows a browser that asks for English and Django's
@@ -142,6 +180,24 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): only this site's own files; no inline script or style
+# anywhere (templates use classes of static/css/app.css, behaviours live in static/js/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap draws its icons as data: SVG in its CSS
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (pdp.middleware): no page needs any of these browser features.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -157,4 +213,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Failed logins and lockouts are warnings; every successful login at INFO is noise.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -2,6 +2,8 @@
 
 import os
 
+# Set before the settings read `.env`, whose development values (DEBUG=1…) must not leak in.
+os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")  # live_server speaks plain HTTP
 

@@ -1,5 +1,8 @@
+import re
+
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -23,15 +26,24 @@ def helene(unit):
     return followed_by(unit, nom_naissance="Dupré", prenoms="Hélène Marie")
 
 
-def results(client, q, **params):
-    response = client.get(URL, {"q": q, **params})
+def search(client, q, **params):
+    """Post the query as the form does, then open the results page (GET, no query in it)."""
+    posted = client.post(URL, {"q": q})
+    assert posted.status_code == 302
+    assert posted.url == URL
+    response = client.get(URL, params)
     assert response.status_code == 200
-    page = response.context["page"]
+    return response
+
+
+def results(client, q, **params):
+    page = search(client, q, **params).context["page"]
     return [] if page is None else list(page.object_list)
 
 
-def test_it_sends_anonymous_visitors_to_the_login_page(client):
-    response = client.get(URL, {"q": "x"})
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_it_sends_anonymous_visitors_to_the_login_page(client, method):
+    response = getattr(client, method)(URL, {"q": "x"} if method == "post" else None)
     assert response.status_code == 302
     assert reverse("login") in response.url
 
@@ -39,8 +51,8 @@ def test_it_sends_anonymous_visitors_to_the_login_page(client):
 @pytest.mark.parametrize("persona", ["regional", "admin_user"])
 def test_regional_staff_and_administrators_may_not_search_people(client, persona, request, helene):
     client.force_login(request.getfixturevalue(persona))
-    response = client.get(URL, {"q": "helene"})
-    assert response.status_code == 403
+    assert client.post(URL, {"q": "helene"}).status_code == 403
+    assert client.get(URL).status_code == 403
 
 
 @pytest.mark.parametrize("query", ["Helene", "hélène", "HÉLÈNE", "HELENE dupre", "dupré hél"])
@@ -84,7 +96,7 @@ def test_a_nir_is_found_with_or_without_spaces_and_by_prefix(client, ass, helene
 
 def test_a_too_short_nir_prefix_is_explained(client, ass, helene):
     client.force_login(ass)
-    response = client.get(URL, {"q": "1 8"})
+    response = search(client, "1 8")
     assert response.context["page"] is None
     assert "au moins 3 caractères" in response.content.decode()
 
@@ -114,7 +126,7 @@ def test_results_show_birth_date_commune_and_links_to_open_case_and_referral(
     case = AccompagnementFactory(assure=helene, referent=ass)
     referral = helene.signalements.get()
     client.force_login(ass)
-    html = client.get(URL, {"q": "helene"}).content.decode()
+    html = search(client, "helene").content.decode()
     assert "12/05/1985" in html
     assert "Rouen" in html
     assert reverse("cases:accompagnement_detail", args=[case.pk]) in html
@@ -144,16 +156,17 @@ def test_search_queries_do_not_grow_with_the_number_of_results(
 
     def count():
         with CaptureQueriesContext(connection) as ctx:
-            assert len(results(client, "durand")) >= 1
+            assert len(client.get(URL).context["page"].object_list) >= 1
         return len(ctx.captured_queries)
 
     client.force_login(ass)
+    client.post(URL, {"q": "durand"})
     make(3)
     small = count()
     make(22)
     assert count() == small
     with django_assert_max_num_queries(8):
-        results(client, "durand")
+        client.get(URL)
 
 
 def test_nir_query_recognises_a_nir_but_not_a_name():
@@ -165,3 +178,53 @@ def test_nir_query_recognises_a_nir_but_not_a_name():
 
 def test_an_empty_query_finds_nobody(ass, helene):
     assert list(search_assures(ass, "   ")) == []
+
+
+def test_the_query_is_posted_and_never_put_in_a_url(client, ass, unit):
+    for i in range(30):
+        followed_by(unit, nom_naissance=f"Durand{i:02d}", prenoms="Paul")
+    person = followed_by(unit, nom_naissance="Durand", prenoms="Zoé")
+    client.force_login(ass)
+    form = client.get(URL).content.decode()
+    assert 'method="post"' in form
+    assert 'name="csrfmiddlewaretoken"' in form
+    for q in ["durand", nir_format(person.nir)]:
+        posted = client.post(URL, {"q": q, "o": "-nom"})
+        assert posted.status_code == 302
+        assert posted.url == f"{URL}?o=-nom"
+        html = client.get(posted.url).content.decode()
+        assert f"pour « {q} »" in html
+        hrefs = re.findall(r'href="([^"]*)"', html)
+        assert [h for h in hrefs if h.startswith("?")], "sort and page links are there"
+        assert not [h for h in hrefs if "q=" in h or person.nir[:5] in h]
+
+
+def test_a_query_in_the_url_is_dropped_without_being_searched(client, ass, helene):
+    client.force_login(ass)
+    response = client.get(URL, {"q": helene.nir})
+    assert response.status_code == 302
+    assert response.url == URL
+    page = client.get(URL)
+    assert page.context["page"] is None
+    assert helene.nir not in page.content.decode()
+
+
+def test_the_last_query_is_kept_for_the_back_button_and_an_empty_one_clears_it(client, ass, helene):
+    client.force_login(ass)
+    search(client, "helene")
+    assert list(client.get(URL).context["page"].object_list) == [helene]
+    assert results(client, "   ") == []
+    assert client.get(URL).context["page"] is None
+
+
+def test_the_search_needs_the_csrf_token(ass, helene):
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(ass)
+    assert csrf_client.post(URL, {"q": "helene"}).status_code == 403
+
+
+def test_a_too_long_query_is_refused_on_the_form(client, ass):
+    client.force_login(ass)
+    response = client.post(URL, {"q": "x" * 101})
+    assert response.status_code == 200
+    assert response.context["form"].errors["q"]

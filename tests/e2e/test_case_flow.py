@@ -140,6 +140,7 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         expect(page.get_by_role("heading", level=2)).to_have_text(
             "1 résultat pour « helene dupre »"
         )
+        assert "helene" not in page.url  # the query was posted, not put in the URL
         results = page.locator("main table tbody tr")
         expect(results).to_have_count(1)
         expect(results).to_contain_text("Accompagnement prévention de la désinsertion")

@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.models import Accompagnement, CaseStatus
 from pdp.models import Role, User
@@ -35,7 +36,10 @@ def test_seed_demo_is_idempotent_and_covers_every_status(client):
     assert set(Accompagnement.objects.values_list("statut", flat=True)) == set(CaseStatus.values)
     assert Signalement.objects.filter(unit__isnull=True, service="social").exists()
 
-    assert client.login(username="ass.rouen", password="demo-pdp-2026")
+    # Through the login page: the axes backend needs the request (client.login gives none).
+    response = client.post(reverse("login"), {"username": "ass.rouen", "password": "demo-pdp-2026"})
+    assert response.status_code == 302
+    assert response.wsgi_request.user.username == "ass.rouen"
 
 
 @pytest.mark.django_db
@@ -53,9 +57,9 @@ def test_the_demo_conseiller_has_a_call_list_and_handed_one_referral_over(client
     assert handed.statut == Statut.RENCONTRE_PROPOSEE
     assert handed.rdv_debut > timezone.now()
 
-    assert client.login(username="conseiller.rouen", password="demo-pdp-2026")
+    client.force_login(conseiller)
     rows = client.get(reverse("cases:dashboard")).context["referrals"]["rows"]
     assert {s.pk for s in rows} == set(calls.values_list("pk", flat=True))
-    assert client.login(username="ass.rouen", password="demo-pdp-2026")
+    client.force_login(User.objects.get(username="ass.rouen"))
     rows = client.get(reverse("cases:dashboard")).context["referrals"]["rows"]
     assert handed in rows

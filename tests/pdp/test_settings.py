@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _manage(*args, **env):
     # A clean environment: nothing from the test process (test settings, async flags…).
     clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    clean.update(DJANGO_SETTINGS_MODULE="pdp.settings", **env)
+    # ENV_FILE: not the developer's `.env` written by `make run` (DEBUG=1, a SECRET_KEY).
+    clean.update(DJANGO_SETTINGS_MODULE="pdp.settings", ENV_FILE=os.devnull, **env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True
     )
