@@ -1,5 +1,9 @@
 """Assurés, arrêts de travail, signalements (referrals), contact attempts, CPAM imports."""
 
+import functools
+import re
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -120,10 +124,35 @@ class Assure(models.Model):
         return nir_format(self.nir)
 
 
-def build_search_name(*parts):
-    import unicodedata
+def _latin_fold_table():
+    """For the Latin letters (below U+0250): what _fold leaves of each one."""
+    table = {}
+    for code in range(0x80, 0x250):
+        char = chr(code)
+        folded = unicodedata.normalize("NFKD", char)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+        if folded != char:
+            table[code] = folded
+    return table
 
-    text = " ".join(p for p in parts if p)
+
+_LATIN_FOLD = _latin_fold_table()
+_BEYOND_LATIN = re.compile("[^\x00-\u024f]")
+
+
+def build_search_name(*parts):
+    """The non-empty parts, each decomposed (NFKD) without its combining marks (accents) and
+    lower-cased, joined by spaces: "nom prénoms" for the search."""
+    return " ".join(part.lower() if part.isascii() else _fold(part) for part in parts if part)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(text):
+    """Names repeat (the CPAM import computes one per new person): cached. Latin text goes
+    through a table made with the same rule character by character, which gives the same
+    result (decomposing and dropping marks never reach across characters)."""
+    if not _BEYOND_LATIN.search(text):
+        return text.translate(_LATIN_FOLD).lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
