@@ -5,6 +5,7 @@ from referrals.models import (
     Assure,
     ContactAttempt,
     CpamImport,
+    CpamImportCaisse,
     ImportRejection,
     Signalement,
     SignalementEvent,
@@ -117,10 +118,18 @@ class ImportRejectionInline(admin.TabularInline):
     can_delete = False
 
 
+class CpamImportCaisseInline(admin.TabularInline):
+    model = CpamImportCaisse
+    extra = 0
+    readonly_fields = ["cpam", "line_count"]
+    can_delete = False
+
+
 @admin.register(CpamImport)
 class CpamImportAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
+        "extract_date",
         "file_name",
         "cpam",
         "user",
@@ -128,15 +137,23 @@ class CpamImportAdmin(admin.ModelAdmin):
         "rows_read",
         "rows_created",
         "rows_updated",
+        "rows_ignored_older",
         "rows_rejected",
     ]
     list_filter = ["status", "cpam"]
     search_fields = ["file_name"]
     readonly_fields = ["user", "created_at"]
-    inlines = [ImportRejectionInline]
+    inlines = [CpamImportCaisseInline, ImportRejectionInline]
 
 
 @admin.register(ImportRejection)
 class ImportRejectionAdmin(admin.ModelAdmin):
     list_display = ["cpam_import", "line_number", "reason"]
+    raw_id_fields = ["cpam_import"]
+
+
+@admin.register(CpamImportCaisse)
+class CpamImportCaisseAdmin(admin.ModelAdmin):
+    list_display = ["cpam_import", "cpam", "line_count"]
+    list_filter = ["cpam"]
     raw_id_fields = ["cpam_import"]

@@ -197,6 +197,13 @@ class ArretTravail(models.Model):
         verbose_name="dernier import",
         db_index=False,  # no query looks arrêts up by import; each import writes it
     )
+    # An older extract never changes an episode that a newer one changed (the CPAM import).
+    extract_date = models.DateField(
+        "date de l'extrait",
+        null=True,
+        blank=True,
+        help_text="Date de l'extrait CPAM qui a créé ou modifié l'arrêt en dernier.",
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -491,12 +498,24 @@ class CpamImport(models.Model):
         verbose_name="importé par",
     )
     created_at = models.DateTimeField("date", auto_now_add=True)
+    extract_date = models.DateField(
+        "date de l'extrait",
+        default=timezone.localdate,
+        help_text="Date à laquelle la CPAM a produit l'extrait (par défaut, le jour de l'import).",
+    )
     status = models.CharField("statut", max_length=10, choices=Status.choices)
     message = models.TextField("message", blank=True)
     rows_read = models.PositiveIntegerField("lignes lues", default=0)
     rows_created = models.PositiveIntegerField("arrêts créés", default=0)
     rows_updated = models.PositiveIntegerField("arrêts mis à jour", default=0)
     rows_unchanged = models.PositiveIntegerField("arrêts inchangés", default=0)
+    rows_ignored_older = models.PositiveIntegerField(
+        "lignes ignorées\u00a0: extrait plus ancien",
+        default=0,
+        help_text=(
+            "Lignes d'un arrêt qu'un extrait plus récent a déjà modifié\u00a0: rien n'a changé."
+        ),
+    )
     rows_rejected = models.PositiveIntegerField("lignes rejetées", default=0)
 
     class Meta:
@@ -506,6 +525,29 @@ class CpamImport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} ({self.created_at:%d/%m/%Y})"
+
+
+class CpamImportCaisse(models.Model):
+    """A caisse present in an import's file, with its number of lines (whatever their
+    outcome; lines of an unknown code are rejected and not counted here)."""
+
+    cpam_import = models.ForeignKey(CpamImport, on_delete=models.CASCADE, related_name="caisses")
+    cpam = models.ForeignKey(
+        CpamOffice, on_delete=models.PROTECT, related_name="+", verbose_name="CPAM"
+    )
+    line_count = models.PositiveIntegerField("lignes")
+
+    class Meta:
+        verbose_name = "caisse d'un import"
+        verbose_name_plural = "caisses d'un import"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cpam_import", "cpam"], name="cpam_import_caisse_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.cpam} : {self.line_count} ligne(s)"
 
 
 class ImportRejection(models.Model):
