@@ -371,15 +371,17 @@ class ImportRun:
         return -max(counts)[1] if counts else None
 
     def caisses(self):
-        """[CpamImportCaisse] of the file (unsaved), most lines first."""
-        counts = sorted(self.rules.caisse_lines.items(), key=lambda item: (-item[1], item[0]))
-        if self.dry_run:  # shown at once: with their CPAM
-            offices = CpamOffice.objects.in_bulk([pk for pk, _n in counts])
-            return [CpamImportCaisse(cpam=offices[pk], line_count=n) for pk, n in counts]
-        return [
-            CpamImportCaisse(cpam_import=self.cpam_import, cpam_id=pk, line_count=n)
-            for pk, n in counts
-        ]
+        """[CpamImportCaisse] of the file, unsaved (for a dry run: with their CPAM, most lines
+        first)."""
+        counts = self.rules.caisse_lines
+        if not self.dry_run:
+            return [
+                CpamImportCaisse(cpam_import=self.cpam_import, cpam_id=pk, line_count=n)
+                for pk, n in counts.items()
+            ]
+        offices = CpamOffice.objects.in_bulk(list(counts))  # shown at once: with their CPAM
+        caisses = [CpamImportCaisse(cpam=offices[pk], line_count=n) for pk, n in counts.items()]
+        return sorted(caisses, key=lambda c: (-c.line_count, c.cpam.code))  # as caisses_of()
 
 
 class _Failure:
