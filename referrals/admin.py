@@ -1,6 +1,6 @@
 """Personal records of the referral side: read-only in the admin (pdp.admin_base.ReadOnlyAdmin).
 
-Their changes go through referrals/services.py and referrals/importer.py, which write an event
+Their changes go through referrals/services.py and referrals/importer/, which write an event
 and an audit row. Contact attempt notes are free text about the person: not shown here.
 """
 
@@ -12,6 +12,7 @@ from referrals.models import (
     Assure,
     ContactAttempt,
     CpamImport,
+    CpamImportCaisse,
     DetectionRun,
     ImportRejection,
     Signalement,
@@ -115,10 +116,16 @@ class ImportRejectionInline(ReadOnlyInline):
     fields = ["line_number", "reason", "raw_line"]
 
 
+class CpamImportCaisseInline(ReadOnlyInline):
+    model = CpamImportCaisse
+    fields = ["cpam", "line_count"]
+
+
 @admin.register(CpamImport)
 class CpamImportAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
+        "extract_date",
         "file_name",
         "cpam",
         "user",
@@ -126,12 +133,13 @@ class CpamImportAdmin(ReadOnlyAdmin):
         "rows_read",
         "rows_created",
         "rows_updated",
+        "rows_ignored_older",
         "rows_rejected",
     ]
     list_filter = ["status", "cpam"]
     list_select_related = ["cpam", "user"]
     search_fields = ["file_name"]
-    inlines = [ImportRejectionInline]
+    inlines = [CpamImportCaisseInline, ImportRejectionInline]
     audit_assure_id = None  # an extract is about many people
 
 
@@ -168,3 +176,11 @@ class DetectionRunAdmin(ReadOnlyAdmin):
     @admin.display(description="durée")
     def duree(self, run):
         return run.duration
+
+
+@admin.register(CpamImportCaisse)
+class CpamImportCaisseAdmin(ReadOnlyAdmin):
+    list_display = ["cpam_import", "cpam", "line_count"]
+    list_filter = ["cpam"]
+    list_select_related = ["cpam_import", "cpam"]
+    audit_assure_id = None  # a count of lines per caisse, no person

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from django import forms
+from django.utils import timezone
 
 from pdp.models import CpamOffice
+from referrals.importer import extract_date_problem
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = (".csv", ".txt")
@@ -18,6 +20,20 @@ class ImportUploadForm(forms.Form):
             "UTF-8 ou Windows-1252, première ligne = noms des colonnes."
         ),
         widget=forms.FileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+    date_extrait = forms.DateField(
+        label="Date de l'extrait",
+        initial=timezone.localdate,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=(
+            "Date à laquelle la CPAM a produit le fichier (aujourd'hui par défaut). Un extrait "
+            "plus ancien que celui qui a modifié un arrêt en dernier ne modifie pas cet arrêt."
+        ),
+        error_messages={
+            "required": "Indiquez la date de l'extrait.",
+            "invalid": "Date invalide\u00a0: utilisez le format JJ/MM/AAAA.",
+        },
     )
     caisse = forms.ModelChoiceField(
         label="Caisse attendue",
@@ -39,6 +55,14 @@ class ImportUploadForm(forms.Form):
         else:
             offices = offices.filter(region_id=user.effective_region_id())
         self.fields["caisse"].queryset = offices
+        self.fields["date_extrait"].widget.attrs["max"] = timezone.localdate().isoformat()
+
+    def clean_date_extrait(self):
+        day = self.cleaned_data["date_extrait"]
+        problem = extract_date_problem(day, today=timezone.localdate())
+        if problem:
+            raise forms.ValidationError(problem)
+        return day
 
     def clean_fichier(self):
         upload = self.cleaned_data["fichier"]

@@ -1,6 +1,9 @@
 """Assurés, arrêts de travail, signalements (referrals), contact attempts, CPAM imports."""
 
 import datetime
+import functools
+import re
+import unicodedata
 
 from django.conf import settings
 from django.db import models
@@ -131,10 +134,35 @@ class Assure(models.Model):
         return nir_format(self.nir)
 
 
-def build_search_name(*parts):
-    import unicodedata
+def _latin_fold_table():
+    """For the Latin letters (below U+0250): what _fold leaves of each one."""
+    table = {}
+    for code in range(0x80, 0x250):
+        char = chr(code)
+        folded = unicodedata.normalize("NFKD", char)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+        if folded != char:
+            table[code] = folded
+    return table
 
-    text = " ".join(p for p in parts if p)
+
+_LATIN_FOLD = _latin_fold_table()
+_BEYOND_LATIN = re.compile("[^\x00-\u024f]")
+
+
+def build_search_name(*parts):
+    """The non-empty parts, each decomposed (NFKD) without its combining marks (accents) and
+    lower-cased, joined by spaces: "nom prénoms" for the search."""
+    return " ".join(part.lower() if part.isascii() else _fold(part) for part in parts if part)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(text):
+    """Names repeat (the CPAM import computes one per new person): cached. Latin text goes
+    through a table made with the same rule character by character, which gives the same
+    result (decomposing and dropping marks never reach across characters)."""
+    if not _BEYOND_LATIN.search(text):
+        return text.translate(_LATIN_FOLD).lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -182,6 +210,13 @@ class ArretTravail(models.Model):
         related_name="+",
         verbose_name="dernier import",
         db_index=False,  # no query looks arrêts up by import; each import writes it
+    )
+    # An older extract never changes an episode that a newer one changed (the CPAM import).
+    extract_date = models.DateField(
+        "date de l'extrait",
+        null=True,
+        blank=True,
+        help_text="Date de l'extrait CPAM qui a créé ou modifié l'arrêt en dernier.",
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
@@ -589,12 +624,24 @@ class CpamImport(models.Model):
         verbose_name="importé par",
     )
     created_at = models.DateTimeField("date", auto_now_add=True)
+    extract_date = models.DateField(
+        "date de l'extrait",
+        default=timezone.localdate,
+        help_text="Date à laquelle la CPAM a produit l'extrait (par défaut, le jour de l'import).",
+    )
     status = models.CharField("statut", max_length=10, choices=Status.choices)
     message = models.TextField("message", blank=True)
     rows_read = models.PositiveIntegerField("lignes lues", default=0)
     rows_created = models.PositiveIntegerField("arrêts créés", default=0)
     rows_updated = models.PositiveIntegerField("arrêts mis à jour", default=0)
     rows_unchanged = models.PositiveIntegerField("arrêts inchangés", default=0)
+    rows_ignored_older = models.PositiveIntegerField(
+        "lignes ignorées\u00a0: extrait plus ancien",
+        default=0,
+        help_text=(
+            "Lignes d'un arrêt qu'un extrait plus récent a déjà modifié\u00a0: rien n'a changé."
+        ),
+    )
     rows_rejected = models.PositiveIntegerField("lignes rejetées", default=0)
 
     class Meta:
@@ -604,6 +651,31 @@ class CpamImport(models.Model):
 
     def __str__(self):
         return f"{self.file_name} ({self.created_at:%d/%m/%Y})"
+
+
+class CpamImportCaisse(models.Model):
+    """A caisse present in an import's file, with its number of lines (whatever their
+    outcome; lines of an unknown code are rejected and not counted here)."""
+
+    cpam_import = models.ForeignKey(
+        CpamImport, on_delete=models.CASCADE, related_name="caisses", verbose_name="import"
+    )
+    cpam = models.ForeignKey(
+        CpamOffice, on_delete=models.PROTECT, related_name="+", verbose_name="CPAM"
+    )
+    line_count = models.PositiveIntegerField("lignes")
+
+    class Meta:
+        verbose_name = "caisse d'un import"
+        verbose_name_plural = "caisses d'un import"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cpam_import", "cpam"], name="cpam_import_caisse_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.cpam} : {self.line_count} ligne(s)"
 
 
 class ImportRejection(models.Model):

@@ -11,16 +11,17 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from pdp.audit import audit
+from pdp.exports import safe_cell
 from pdp.models import AuditLog, Role
 from referrals.forms_import import ImportUploadForm
-from referrals.importer import import_extract
-from referrals.models import CpamImport
+from referrals.importer import caisses_of, import_extract, import_summary
+from referrals.models import CpamImport, CpamImportCaisse
 
 IMPORT_ROLES = {Role.MANAGER, Role.CONSEILLER}
 PAGE_SIZE = 25
@@ -30,7 +31,8 @@ DRY_RUN_SHOWN = 100
 SORTS = {
     "date": ("Date", "created_at"),
     "fichier": ("Fichier", "file_name"),
-    "caisse": ("Caisse", "cpam__code"),
+    "extrait": ("Extrait du", "extract_date"),
+    "caisse": ("Caisses", "cpam__code"),
     "statut": ("Statut", "status"),
     "lues": ("Lues", "rows_read"),
     "rejetees": ("Rejetées", "rows_rejected"),
@@ -64,7 +66,8 @@ def import_list(request):
             if cpam_import.pk is not None:
                 return redirect("referrals:import_detail", pk=cpam_import.pk)
             simulation = cpam_import
-            form = ImportUploadForm(user=request.user)
+            kept = {name: form.cleaned_data[name] for name in ("date_extrait", "caisse")}
+            form = ImportUploadForm(user=request.user, initial=kept)  # the file is chosen again
     else:
         form = ImportUploadForm(user=request.user)
 
@@ -73,7 +76,12 @@ def import_list(request):
         sort = DEFAULT_SORT
     field = SORTS[sort.lstrip("-")][1]
     ordering = [f"-{field}" if sort.startswith("-") else field, "-pk"]
-    imports = imports_visible_to(request.user).select_related("cpam", "user").order_by(*ordering)
+    imports = (
+        imports_visible_to(request.user)
+        .select_related("cpam", "user")
+        .prefetch_related(_caisses_prefetch())
+        .order_by(*ordering)
+    )
     page_obj = Paginator(imports, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -86,6 +94,7 @@ def import_list(request):
         "simulation_more": (
             max(len(simulation.pending_rejections) - DRY_RUN_SHOWN, 0) if simulation else 0
         ),
+        "simulation_caisses": caisses_of(simulation) if simulation else [],
     }
     return render(request, "referrals/import_list.html", context)
 
@@ -100,6 +109,7 @@ def _run_import(request, form):
         user=request.user,
         caisse_code=caisse.code if caisse else None,
         dry_run=form.cleaned_data["simulation"],
+        extract_date=form.cleaned_data["date_extrait"],
     )
     if cpam_import.pk is None:
         return cpam_import  # a dry run: the page shows its result
@@ -108,9 +118,7 @@ def _run_import(request, form):
     else:
         messages.success(
             request,
-            f"Import terminé : {cpam_import.rows_read} lignes lues, "
-            f"{cpam_import.rows_created} arrêts créés, {cpam_import.rows_updated} mis à jour, "
-            f"{cpam_import.rows_unchanged} inchangés, {cpam_import.rows_rejected} lignes rejetées. "
+            f"Import terminé : {import_summary(cpam_import)}. "
             "Les signalements seront créés par la détection de cette nuit, ou tout de suite "
             "avec « Lancer la détection » sur la page Signalements.",
         )
@@ -128,9 +136,18 @@ def _columns(sort):
             next_sort = key if descending else f"-{key}"
         else:
             aria_sort = ""
-            next_sort = f"-{key}" if key in ("date", "lues", "rejetees") else key
+            next_sort = f"-{key}" if key in ("date", "extrait", "lues", "rejetees") else key
         columns.append({"key": key, "label": label, "aria_sort": aria_sort, "next": next_sort})
     return columns
+
+
+def _caisses_prefetch():
+    return Prefetch(
+        "caisses",
+        queryset=CpamImportCaisse.objects.select_related("cpam").order_by(
+            "-line_count", "cpam__code"
+        ),
+    )
 
 
 def _get_import(user, pk):
@@ -147,7 +164,7 @@ def import_detail(request, pk):
     return render(
         request,
         "referrals/import_detail.html",
-        {"imp": cpam_import, "page_obj": page_obj},
+        {"imp": cpam_import, "page_obj": page_obj, "caisses": caisses_of(cpam_import)},
     )
 
 
@@ -173,7 +190,7 @@ def import_rejections_csv(request, pk):
         yield "\ufeff"  # BOM: spreadsheet tools then read the file as UTF-8
         yield writer.writerow(["ligne", "motif", "contenu"])
         for row in rows.iterator(chunk_size=2000):
-            yield writer.writerow(row)
+            yield writer.writerow([safe_cell(value) for value in row])
 
     response = StreamingHttpResponse(content(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

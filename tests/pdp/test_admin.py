@@ -56,6 +56,7 @@ PERSONAL_MODELS = [
     cm.Accompagnement,
     cm.CaseShare,
     rm.DetectionRun,  # not personal, but written by the job only: read-only like them
+    rm.CpamImportCaisse,
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -128,6 +129,10 @@ def make_record(model):
         )
     if model is cm.Accompagnement:
         return AccompagnementFactory()
+    if model is rm.CpamImportCaisse:
+        return rm.CpamImportCaisse.objects.create(
+            cpam_import=make_record(rm.CpamImport), cpam=CpamFactory(), line_count=12
+        )
     if model is rm.DetectionRun:
         return rm.DetectionRun.objects.create(day=datetime.date(2026, 3, 1), region=RegionFactory())
     if model is cm.CaseShare:
@@ -163,7 +168,9 @@ def expected_assure_id(record):
         return record.pk
     if isinstance(record, rm.SignalementEvent | rm.ContactAttempt):
         return record.signalement.assure_id
-    if isinstance(record, rm.CpamImport | rm.ImportRejection | rm.DetectionRun):
+    if isinstance(
+        record, rm.CpamImport | rm.ImportRejection | rm.DetectionRun | rm.CpamImportCaisse
+    ):
         return None
     if isinstance(record, cm.CaseShare):
         return record.accompagnement.assure_id
@@ -816,6 +823,7 @@ FRENCH_CHANGELISTS = {
     rm.CpamImport: (
         [
             "Date",
+            "Date de l'extrait",
             "Fichier",
             "CPAM",
             "Importé par",
@@ -823,10 +831,12 @@ FRENCH_CHANGELISTS = {
             "Lignes lues",
             "Arrêts créés",
             "Arrêts mis à jour",
+            "Lignes ignorées : extrait plus ancien",
             "Lignes rejetées",
         ],
         ["statut", "CPAM"],
     ),
+    rm.CpamImportCaisse: (["Import", "CPAM", "Lignes"], ["CPAM"]),
     rm.ImportRejection: (["Import", "Ligne", "Motif"], []),
     cm.Accompagnement: (
         ["Assuré", "Mission", "Statut", "Référent du parcours", "Unité", "Ouvert le"],

@@ -1,12 +1,15 @@
 import datetime
+import random
 
 import pytest
 
 from pdp.identifiers import (
     IdentifierError,
+    nir_check,
     nir_check_coherence,
     nir_format,
     nir_is_temporary,
+    nir_key,
     nir_normalize,
     nir_validate,
     siret_format,
@@ -354,3 +357,80 @@ def test_the_django_siret_validator_raises_a_validation_error_in_french():
     with pytest.raises(ValidationError) as exc_info:
         validate_siret("73282932000079")
     assert exc_info.value.messages == ["Numéro SIRET invalide (clé de contrôle incorrecte)."]
+
+
+# --- Agreement with python-stdnum (our checks are written for speed) ---------------------
+
+
+def test_the_siret_check_agrees_with_stdnum():
+    from stdnum.fr import siret as stdnum_siret
+
+    rng = random.Random(11)
+    values = ["35600000000048", "35600000012345", "73282932000074"]
+    values += ["".join(rng.choice("0123456789") for _ in range(14)) for _ in range(5000)]
+    values += [
+        "356000000" + "".join(rng.choice("0123456789") for _ in range(5)) for _ in range(500)
+    ]
+    accepted = 0
+    for value in values:
+        try:
+            siret_normalize(value)
+        except IdentifierError:
+            ours = False
+        else:
+            ours = True
+            accepted += 1
+        assert ours is stdnum_siret.is_valid(value), value
+    assert accepted > 50  # the sample holds valid numbers too
+
+
+def test_the_nir_check_agrees_with_stdnum_on_the_key():
+    from stdnum.fr import nir as stdnum_nir
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        body = rng.choice("1278") + "".join(rng.choice("0123456789") for _ in range(12))
+        body = body[:3] + f"{rng.randint(1, 12):02d}" + body[5:]
+        if body[5:7] == "00":
+            continue
+        if rng.random() < 0.3:
+            body = body[:5] + rng.choice(["2A", "2B"]) + body[7:]
+        key = (
+            stdnum_nir.calc_check_digits(body)
+            if rng.random() < 0.7
+            else f"{rng.randint(0, 99):02d}"
+        )
+        value = body + key
+        try:
+            nir_normalize(value)
+        except IdentifierError:
+            ours = False
+        else:
+            ours = True
+        assert ours is stdnum_nir.is_valid(value), value
+
+
+def test_nir_check_normalises_and_lists_the_incoherences_in_one_pass():
+    assert nir_check(" " + MAN_MAY_1985, sex="1", birth_date=datetime.date(1985, 5, 12)) == (
+        MAN_MAY_1985,
+        [],
+    )
+    number, problems = nir_check(MAN_MAY_1985, sex="F", birth_date=datetime.date(1990, 1, 1))
+    assert number == MAN_MAY_1985
+    assert problems == nir_check_coherence(
+        MAN_MAY_1985, sex="F", birth_date=datetime.date(1990, 1, 1)
+    )
+    assert len(problems) == 3
+    with pytest.raises(IdentifierError):
+        nir_check("1 85 05 78 006 084 36")
+
+
+def test_the_nir_key_agrees_with_stdnum():
+    from stdnum.fr import nir as stdnum_nir
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        body = "".join(rng.choice("0123456789") for _ in range(13))
+        if rng.random() < 0.3:
+            body = body[:5] + rng.choice(["2A", "2B"]) + body[7:]
+        assert nir_key(body) == stdnum_nir.calc_check_digits(body), body

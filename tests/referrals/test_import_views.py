@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from pdp.models import AuditLog
 from referrals.importer import COLUMNS
-from referrals.models import ArretTravail, CpamImport, ImportRejection
+from referrals.models import ArretTravail, CpamImport, CpamImportCaisse, ImportRejection
 from tests.factories import CpamFactory, RegionFactory, UnitFactory, UserFactory
 from tests.referrals.test_import import build_extract, extract_row
 
@@ -65,7 +65,11 @@ def past_import(cpam, manager):
 
 
 def upload(client, data, name="extrait.csv", **fields):
-    payload = {"fichier": SimpleUploadedFile(name, data, content_type="text/csv"), **fields}
+    payload = {
+        "fichier": SimpleUploadedFile(name, data, content_type="text/csv"),
+        "date_extrait": "2026-11-01",
+        **fields,
+    }
     return client.post(LIST, payload)
 
 
@@ -139,10 +143,15 @@ def test_the_admin_sees_every_import(client, past_import, admin_user):
 def test_the_upload_page_shows_the_form_and_the_region_imports(
     client, manager, past_import, other_region_manager, django_assert_max_num_queries
 ):
+    second_caisse = CpamFactory(code="762", region=past_import.cpam.region)
     for n in range(5):
-        CpamImport.objects.create(
+        cpam_import = CpamImport.objects.create(
             file_name=f"f{n}.csv", cpam=past_import.cpam, status=CpamImport.Status.PROCESSED
         )
+        CpamImportCaisse.objects.create(
+            cpam_import=cpam_import, cpam=past_import.cpam, line_count=7
+        )
+        CpamImportCaisse.objects.create(cpam_import=cpam_import, cpam=second_caisse, line_count=n)
     CpamImport.objects.create(
         file_name="bretagne.csv",
         cpam=CpamFactory(code="351", region=other_region_manager.unit.region),
@@ -150,7 +159,7 @@ def test_the_upload_page_shows_the_form_and_the_region_imports(
     )
     client.force_login(manager)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # the caisses of every import in one query
         response = client.get(LIST)
 
     assert response.status_code == 200
@@ -159,7 +168,9 @@ def test_the_upload_page_shows_the_form_and_the_region_imports(
     assert "extrait_octobre.csv" in page
     assert "f4.csv" in page
     assert "bretagne.csv" not in page
-    assert [c.code for c in response.context["form"].fields["caisse"].queryset] == ["761"]
+    assert "761&nbsp;(7)" in page
+    assert "762&nbsp;(4)" in page
+    assert [c.code for c in response.context["form"].fields["caisse"].queryset] == ["761", "762"]
 
 
 def test_a_manager_uploads_an_extract_and_the_import_is_recorded(client, manager, cpam):
@@ -305,7 +316,7 @@ def test_the_detail_lists_the_rejected_lines_in_order(
 ):
     client.force_login(manager)
 
-    with django_assert_max_num_queries(9):  # incl. the audit row and the request savepoint
+    with django_assert_max_num_queries(10):  # incl. the audit row, the caisses, the savepoint
         response = client.get(detail_url(past_import))
 
     assert response.status_code == 200
@@ -354,3 +365,163 @@ def test_the_csv_of_an_uploaded_file_round_trips_its_bad_line(client, manager, c
     assert rows[1][0] == "3"
     assert "précède la date de début" in rows[1][1]
     assert rows[1][2].split(";")[2] == "Aïcha"
+
+
+# --- Extract date, older extracts, caisses -------------------------------------------------------
+
+
+def test_the_upload_form_asks_for_the_extract_date_with_today_by_default(client, manager, cpam):
+    client.force_login(manager)
+
+    page = client.get(LIST).content.decode()
+
+    assert 'for="id_date_extrait"' in page
+    assert "Date de l&#x27;extrait" in page
+    assert 'type="date" name="date_extrait" value="2026-11-01"' in page
+    assert 'max="2026-11-01"' in page
+
+
+def test_the_extract_date_is_recorded_and_shown(client, manager, cpam):
+    client.force_login(manager)
+
+    response = upload(client, build_extract([extract_row(1)]), date_extrait="2026-10-15")
+
+    cpam_import = CpamImport.objects.get()
+    assert cpam_import.extract_date == datetime.date(2026, 10, 15)
+    assert ArretTravail.objects.get().extract_date == datetime.date(2026, 10, 15)
+    page = client.get(response.url).content.decode()
+    assert "Date de l'extrait" in page
+    assert "15/10/2026" in page
+    assert "15/10/2026" in client.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("2026-11-02", "La date de l&#x27;extrait (02/11/2026) est dans le futur."),
+        ("2024-06-30", "antérieure de plus d&#x27;un an à aujourd&#x27;hui"),
+        ("hier", "Date invalide"),
+        ("", "Indiquez la date de l&#x27;extrait."),
+    ],
+    ids=["future", "too old", "garbage", "empty"],
+)
+def test_an_implausible_extract_date_is_refused_by_the_form(client, manager, cpam, value, message):
+    client.force_login(manager)
+
+    response = upload(client, build_extract([extract_row(1)]), date_extrait=value)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "date_extrait" in response.context["form"].errors
+    assert not CpamImport.objects.exists()
+    assert not ArretTravail.objects.exists()
+
+
+def test_the_french_date_format_is_accepted_too(client, manager, cpam):
+    client.force_login(manager)
+
+    upload(client, build_extract([extract_row(1)]), date_extrait="15/10/2026")
+
+    assert CpamImport.objects.get().extract_date == datetime.date(2026, 10, 15)
+
+
+def test_lines_of_an_older_extract_are_counted_and_shown(client, manager, cpam):
+    client.force_login(manager)
+    upload(client, build_extract([extract_row(1), extract_row(2)]), date_extrait="2026-11-01")
+    older = build_extract([extract_row(1, date_fin_prevue="31/10/2026"), extract_row(2)])
+
+    response = upload(client, older, date_extrait="2026-10-01")
+
+    cpam_import = CpamImport.objects.get(extract_date=datetime.date(2026, 10, 1))
+    assert cpam_import.rows_ignored_older == 2
+    assert ArretTravail.objects.filter(date_fin_prevue=datetime.date(2026, 11, 30)).count() == 2
+    page = client.get(response.url).content.decode()
+    assert "2 lignes ignorées\u00a0: extrait plus ancien" in page  # the message
+    assert "Lignes ignorées&nbsp;: extrait plus ancien" in page  # the result card
+    assert "Ignorées&nbsp;: extrait plus ancien" in client.get(LIST).content.decode()
+
+
+def test_the_detail_lists_the_caisses_of_the_file(client, manager, cpam):
+    CpamFactory(code="762", region=cpam.region, name="CPAM du Havre")
+    client.force_login(manager)
+    rows = [extract_row(1), extract_row(2, code_caisse="762"), extract_row(3, code_caisse="762")]
+
+    response = upload(client, build_extract(rows))
+
+    page = client.get(response.url).content.decode()
+    assert "Caisses du fichier" in page
+    assert "CPAM du Havre&nbsp;: 2 lignes" in page
+    assert "&nbsp;: 1 ligne<" in page
+
+
+def test_a_simulation_shows_the_extract_date_the_older_lines_and_the_caisses(client, manager, cpam):
+    client.force_login(manager)
+    upload(client, build_extract([extract_row(1)]), date_extrait="2026-11-01")
+
+    response = upload(
+        client,
+        build_extract([extract_row(1), extract_row(2)]),
+        date_extrait="2026-10-01",
+        simulation="on",
+    )
+
+    page = response.content.decode()
+    assert "Si l'extrait du 01/10/2026 était" in page
+    assert "1 ligne ignorée&nbsp;: extrait plus ancien" in page
+    assert "761 (2 lignes)" in page
+    assert CpamImport.objects.count() == 1
+
+
+def test_the_upload_works_with_debug_on(client, manager, cpam, settings):
+    settings.DEBUG = True  # `make run`: Django's debug cursor wraps the COPY
+    client.force_login(manager)
+
+    response = upload(client, build_extract([extract_row(1), extract_row(2)]))
+
+    assert response.status_code == 302
+    assert CpamImport.objects.get().rows_created == 2
+    assert ArretTravail.objects.count() == 2
+
+
+# --- Formula injection ---------------------------------------------------------------------------
+
+
+def test_the_csv_of_rejected_lines_neutralises_formulas(client, manager, cpam):
+    client.force_login(manager)
+    bad = [
+        '=HYPERLINK("http://example.org";"clic")',
+        "+33 6 10;MARTIN",
+        "-2+3;x",
+        "@SUM(A1:A2)",
+        "\t=1+1",
+        "\r=1+1",
+    ]
+    cpam_import = CpamImport.objects.create(
+        file_name="x.csv", cpam=cpam, user=manager, status=CpamImport.Status.PROCESSED
+    )
+    for number, raw in enumerate(bad, start=2):
+        ImportRejection.objects.create(
+            cpam_import=cpam_import, line_number=number, reason="Nombre de colonnes", raw_line=raw
+        )
+
+    body = b"".join(client.get(csv_url(cpam_import)).streaming_content).decode("utf-8-sig")
+
+    rows = list(csv.reader(io.StringIO(body, newline=""), delimiter=";"))
+    assert [row[2] for row in rows[1:]] == ["'" + raw for raw in bad]
+    assert [row[0] for row in rows[1:]] == [str(n) for n in range(2, 8)]
+
+
+def test_after_a_simulation_the_form_keeps_the_extract_date_and_the_caisse(client, manager, cpam):
+    client.force_login(manager)
+
+    response = upload(
+        client,
+        build_extract([extract_row(1)]),
+        date_extrait="2026-10-15",
+        caisse=cpam.pk,
+        simulation="on",
+    )
+
+    page = response.content.decode()
+    assert 'name="date_extrait" value="2026-10-15"' in page
+    assert f'<option value="{cpam.pk}" selected>' in page
