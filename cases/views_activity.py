@@ -48,7 +48,7 @@ from cases.permissions import (
     get_accompagnement_for_user,
 )
 from cases.search import DEFAULT_SORT, SORTS, SearchRefused, search_assures
-from pdp.audit import audit
+from pdp.audit import audit, audit_listed
 from pdp.identifiers import IdentifierError, siret_format
 from pdp.models import AuditLog, Role, User
 from pdp.permissions import can_see_nir
@@ -314,6 +314,9 @@ def search(request):
             form.add_error("q", str(exc))
         else:
             page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+            audit_listed(
+                user=user, objects=page, assure_id_of=lambda a: a.pk, page="recherche"
+            )
     return render(
         request,
         "cases/search.html",

@@ -15,6 +15,25 @@ def audit(*, user, action, obj, assure_id=None, changes=None):
     )
 
 
+def audit_listed(*, user, objects, assure_id_of, page):
+    """A list page showed these records (search results, an inbox page): one read row per
+    person listed, written in one statement, so that « who saw this person's name » has an
+    answer for lists too. `page` names the list."""
+    rows = [
+        AuditLog(
+            user=user if user is not None and user.is_authenticated else None,
+            action=AuditLog.Action.VIEW,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            assure_id=assure_id_of(obj),
+            changes={"page": page},
+        )
+        for obj in objects
+    ]
+    AuditLog.objects.bulk_create(rows)
+    return len(rows)
+
+
 def field_changes(instance, data):
     """Apply `data` to `instance`; return {field: [old, new]} for the fields that changed."""
     changed = {}

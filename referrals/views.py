@@ -9,7 +9,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from pdp.audit import audit
+from pdp.audit import audit, audit_listed
 from pdp.models import AuditLog, Role
 from pdp.permissions import can_see_nir
 from referrals import services
@@ -157,6 +157,9 @@ def inbox(request):
         }
         for s in page
     ]
+    audit_listed(
+        user=user, objects=page, assure_id_of=lambda s: s.assure_id, page="liste des signalements"
+    )
     context = {
         "filter": filterset,
         "page_obj": page,

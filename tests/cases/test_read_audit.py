@@ -89,3 +89,21 @@ def test_the_dispositif_edit_form_is_audited(client, case, ass):
     response = client.get(reverse("cases:dispositif_edit", args=[case.pk, dispositif.pk]))
     assert response.status_code == 200
     assert _reads(ass, dispositif).filter(changes__page="modification du dispositif").exists()
+
+
+def test_search_results_write_a_read_row_per_person_listed(client, case, ass):
+    client.force_login(ass)
+    response = client.post(reverse("cases:search"), {"q": case.assure.nom_naissance}, follow=True)
+    assert response.status_code == 200
+    logs = AuditLog.objects.filter(user=ass, action="view", changes__page="recherche")
+    assert list(logs.values_list("assure_id", flat=True)) == [case.assure_id]
+
+
+def test_the_inbox_writes_a_read_row_per_referral_listed(client, ass):
+    from tests.factories import SignalementFactory
+
+    listed = [SignalementFactory(unit=ass.unit) for _ in range(3)]
+    client.force_login(ass)
+    assert client.get(reverse("referrals:inbox"), {"vue": "unite"}).status_code == 200
+    logs = AuditLog.objects.filter(user=ass, changes__page="liste des signalements")
+    assert sorted(logs.values_list("assure_id", flat=True)) == sorted(s.assure_id for s in listed)
