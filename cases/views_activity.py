@@ -314,9 +314,7 @@ def search(request):
             form.add_error("q", str(exc))
         else:
             page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
-            audit_listed(
-                user=user, objects=page, assure_id_of=lambda a: a.pk, page="recherche"
-            )
+            audit_listed(user=user, objects=page, assure_id_of=lambda a: a.pk, page="recherche")
     return render(
         request,
         "cases/search.html",
