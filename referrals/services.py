@@ -312,16 +312,28 @@ def _open_social_referral_message(existing):
     )
 
 
-def _refuse_if_already_followed(assure):
+FOLLOWED_ELSEWHERE = (
+    "Cette personne fait déjà l'objet d'un suivi en cours par le service social : aucun "
+    "signalement n'a été créé. Votre responsable d'unité peut vous orienter."
+)
+
+
+def _refuse_if_already_followed(assure, acting_user):
+    """Refuse a second social follow-up; say where it is only to whoever may see the person
+    (another unit's follow-up is not disclosed: no unit, name, date or status)."""
     existing = (
         Signalement.objects.open()
         .filter(assure=assure, service=Service.SOCIAL)
         .select_related("unit")
         .first()
     )
+    case = hooks.open_case_of(assure) if existing is None else None
+    if existing is None and case is None:
+        return
+    if not Assure.objects.visible_to(acting_user).filter(pk=assure.pk).exists():
+        raise ValidationError(FOLLOWED_ELSEWHERE)
     if existing is not None:
         raise ValidationError(_open_social_referral_message(existing))
-    case = hooks.open_case_of(assure)
     if case is not None:
         raise ValidationError(
             "Cette personne est déjà accompagnée par le service social "
@@ -443,7 +455,7 @@ def signalement_forward(*, signalement, acting_user, motif):
             {"motif": "Indiquez le motif de la transmission (sans aucun diagnostic)."}
         )
     _check_transition(signalement, signalement.statut, S.TRANSMIS, FORWARD)
-    _refuse_if_already_followed(signalement.assure)
+    _refuse_if_already_followed(signalement.assure, acting_user)
     _set_status(
         signalement=signalement,
         old=signalement.statut,
@@ -532,7 +544,7 @@ def signalement_create_manual(
             )
     if arret is not None and arret.assure_id != assure.pk:
         raise ValidationError("Cet arrêt ne concerne pas cette personne.")
-    _refuse_if_already_followed(assure)
+    _refuse_if_already_followed(assure, acting_user)
     signalement = _create_social_referral(
         assure=assure,
         origine=origine,

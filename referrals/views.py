@@ -415,18 +415,24 @@ def signalement_create(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            visible = Signalement.objects.visible_to(user).filter(pk=signalement.pk).exists()
             if created:
                 messages.success(request, "Signalement créé ; la personne a été enregistrée.")
             else:
+                # The name only to whoever sees the referral now (not another unit's person).
+                who = f" ({signalement.assure})" if visible else ""
                 messages.info(
                     request,
-                    f"Personne déjà connue ({signalement.assure}) : sa fiche existante a été "
-                    "reprise, les champs d'identité saisis ont été ignorés.",
+                    f"Personne déjà connue{who} : sa fiche existante a été reprise, les champs "
+                    "d'identité saisis ont été ignorés.",
                 )
-            if Signalement.objects.visible_to(user).filter(pk=signalement.pk).exists():
+            if visible:
                 return redirect("referrals:signalement_detail", pk=signalement.pk)
-            where = signalement.unit or "la file régionale « à répartir »"
-            messages.success(request, f"Le signalement a été orienté vers {where}.")
+            messages.success(
+                request,
+                "Le signalement a été transmis à l'équipe dont dépend la personne ; il "
+                "n'apparaît pas dans vos listes.",
+            )
             return redirect("referrals:inbox")
     return render(request, "referrals/signalement_create.html", {"form": form})
 

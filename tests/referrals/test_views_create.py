@@ -119,3 +119,23 @@ def test_a_referral_routed_to_another_unit_sends_back_to_the_inbox(client, ass, 
     assert response.status_code == 302
     assert response.url == reverse("referrals:inbox")
     assert Signalement.objects.get().unit == other_unit
+
+
+def test_a_person_followed_in_another_unit_is_refused_without_disclosing_where(
+    client, ass, outsider
+):
+    """The NIR of someone followed in Caen, typed in Rouen: refused, no unit, name or date."""
+    from tests.factories import SignalementFactory
+
+    followed = SignalementFactory(unit=outsider.unit, assigned_to=outsider)
+    client.force_login(ass)
+    response = client.post(
+        reverse("referrals:signalement_create"),
+        {"origine": "spst", "nir": followed.assure.nir, "motif": "Appel du SPST"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "déjà l&#x27;objet d&#x27;un suivi" in html or "déjà l'objet d'un suivi" in html
+    assert str(outsider.unit) not in html
+    assert followed.assure.nom_naissance not in html
+    assert followed.date_signalement.strftime("%d/%m/%Y") not in html
