@@ -34,6 +34,7 @@ from stdnum.fr import siret as stdnum_siret
 __all__ = [
     "IdentifierError",
     "nir_check_coherence",
+    "nir_clean",
     "nir_format",
     "nir_is_temporary",
     "nir_key",
@@ -115,6 +116,13 @@ def _nir_place_is_valid(place: str) -> bool:
     return 1 <= int(department) <= 99
 
 
+def nir_clean(value: str) -> str:
+    """The NIR without separators (spaces, dots, dashes) and upper-cased (``2a`` → ``2A``),
+    *without* checking it: what :func:`nir_normalize` returns for a valid NIR, and what
+    ``Assure.save()`` stores whatever the path (an invalid NIR is the validator's business)."""
+    return _strip_separators(str(value)).upper()
+
+
 def nir_normalize(value: str) -> str:
     """Return the NIR as 15 uppercase characters, or raise :class:`IdentifierError`.
 
@@ -124,7 +132,7 @@ def nir_normalize(value: str) -> str:
     """
     if value is None:
         raise IdentifierError(_NIR_MSG_EMPTY, "nir_empty")
-    number = _strip_separators(str(value)).upper()
+    number = nir_clean(value)
     if not number:
         raise IdentifierError(_NIR_MSG_EMPTY, "nir_empty")
     if not _NIR_CHARS_RE.fullmatch(number):

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pdp import permissions
-from pdp.identifiers import nir_format, validate_nir, validate_siret
+from pdp.identifiers import nir_clean, nir_format, validate_nir, validate_siret
 from pdp.models import CpamOffice, Partner, Region, Role, Unit
 from referrals import hooks
 
@@ -117,10 +117,21 @@ class Assure(models.Model):
         return f"{self.nom_affiche} {self.prenoms}"
 
     def save(self, *args, **kwargs):
+        # Whatever the path (services, admin, factories, shell), the NIR is stored normalised:
+        # no separators, upper-case 2A / 2B. The CPAM import writes with COPY and normalises
+        # each line itself (`pdp.identifiers.nir_normalize`).
+        if self.nir:
+            self.nir = nir_clean(self.nir)
         self.search_name = build_search_name(self.nom_naissance, self.nom_usage, self.prenoms)
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_name"}
         super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None):
+        # Normalised before the validators run, so "2 53 07 2a …" passes the length check.
+        if self.nir:
+            self.nir = nir_clean(self.nir)
+        super().clean_fields(exclude=exclude)
 
     @property
     def nom_affiche(self):
