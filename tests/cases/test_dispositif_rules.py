@@ -929,3 +929,23 @@ def test_a_later_start_only_blocks_the_start_itself(case, ass):
     assert problem.blocks(S.EN_COURS)
     assert not problem.blocks(S.ACCORDE)
     assert not problem.blocks(S.ABANDONNE)
+
+
+def test_the_migration_recovers_the_first_period_end_of_a_renewed_pmsmp(case, ass):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "cases.migrations.0009_dispositif_crpe_inaptitude_pmsmp_periods"
+    )
+    dispositif = pmsmp(case, ass)
+    rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
+    untouched = pmsmp(case, ass)
+    # As renewed before the field existed: only the renewal's event knows the first end.
+    DispositifMobilise.objects.filter(pk=dispositif.pk).update(date_fin_initiale=None)
+    migration.fill_first_period_end(apps, None)
+    dispositif.refresh_from_db()
+    untouched.refresh_from_db()
+    assert dispositif.date_fin_initiale == date(2025, 3, 31)
+    assert untouched.date_fin_initiale is None
