@@ -8,15 +8,26 @@ warnings shown and the refusals cannot drift apart.
 When a problem blocks (``Problem.blocks_from``):
 
 - ``ALWAYS``: limits that make a plan impossible whatever its status (essai encadré
-  14 / 28 jours ouvrables, PMSMP 1 month at another company, CRPE 18 months, bilan 24 h,
-  one renewal). Nothing over a limit can be recorded.
+  14 / 28 jours ouvrables, PMSMP at another company — another SIREN — with each period, the
+  first and the renewal, 1 month at most, CRPE 18 months, bilan 24 h, one renewal). Nothing
+  over a limit can be recorded.
 - ``accorde``: timing against the arrêt de travail and eligibility, once dates are known
   (essai encadré / formation during the arrêt, CRPE after it, pré-reprise beyond day 30,
-  essai encadré only for salariés, intérimaires, apprentis, stagiaires).
+  essai encadré only for salariés, intérimaires, apprentis, stagiaires of the régime
+  général, CRPE only for a person declared inapte or at risk of inaptitude, TPT only with a
+  favourable decision the médecin conseil recorded on one of the person's service médical
+  referrals).
 - ``en_cours``: what must exist before it starts: dates, the medical agreements and CPAM
-  authorisation dated on or before the start, évaluation globale, prescriber, convention;
-  and the start itself must have come (a dispositif starting later stays « accordé »).
-- ``None``: a warning only (e.g. the assuré's job situation is not filled in).
+  authorisation dated on or before the start, an évaluation globale dated on or before the
+  start of an essai encadré, prescriber, convention, the médecin conseil's TPT decision
+  dated on or before the start; and the start itself must have come (a dispositif starting
+  later stays « accordé »).
+- ``None``: a warning only (e.g. the assuré's job situation is not filled in, a visite de
+  pré-reprise dated before the médecin conseil's request).
+
+What the médecin conseil recorded on the person's service médical referrals
+(``referrals.models.Signalement.tpt_decision`` / ``visite_pre_reprise_demandee_le``) is read
+here, never typed again by the ASS; ``dispositif_notes`` says it on the dispositif's pages.
 
 A status change to accordé or en cours enforces every problem blocking that status. Other
 changes (editing fields, adding a period, renewing) may not *introduce* a blocking problem;
@@ -45,7 +56,14 @@ from cases.models import (
 from cases.services import case_event_add, case_lock
 from pdp.identifiers import IdentifierError, siret_normalize
 from pdp.workdays import count_jours_ouvrables
-from referrals.models import ArretTravail, SituationEmploi
+from referrals.models import (
+    ArretTravail,
+    DecisionTpt,
+    Regime,
+    Service,
+    Signalement,
+    SituationEmploi,
+)
 
 S = DispositifStatut
 
@@ -65,6 +83,7 @@ PMSMP_MOIS = 1
 CRPE_MOIS_MAX = 18
 BILAN_HEURES_MAX = 24
 PRE_REPRISE_JOURS_MIN = 30  # the arrêt must have lasted more than this on the visit date
+SIREN_LENGTH = 9  # the company is the SIRET's first 9 digits; the rest is the establishment
 
 RENEWABLE = frozenset({ESSAI, PMSMP})
 ESSAI_SITUATIONS = frozenset(
@@ -115,6 +134,8 @@ EDITABLE_FIELDS = (
     "accord_medecin_travail",
     "autorisation_cpam",
     "convention_signee",
+    "date_fin_initiale",
+    "inaptitude",
     "duree_heures",
     "resultat",
 )
@@ -209,6 +230,45 @@ class _Facts:
 
     def overlaps_arret(self, start, end):
         return any(a.date_debut <= end and start <= a.date_fin for a in self.arrets)
+
+    @cached_property
+    def first_evaluation_day(self):
+        """Day of the case's first évaluation globale, or None."""
+        first = (
+            self.case.evaluations.order_by("created_at").values_list("created_at", flat=True)
+        ).first()
+        return timezone.localdate(first) if first else None
+
+    @cached_property
+    def medical(self):
+        return medical_record(self.assure.pk)
+
+
+@dataclass(frozen=True)
+class MedicalRecord:
+    """What the médecin conseil recorded on a person's service médical referrals: the latest
+    TPT decision (``tpt``: DecisionTpt value or "", ``tpt_le``) and the visite de pré-reprise
+    requests (``pre_reprise``: their dates, oldest first)."""
+
+    tpt: str = ""
+    tpt_le: datetime.date | None = None
+    pre_reprise: tuple = ()
+
+
+def medical_record(assure_id):
+    """One query over the person's service médical referrals that carry a decision."""
+    rows = (
+        Signalement.objects.filter(assure_id=assure_id, service=Service.MEDICAL)
+        .exclude(tpt_decision="", visite_pre_reprise_demandee_le__isnull=True)
+        .values_list("tpt_decision", "tpt_decision_le", "visite_pre_reprise_demandee_le", "pk")
+    )
+    rows = list(rows)
+    decisions = sorted((le, pk, decision) for decision, le, _, pk in rows if decision)
+    requests = tuple(sorted(day for _, _, day, _ in rows if day))
+    if not decisions:
+        return MedicalRecord(pre_reprise=requests)
+    tpt_le, _, tpt = decisions[-1]
+    return MedicalRecord(tpt=tpt, tpt_le=tpt_le, pre_reprise=requests)
 
 
 # (field, noun, feminine ending) for dated agreements.
@@ -343,17 +403,36 @@ def _rules_essai(facts):
             S.ACCORDE,
         )
 
+    regime = facts.assure.regime
+    if regime != Regime.GENERAL:
+        label = Regime(regime).label if regime in Regime.values else regime or "non renseigné"
+        yield Problem(
+            "essai_regime",
+            "L'essai encadré est réservé aux assurés du régime général (régime de "
+            f"l'assuré\N{NO-BREAK SPACE}: {label}).",
+            S.ACCORDE,
+        )
+
     if not facts.periodes:
         yield Problem(
             "periodes_manquantes",
             "Ajoutez au moins une période (début et fin) avant de démarrer l'essai encadré.",
             S.EN_COURS,
         )
-    if not facts.case.evaluations.exists():
+    evaluated = facts.first_evaluation_day
+    if evaluated is None:
         yield Problem(
             "evaluation_manquante",
             "L'essai encadré se décide après une évaluation globale : aucune n'est enregistrée "
             "dans cet accompagnement.",
+            S.EN_COURS,
+        )
+    elif facts.start is not None and evaluated > facts.start:
+        yield Problem(
+            "evaluation_apres_debut",
+            "L'essai encadré se décide après une évaluation globale\N{NO-BREAK SPACE}: la "
+            f"première est datée du {_d(evaluated)}, après le début de l'essai encadré "
+            f"({_d(facts.start)}).",
             S.EN_COURS,
         )
     for field in ("accord_medecin_traitant", "accord_medecin_conseil", "accord_medecin_travail"):
@@ -376,24 +455,20 @@ def _rules_pmsmp(facts):
             "(chez l'employeur : essai encadré).",
             ALWAYS,
         )
-    elif d.entreprise_siret and employeur_siret and d.entreprise_siret == employeur_siret:
+    elif (
+        d.entreprise_siret
+        and employeur_siret
+        and d.entreprise_siret[:SIREN_LENGTH] == employeur_siret[:SIREN_LENGTH]
+    ):
         yield Problem(
             "pmsmp_chez_employeur",
-            "La PMSMP se déroule dans une autre entreprise que l'employeur : le SIRET de "
-            "l'entreprise d'accueil est celui de l'employeur de l'assuré.",
+            "La PMSMP se déroule dans une autre entreprise que l'employeur\N{NO-BREAK SPACE}: "
+            "le SIREN de l'entreprise d'accueil (9 premiers chiffres du SIRET) est celui de "
+            "l'employeur de l'assuré\N{NO-BREAK SPACE}; un autre établissement de la même "
+            "entreprise ne convient pas.",
             ALWAYS,
         )
-    if d.date_debut and d.date_fin:
-        renewed = min(d.renouvellements, MAX_RENOUVELLEMENTS)
-        latest = months_end(d.date_debut, PMSMP_MOIS * (1 + renewed))
-        if d.date_fin > latest:
-            limit = "1 mois" if not renewed else "2 mois, renouvellement compris"
-            yield Problem(
-                "pmsmp_duree",
-                f"La PMSMP dure au plus {limit} : commencée le {_d(d.date_debut)}, elle "
-                f"finit au plus tard le {_d(latest)}.",
-                ALWAYS,
-            )
+    yield from _pmsmp_periods(facts)
     yield from _dates_required(facts)
     if not d.prescripteur:
         yield Problem(
@@ -408,6 +483,61 @@ def _rules_pmsmp(facts):
     yield from _agreement(facts, "convention_signee")
     if d.date_debut and facts.overlaps_arret(d.date_debut, d.date_fin or d.date_debut):
         yield from _agreement(facts, "autorisation_cpam")
+
+
+def _pmsmp_periods(facts):
+    """Each period of a PMSMP lasts 1 month at most: the first from ``date_debut`` (to
+    ``date_fin``, or to ``date_fin_initiale`` once renewed), the renewal from the day after
+    the first period's end to ``date_fin``."""
+    d = facts.dispositif
+    if d.date_fin_initiale and not d.renouvellements:
+        yield Problem(
+            "pmsmp_fin_initiale",
+            "La fin de la première période ne s'indique que pour une PMSMP renouvelée.",
+            ALWAYS,
+        )
+        return
+    if not (d.date_debut and d.date_fin):
+        return
+    first_end = d.date_fin_initiale if d.renouvellements else d.date_fin
+    if d.renouvellements and first_end is None:
+        # Renewed before the first period's end was recorded: only the total is known.
+        latest = months_end(d.date_debut, PMSMP_MOIS * (1 + MAX_RENOUVELLEMENTS))
+        if d.date_fin > latest:
+            yield Problem(
+                "pmsmp_duree",
+                "La PMSMP dure au plus 2 mois, renouvellement compris\N{NO-BREAK SPACE}: "
+                f"commencée le {_d(d.date_debut)}, elle finit au plus tard le {_d(latest)}.",
+                ALWAYS,
+            )
+        return
+    if d.renouvellements and not d.date_debut <= first_end < d.date_fin:
+        yield Problem(
+            "pmsmp_fin_initiale",
+            f"La fin de la première période ({_d(first_end)}) doit suivre le début de la PMSMP "
+            f"({_d(d.date_debut)}) et précéder la fin du renouvellement ({_d(d.date_fin)}).",
+            ALWAYS,
+        )
+        return
+    latest = months_end(d.date_debut, PMSMP_MOIS)
+    if first_end > latest:
+        what = "La première période de la PMSMP" if d.renouvellements else "La PMSMP"
+        yield Problem(
+            "pmsmp_duree",
+            f"{what} dure au plus 1 mois\N{NO-BREAK SPACE}: commencée le {_d(d.date_debut)}, "
+            f"elle finit au plus tard le {_d(latest)}.",
+            ALWAYS,
+        )
+    if d.renouvellements:
+        renewal_start = first_end + datetime.timedelta(days=1)
+        latest = months_end(renewal_start, PMSMP_MOIS)
+        if d.date_fin > latest:
+            yield Problem(
+                "pmsmp_duree_renouvellement",
+                f"Le renouvellement de la PMSMP dure au plus 1 mois\N{NO-BREAK SPACE}: commencé le "
+                f"{_d(renewal_start)}, il finit au plus tard le {_d(latest)}.",
+                ALWAYS,
+            )
 
 
 def _rules_crpe(facts):
@@ -440,6 +570,13 @@ def _rules_crpe(facts):
                 f"n'est enregistrée avant le {_d(start)}.",
                 S.ACCORDE,
             )
+    if not d.inaptitude:
+        yield Problem(
+            "crpe_inaptitude_manquante",
+            "La CRPE s'adresse à une personne déclarée inapte ou en risque "
+            "d'inaptitude\N{NO-BREAK SPACE}: indiquez laquelle.",
+            S.ACCORDE,
+        )
     yield from _dates_required(facts)
     yield from _agreement(facts, "convention_signee")
 
@@ -468,7 +605,30 @@ def _rules_formation(facts):
 
 
 def _rules_tpt(facts):
-    yield from _agreement(facts, "accord_medecin_conseil")
+    """Decided by the médecin conseil: their decision recorded on one of the person's service
+    médical referrals (the latest one counts), not a date typed by the ASS."""
+    medical = facts.medical
+    if not medical.tpt:
+        yield Problem(
+            "tpt_decision_manquante",
+            "Le temps partiel thérapeutique est décidé par le médecin "
+            "conseil\N{NO-BREAK SPACE}: aucune décision n'est enregistrée par le service médical "
+            "pour cette personne.",
+            S.ACCORDE,
+        )
+    elif medical.tpt == DecisionTpt.REFUSE:
+        yield Problem(
+            "tpt_decision_refus",
+            f"Le médecin conseil a refusé le temps partiel thérapeutique le {_d(medical.tpt_le)}.",
+            S.ACCORDE,
+        )
+    elif facts.start is not None and medical.tpt_le > facts.start:
+        yield Problem(
+            "tpt_decision_apres_debut",
+            f"La décision du médecin conseil est datée du {_d(medical.tpt_le)}, après le début "
+            f"du temps partiel thérapeutique ({_d(facts.start)}).",
+            S.EN_COURS,
+        )
 
 
 def _rules_pre_reprise(facts):
@@ -485,6 +645,15 @@ def _rules_pre_reprise(facts):
             f"La visite de pré-reprise a lieu pendant un arrêt de plus de "
             f"{PRE_REPRISE_JOURS_MIN} jours : ce n'est pas le cas le {_d(d.date_debut)}.",
             S.ACCORDE,
+        )
+    # The assuré, the médecin traitant or the médecin du travail may ask for the visit too:
+    # the médecin conseil's request is read, not required.
+    requests = facts.medical.pre_reprise
+    if requests and d.date_debut < requests[0]:
+        yield Problem(
+            "pre_reprise_avant_demande",
+            f"La visite du {_d(d.date_debut)} précède la demande du médecin conseil "
+            f"({_d(requests[0])})\N{NO-BREAK SPACE}: vérifiez la date.",
         )
 
 
@@ -514,6 +683,24 @@ def dispositif_problems(dispositif, *, periodes=None):
     if rules is not None:
         problems.extend(rules(facts))
     return problems
+
+
+def dispositif_notes(dispositif):
+    """What the médecin conseil recorded that this dispositif relies on, in French, for its
+    pages (the rules above read the same record)."""
+    code = dispositif.type.code
+    if code not in (TPT, PRE_REPRISE):
+        return []
+    medical = medical_record(dispositif.accompagnement.assure_id)
+    if code == TPT and medical.tpt:
+        label = DecisionTpt(medical.tpt).label.lower()
+        return [
+            f"Temps partiel thérapeutique {label} par le médecin conseil le {_d(medical.tpt_le)}."
+        ]
+    if code == PRE_REPRISE and medical.pre_reprise:
+        days = ", ".join(_d(day) for day in medical.pre_reprise)
+        return [f"Visite de pré-reprise demandée par le médecin conseil le {days}."]
+    return []
 
 
 def split_problems(problems, statut):
@@ -572,7 +759,13 @@ def _clean_fields(fields):
             fields["entreprise_siret"] = siret_normalize(siret)
         except IdentifierError as exc:
             raise ValidationError(f"SIRET de l'entreprise d'accueil : {exc.message}") from exc
-    for name in ("entreprise_accueil", "entreprise_siret", "prescripteur", "resultat"):
+    for name in (
+        "entreprise_accueil",
+        "entreprise_siret",
+        "prescripteur",
+        "inaptitude",
+        "resultat",
+    ):
         if name in fields and fields[name] is None:
             fields[name] = ""
     return fields
@@ -755,28 +948,41 @@ def dispositif_renew(*, dispositif, acting_user, date_fin=None):
             f"{dispositif.type.label} : le renouvellement n'est possible qu'une seule fois, "
             "il a déjà été accordé."
         )
-    changes = {"renouvellements": [dispositif.renouvellements, dispositif.renouvellements + 1]}
     before = dispositif_problems(dispositif)
-    dispositif.renouvellements += 1
     summary = f"{dispositif.type.label} renouvelé"
     if code == PMSMP:
         if date_fin is None:
             raise ValidationError("Indiquez la nouvelle date de fin de la PMSMP.")
-        if dispositif.date_fin and date_fin <= dispositif.date_fin:
+        if dispositif.date_debut is None or dispositif.date_fin is None:
+            raise ValidationError(
+                "Indiquez d'abord les dates de début et de fin de la première période de la PMSMP."
+            )
+        if date_fin <= dispositif.date_fin:
             raise ValidationError(
                 f"La nouvelle fin doit suivre la fin actuelle ({_d(dispositif.date_fin)})."
             )
-        if dispositif.date_debut is None:
-            raise ValidationError("Indiquez d'abord la date de début de la PMSMP.")
-        changes["date_fin"] = [dispositif.date_fin, date_fin]
-        dispositif.date_fin = date_fin
-        summary += f" jusqu'au {_d(date_fin)}"
+        summary += f" du {_d(dispositif.date_fin + datetime.timedelta(days=1))} au {_d(date_fin)}"
     else:
         summary += f" (jusqu'à {ESSAI_JOURS_MAX} jours ouvrables au total)"
+    changes = apply_renewal(dispositif, date_fin=date_fin)
     _refuse_if_blocked(dispositif, dispositif.statut, before=before)
-    dispositif.save(update_fields=["renouvellements", "date_fin"])
+    dispositif.save(update_fields=list(changes))
     _event(dispositif, acting_user, summary, **changes)
     return dispositif
+
+
+def apply_renewal(dispositif, *, date_fin=None):
+    """Renew ``dispositif`` in memory (the service saves it, the check page only shows its
+    problems); returns the changes, {field: [old, new]}. A PMSMP's first period ends on its
+    current end; the renewal runs from the next day to ``date_fin``."""
+    changes = {"renouvellements": [dispositif.renouvellements, dispositif.renouvellements + 1]}
+    dispositif.renouvellements += 1
+    if dispositif.type.code == PMSMP and date_fin is not None:
+        changes["date_fin_initiale"] = [dispositif.date_fin_initiale, dispositif.date_fin]
+        changes["date_fin"] = [dispositif.date_fin, date_fin]
+        dispositif.date_fin_initiale = dispositif.date_fin
+        dispositif.date_fin = date_fin
+    return changes
 
 
 def allowed_transitions(dispositif):

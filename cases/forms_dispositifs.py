@@ -1,5 +1,7 @@
 """Forms of the dispositifs pages: validation and layout only (rules live in cases.dispositifs)."""
 
+import datetime
+
 from django import forms
 
 from cases import dispositifs as rules
@@ -25,11 +27,12 @@ FIELDS_BY_TYPE = {
         "convention_signee",
         "autorisation_cpam",
     ],
-    rules.CRPE: [*DATES, *ENTREPRISE, "convention_signee"],
+    rules.CRPE: [*DATES, *ENTREPRISE, "inaptitude", "convention_signee"],
     rules.FORMATION: [*DATES, "duree_heures", *ACCORDS_MEDICAUX, "autorisation_cpam"],
     rules.BILAN: [*DATES, "duree_heures", *ACCORDS_MEDICAUX, "autorisation_cpam"],
     rules.VAE: [*DATES, *ACCORDS_MEDICAUX, "autorisation_cpam"],
-    rules.TPT: [*DATES, "accord_medecin_conseil"],
+    # Decided by the médecin conseil, who records it on the referral (rules.medical_record).
+    rules.TPT: DATES,
     rules.PRE_REPRISE: ["date_debut"],
 }
 DEFAULT_FIELDS = [*DATES, "prescripteur"]
@@ -39,10 +42,12 @@ HELP_TEXTS = {
     "entreprise_siret": "14 chiffres ; les espaces sont acceptés.",
     "prescripteur": "France Travail, Cap emploi, Mission locale…",
     "accord_medecin_traitant": "Date de l'accord écrit.",
-    "accord_medecin_conseil": "Date de l'accord (ou de la décision) du médecin conseil.",
+    "accord_medecin_conseil": "Date de l'accord du médecin conseil.",
     "accord_medecin_travail": "Date de l'accord du médecin du travail.",
     "autorisation_cpam": "Date de l'autorisation ou de l'accord de la CPAM.",
     "convention_signee": "Date de signature de la convention tripartite.",
+    "inaptitude": "La CRPE s'adresse à une personne déclarée inapte ou en risque d'inaptitude.",
+    "date_fin_initiale": "Le renouvellement court du lendemain jusqu'à la fin ci-dessus.",
     "resultat": "Ce que le dispositif a permis, sans aucun diagnostic.",
 }
 
@@ -73,6 +78,7 @@ class DispositifForm(forms.ModelForm):
             "accord_medecin_travail": _date_widget(),
             "autorisation_cpam": _date_widget(),
             "convention_signee": _date_widget(),
+            "date_fin_initiale": _date_widget(),
             "resultat": forms.Textarea(attrs={"rows": 3}),
         }
 
@@ -84,6 +90,8 @@ class DispositifForm(forms.ModelForm):
             keep.insert(0, "statut")
         else:
             keep.append("resultat")
+            if code == rules.PMSMP and self.instance.renouvellements:
+                keep.append("date_fin_initiale")
             if code == rules.ESSAI:  # dates come from the periods
                 keep = [f for f in keep if f not in DATES]
         for name in list(self.fields):
@@ -99,6 +107,9 @@ class DispositifForm(forms.ModelForm):
                 "14 jours ouvrables au plus (lundi–samedi hors jours fériés) ; d'autres "
                 "périodes s'ajoutent ensuite."
             )
+        if "date_fin_initiale" in self.fields:  # a renewed PMSMP: its two periods
+            self.order_fields(["date_debut", "date_fin_initiale", "date_fin"])
+            self.fields["date_fin"].label = "Fin du renouvellement"
         if code == rules.PRE_REPRISE:
             self.fields["date_debut"].label = "Date de la visite"
         if code == rules.BILAN:
@@ -168,10 +179,17 @@ class RenewForm(forms.Form):
     date_fin = forms.DateField(
         label="Nouvelle date de fin",
         widget=_date_widget(),
-        help_text="2 mois au plus au total, renouvellement compris.",
+        help_text="Le renouvellement dure 1 mois au plus.",
     )
 
     def __init__(self, *args, dispositif, **kwargs):
         super().__init__(*args, **kwargs)
         if dispositif.type.code != rules.PMSMP:
             del self.fields["date_fin"]
+        elif dispositif.date_fin:
+            start = dispositif.date_fin + datetime.timedelta(days=1)
+            latest = rules.months_end(start, rules.PMSMP_MOIS)
+            self.fields["date_fin"].help_text = (
+                f"Le renouvellement dure 1 mois au plus\N{NO-BREAK SPACE}: du {start:%d/%m/%Y} au "
+                f"{latest:%d/%m/%Y} au plus tard."
+            )

@@ -449,6 +449,13 @@ class DispositifStatut(models.TextChoices):
     ABANDONNE = "abandonne", "Abandonné"
 
 
+class Inaptitude(models.TextChoices):
+    """The condition of a CRPE (domain §5): declared inapte, or at risk of inaptitude."""
+
+    INAPTE = "inapte", "Déclaré inapte"
+    RISQUE = "risque", "Risque d'inaptitude"
+
+
 class DispositifMobilise(models.Model):
     accompagnement = models.ForeignKey(
         Accompagnement,
@@ -474,6 +481,12 @@ class DispositifMobilise(models.Model):
     autorisation_cpam = models.DateField("autorisation / accord CPAM", null=True, blank=True)
     convention_signee = models.DateField("convention (tripartite) signée", null=True, blank=True)
     renouvellements = models.PositiveSmallIntegerField("renouvellements", default=0)
+    # A renewed PMSMP: the end of its first period (the renewal runs from the next day to
+    # date_fin); each period lasts one month at most (cases.dispositifs).
+    date_fin_initiale = models.DateField("fin de la première période", null=True, blank=True)
+    inaptitude = models.CharField(
+        "inaptitude", max_length=10, choices=Inaptitude.choices, blank=True
+    )
     duree_heures = models.PositiveSmallIntegerField("durée (heures)", null=True, blank=True)
     resultat = models.TextField("résultat", blank=True)
     created_at = models.DateTimeField("créé le", auto_now_add=True)

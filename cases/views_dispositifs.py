@@ -12,7 +12,12 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from cases import dispositifs as rules
-from cases.dispositifs import dispositif_problems, essai_usage, split_problems
+from cases.dispositifs import (
+    dispositif_notes,
+    dispositif_problems,
+    essai_usage,
+    split_problems,
+)
 from cases.forms_dispositifs import DispositifForm, PeriodeForm, RenewForm, StatusForm
 from cases.models import (
     CaseEvent,
@@ -37,7 +42,12 @@ def _check_context(dispositif, statut, periodes=None):
     """Context of the warnings partial for ``dispositif`` as it would be saved."""
     problems = dispositif_problems(dispositif, periodes=periodes)
     blocking, others = split_problems(problems, statut)
-    return {"blocking": blocking, "others": others, "check_statut": DispositifStatut(statut)}
+    return {
+        "blocking": blocking,
+        "others": others,
+        "notes": dispositif_notes(dispositif),
+        "check_statut": DispositifStatut(statut),
+    }
 
 
 def _creation_periodes(dispositif):
@@ -127,10 +137,9 @@ def dispositif_check(request, pk):
                 )
             )
     elif mode == "renouvellement":
-        dispositif.renouvellements += 1
         form = RenewForm(request.POST, dispositif=dispositif)
-        if form.is_valid() and form.cleaned_data.get("date_fin"):
-            dispositif.date_fin = form.cleaned_data["date_fin"]
+        form.is_valid()
+        rules.apply_renewal(dispositif, date_fin=form.cleaned_data.get("date_fin"))
     else:
         form = DispositifForm(
             request.POST, instance=dispositif, dispositif_type=dispositif.type, creating=False

@@ -41,6 +41,7 @@ __all__ = [
     "IdentifierError",
     "nir_check",
     "nir_check_coherence",
+    "nir_clean",
     "nir_format",
     "nir_is_temporary",
     "nir_key",
@@ -121,6 +122,13 @@ def _nir_place_is_valid(place: str) -> bool:
     return department != "00"
 
 
+def nir_clean(value: str) -> str:
+    """The NIR without separators (spaces, dots, dashes) and upper-cased (``2a`` → ``2A``),
+    *without* checking it: what :func:`nir_normalize` returns for a valid NIR, and what
+    ``Assure.save()`` stores whatever the path (an invalid NIR is the validator's business)."""
+    return _strip_separators(str(value)).upper()
+
+
 def nir_normalize(value: str) -> str:
     """Return the NIR as 15 uppercase characters, or raise :class:`IdentifierError`.
 
@@ -133,9 +141,7 @@ def nir_normalize(value: str) -> str:
     number = str(value)
     digits_only = number.isdigit() and number.isascii()  # the usual input: nothing to clean
     if not digits_only:
-        if not number.isalnum():  # else there is no separator to remove
-            number = _strip_separators(number)
-        number = number.upper()
+        number = nir_clean(number)
         if not number:
             raise IdentifierError(_NIR_MSG_EMPTY, "nir_empty")
         digits_only = number.isdigit() and number.isascii()

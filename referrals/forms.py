@@ -6,7 +6,7 @@ from django.utils import timezone
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.meeting_slot import MeetingSlotForm
 from pdp.models import CpamOffice, Role, Unit, User
-from referrals.models import Canal, ContactAttempt, ModeRencontre, Sexe, Statut
+from referrals.models import Canal, ContactAttempt, DecisionTpt, ModeRencontre, Sexe, Statut
 from referrals.permissions import assignable_units, may_name_assignee
 from referrals.routing import assignee_label, eligible_assignees
 from referrals.services import MANUAL, MANUAL_ORIGINS, next_statuses
@@ -161,6 +161,38 @@ class ClassifyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=NO_DIAGNOSIS,
     )
+
+
+class MedicalDecisionsForm(forms.Form):
+    """What the médecin conseil notes on a service médical referral (no diagnosis)."""
+
+    visite_pre_reprise_demandee_le = forms.DateField(
+        label="Visite de pré-reprise demandée le",
+        required=False,
+        widget=DATE_WIDGET,
+        help_text="Date de votre demande de visite de pré-reprise au médecin du travail.",
+    )
+    tpt_decision = forms.ChoiceField(
+        label="Temps partiel thérapeutique",
+        required=False,
+        choices=[("", "Pas de décision"), *DecisionTpt.choices],
+    )
+    tpt_decision_le = forms.DateField(
+        label="Date de la décision",
+        required=False,
+        widget=DATE_WIDGET,
+    )
+
+    def __init__(self, *args, signalement, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.update(
+                {
+                    "visite_pre_reprise_demandee_le": signalement.visite_pre_reprise_demandee_le,
+                    "tpt_decision": signalement.tpt_decision,
+                    "tpt_decision_le": signalement.tpt_decision_le,
+                }
+            )
 
 
 class ManualSignalementForm(forms.Form):

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pdp import permissions
-from pdp.identifiers import nir_format, validate_nir, validate_siret
+from pdp.identifiers import nir_clean, nir_format, validate_nir, validate_siret
 from pdp.models import CpamOffice, Partner, Region, Role, Unit
 from referrals import hooks
 
@@ -120,10 +120,21 @@ class Assure(models.Model):
         return f"{self.nom_affiche} {self.prenoms}"
 
     def save(self, *args, **kwargs):
+        # Whatever the path (services, admin, factories, shell), the NIR is stored normalised:
+        # no separators, upper-case 2A / 2B. The CPAM import writes with COPY and normalises
+        # each line itself (`pdp.identifiers.nir_normalize`).
+        if self.nir:
+            self.nir = nir_clean(self.nir)
         self.search_name = build_search_name(self.nom_naissance, self.nom_usage, self.prenoms)
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_name"}
         super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None):
+        # Normalised before the validators run, so "2 53 07 2a …" passes the length check.
+        if self.nir:
+            self.nir = nir_clean(self.nir)
+        super().clean_fields(exclude=exclude)
 
     @property
     def nom_affiche(self):
@@ -313,6 +324,13 @@ OPEN_STATUSES = (
 )
 
 
+class DecisionTpt(models.TextChoices):
+    """The médecin conseil's decision on a temps partiel thérapeutique (domain §2, §5)."""
+
+    ACCORDE = "accorde", "Accordé"
+    REFUSE = "refuse", "Refusé"
+
+
 class ModeRencontre(models.TextChoices):
     """How a meeting takes place; shared by the first meeting proposed on a referral and the
     entretiens of a case (`cases.models.Entretien.Mode`)."""
@@ -455,6 +473,25 @@ class Signalement(models.Model):
         verbose_name="premier rendez-vous proposé par",
         db_index=False,  # partial index in Meta
     )
+    # What the médecin conseil records on a service médical referral (domain §2), never a
+    # diagnosis: a visite de pré-reprise requested, a temps partiel thérapeutique decision
+    # (`referrals.services.signalement_record_medical`). The dispositif rules of the person's
+    # case read them (`cases.dispositifs`). Database defaults: the detection job inserts
+    # referrals in SQL without these columns.
+    visite_pre_reprise_demandee_le = models.DateField(
+        "visite de pré-reprise demandée le", null=True, blank=True
+    )
+    tpt_decision = models.CharField(
+        "décision de temps partiel thérapeutique",
+        max_length=10,
+        choices=DecisionTpt.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    tpt_decision_le = models.DateField(
+        "temps partiel thérapeutique décidé le", null=True, blank=True
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -500,6 +537,20 @@ class Signalement(models.Model):
                 name="signalement_rdv_complete_or_empty",
                 violation_error_message="Le premier rendez-vous proposé est incomplet.",
             ),
+            models.CheckConstraint(
+                condition=Q(tpt_decision="", tpt_decision_le__isnull=True)
+                | (~Q(tpt_decision="") & Q(tpt_decision_le__isnull=False)),
+                name="signalement_tpt_decision_dated",
+                violation_error_message="Une décision de temps partiel thérapeutique est datée.",
+            ),
+            models.CheckConstraint(
+                condition=Q(service="medical")
+                | Q(visite_pre_reprise_demandee_le__isnull=True, tpt_decision=""),
+                name="signalement_medical_decisions_only_medical",
+                violation_error_message=(
+                    "Seul un signalement du service médical porte les décisions du médecin conseil."
+                ),
+            ),
         ]
         indexes = [
             models.Index(fields=["unit", "statut"]),
@@ -529,6 +580,10 @@ class Signalement(models.Model):
         return self.is_open and self.date_echeance and self.date_echeance < timezone.localdate()
 
     @property
+    def has_medical_decisions(self):
+        return bool(self.visite_pre_reprise_demandee_le or self.tpt_decision)
+
+    @property
     def rdv_fin(self):
         if self.rdv_debut is None:
             return None
@@ -544,6 +599,7 @@ class SignalementEvent(models.Model):
         ASSIGNED = "assigned", "Attribution"
         CONTACT = "contact", "Tentative de contact"
         FORWARDED = "forwarded", "Transmission"
+        MEDICAL = "medical", "Décision du médecin conseil"
 
     signalement = models.ForeignKey(
         Signalement, on_delete=models.CASCADE, related_name="events", verbose_name="signalement"

@@ -60,6 +60,12 @@ def can_forward_signalement(user, signalement):
     return signalement.service == Service.MEDICAL and user.role == Role.MEDECIN
 
 
+def can_record_medical_decisions(user, signalement):
+    """The médecin conseil (who sees only the service médical referrals of their region) notes
+    a visite de pré-reprise request or a temps partiel thérapeutique decision on one."""
+    return signalement.service == Service.MEDICAL and user.role == Role.MEDECIN
+
+
 def get_assure_for_user(user, pk, rule=None):
     return fetch_for_user(Assure.objects.select_related("cpam"), user, pk, rule)
 

@@ -40,6 +40,13 @@ Service médical::
 
     nouveau → transmis (FORWARD, :func:`signalement_forward`) | classé sans suite (MANUAL)
 
+A medical referral is forwarded only while « nouveau » and while the person is not already
+followed by the service social (an open social referral or an open accompagnement:
+:func:`already_followed_message`; the médecin conseil's pages show « Déjà suivi par le service
+social » instead of « Transmettre », :func:`forward_refusal`). At any status the médecin conseil
+records on it a visite de pré-reprise request and a temps partiel thérapeutique decision
+(:func:`signalement_record_medical`), which the dispositif rules of the person's case read.
+
 A reason is required for every final status reached by hand and for the way back
 (:data:`REASON_REQUIRED`). Concurrency: a status is changed with ``UPDATE … WHERE statut = old``
 and the row count is checked, so two people acting on the same referral at once cannot both
@@ -62,6 +69,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Q
 from django.utils import timezone
 
 from pdp.audit import audit
@@ -72,6 +80,7 @@ from referrals import hooks, routing
 from referrals.models import (
     Assure,
     ContactAttempt,
+    DecisionTpt,
     ModeRencontre,
     Origine,
     Service,
@@ -318,9 +327,24 @@ FOLLOWED_ELSEWHERE = (
 )
 
 
-def _refuse_if_already_followed(assure, acting_user):
-    """Refuse a second social follow-up; say where it is only to whoever may see the person
-    (another unit's follow-up is not disclosed: no unit, name, date or status)."""
+def followed_by_service_social(assure_ref):
+    """An expression: the person `assure_ref` (an OuterRef or F) is already followed by the
+    service social — an open social referral or an open accompagnement (through
+    `referrals.hooks`). The list form of :func:`already_followed_message`."""
+    open_referral = Exists(
+        Signalement.objects.open().filter(assure_id=assure_ref, service=Service.SOCIAL)
+    )
+    return ExpressionWrapper(
+        Q(open_referral) | Q(hooks.open_case_exists(assure_ref)), output_field=BooleanField()
+    )
+
+
+def already_followed_message(assure, acting_user):
+    """Why no new social referral may be raised for `assure` (French), or None: an open social
+    referral or an open accompagnement. Forwarding and manual referrals refuse with it; the
+    médecin conseil's pages show it instead of « Transmettre ». Where the follow-up is (unit,
+    dates, status) is said only to whoever may see the person; anyone else learns only that a
+    follow-up exists."""
     existing = (
         Signalement.objects.open()
         .filter(assure=assure, service=Service.SOCIAL)
@@ -329,17 +353,22 @@ def _refuse_if_already_followed(assure, acting_user):
     )
     case = hooks.open_case_of(assure) if existing is None else None
     if existing is None and case is None:
-        return
+        return None
     if not Assure.objects.visible_to(acting_user).filter(pk=assure.pk).exists():
-        raise ValidationError(FOLLOWED_ELSEWHERE)
+        return FOLLOWED_ELSEWHERE
     if existing is not None:
-        raise ValidationError(_open_social_referral_message(existing))
-    if case is not None:
-        raise ValidationError(
-            "Cette personne est déjà accompagnée par le service social "
-            f"({case.unit}, accompagnement ouvert le {case.date_ouverture:%d/%m/%Y}) : "
-            "adressez-vous à son référent plutôt que de créer un signalement."
-        )
+        return _open_social_referral_message(existing)
+    return (
+        "Cette personne est déjà accompagnée par le service social "
+        f"({case.unit}, accompagnement ouvert le {case.date_ouverture:%d/%m/%Y}) : "
+        "adressez-vous à son référent plutôt que de créer un signalement."
+    )
+
+
+def _refuse_if_already_followed(assure, acting_user):
+    message = already_followed_message(assure, acting_user)
+    if message is not None:
+        raise ValidationError(message)
 
 
 def _region_for(assure, arret, unit, acting_user):
@@ -473,6 +502,113 @@ def signalement_forward(*, signalement, acting_user, motif):
         forwarded_from=signalement,
         region=signalement.region,
     )
+
+
+def forward_refusal(signalement, acting_user):
+    """Why the médecin conseil cannot forward `signalement` now (French), or None: it is not a
+    « nouveau » service médical referral, or the person is already followed by the service
+    social. What the pages offer; :func:`signalement_forward` refuses the same cases."""
+    if signalement.service != Service.MEDICAL:
+        return "Seul un signalement du service médical peut être transmis."
+    if signalement.statut != S.NOUVEAU:
+        return (
+            f"Ce signalement est au statut « {_label(signalement.statut)} »\N{NO-BREAK SPACE}: "
+            "il ne peut plus être transmis."
+        )
+    return already_followed_message(signalement.assure, acting_user)
+
+
+def _medical_summary(values):
+    """« pré-reprise demandée le … ; TPT accordé le … » for the referral's history."""
+    parts = []
+    if values["visite_pre_reprise_demandee_le"]:
+        parts.append(f"pré-reprise demandée le {values['visite_pre_reprise_demandee_le']:%d/%m/%Y}")
+    if values["tpt_decision"]:
+        label = DecisionTpt(values["tpt_decision"]).label.lower()
+        parts.append(f"TPT {label} le {values['tpt_decision_le']:%d/%m/%Y}")
+    return "\N{NO-BREAK SPACE}; ".join(parts)[:100]
+
+
+@transaction.atomic
+def signalement_record_medical(
+    *,
+    signalement,
+    acting_user,
+    visite_pre_reprise_demandee_le=None,
+    tpt_decision="",
+    tpt_decision_le=None,
+):
+    """The médecin conseil records on a service médical referral (any status: the return to
+    work comes after the forward) a visite de pré-reprise request and / or a temps partiel
+    thérapeutique decision, with its date. Empty values erase a recorded one (a correction,
+    logged like the rest). Dates are not in the future; a request is not before the arrêt.
+
+    Writes an event « Décision du médecin conseil » (old → new) and an audit row; nothing
+    when nothing changed. The person's case reads them (`cases.dispositifs`).
+    """
+    locked = (
+        Signalement.objects.select_for_update(of=("self",))
+        .select_related("arret")
+        .get(pk=signalement.pk)
+    )
+    if locked.service != Service.MEDICAL:
+        raise ValidationError(
+            "Les décisions du médecin conseil s'enregistrent sur un signalement du service médical."
+        )
+    tpt_decision = tpt_decision or ""
+    today = timezone.localdate()
+    errors = {}
+    if tpt_decision not in ("", *DecisionTpt.values):
+        errors["tpt_decision"] = "Décision inconnue."
+    elif tpt_decision and tpt_decision_le is None:
+        errors["tpt_decision_le"] = "Indiquez la date de la décision."
+    elif tpt_decision_le is not None and not tpt_decision:
+        errors["tpt_decision"] = "Indiquez la décision (accordé ou refusé)."
+    for field, value in (
+        ("visite_pre_reprise_demandee_le", visite_pre_reprise_demandee_le),
+        ("tpt_decision_le", tpt_decision_le),
+    ):
+        if value is not None and value > today:
+            errors.setdefault(field, "La date ne peut pas être dans le futur.")
+    arret = locked.arret
+    if (
+        visite_pre_reprise_demandee_le is not None
+        and arret is not None
+        and visite_pre_reprise_demandee_le < arret.date_debut
+    ):
+        errors.setdefault(
+            "visite_pre_reprise_demandee_le",
+            f"La visite de pré-reprise se demande pendant l'arrêt (commencé le "
+            f"{arret.date_debut:%d/%m/%Y}).",
+        )
+    if errors:
+        raise ValidationError(errors)
+    new = {
+        "visite_pre_reprise_demandee_le": visite_pre_reprise_demandee_le,
+        "tpt_decision": tpt_decision,
+        "tpt_decision_le": tpt_decision_le,
+    }
+    changed = {k: [getattr(locked, k), v] for k, v in new.items() if getattr(locked, k) != v}
+    if not changed:
+        return signalement
+    Signalement.objects.filter(pk=locked.pk).update(**new, updated_at=timezone.now())
+    for name, value in new.items():
+        setattr(signalement, name, value)
+    SignalementEvent.objects.create(
+        signalement=signalement,
+        actor=acting_user,
+        kind=SignalementEvent.Kind.MEDICAL,
+        old_value=_medical_summary({k: getattr(locked, k) for k in new}),
+        new_value=_medical_summary(new) or "effacé",
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+        changes=changed,
+    )
+    return signalement
 
 
 @transaction.atomic

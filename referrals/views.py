@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Q, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -21,6 +21,7 @@ from referrals.forms import (
     ForwardForm,
     HandOverForm,
     ManualSignalementForm,
+    MedicalDecisionsForm,
     StatusForm,
 )
 from referrals.markers import arret_markers, region_of
@@ -40,6 +41,7 @@ from referrals.permissions import (
     can_forward_signalement,
     can_hand_over_signalement,
     can_open_case,
+    can_record_medical_decisions,
     can_work_signalement,
     get_signalement_for_user,
 )
@@ -243,8 +245,13 @@ def _render_detail(request, signalement, *, forms=None, status=200):
     can_hand_over = can_hand_over_signalement(user, signalement) and services.can_hand_over(
         signalement, reached=reached
     )
+    # « Transmettre » and « Classer » while the medical referral is « nouveau »; a person
+    # already followed by the service social shows that instead of « Transmettre ».
     can_forward = can_forward_signalement(user, signalement) and signalement.statut == (
         Statut.NOUVEAU
+    )
+    already_followed = (
+        services.already_followed_message(signalement.assure, user) if can_forward else None
     )
     context = {
         "signalement": signalement,
@@ -259,6 +266,8 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         "can_assign": can_assign,
         "can_open": can_open,
         "can_forward": can_forward,
+        "already_followed": already_followed,
+        "can_record_medical": can_record_medical_decisions(user, signalement),
         "today": today,
         "contact_form": None,
         "status_form": None,
@@ -456,11 +465,12 @@ def medical_list(request):
     qs = (
         qs.select_related("assure", "arret")
         .annotate(
+            already_followed=services.followed_by_service_social(OuterRef("assure_id")),
             pending=Case(
                 When(statut=Statut.NOUVEAU, then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),
-            )
+            ),
         )
         .order_by("pending", "-date_signalement", "pk")
     )
@@ -474,6 +484,7 @@ def medical_list(request):
 
 def signalement_forward(request, pk):
     signalement = get_signalement_for_user(request.user, pk, can_forward_signalement)
+    refusal = services.forward_refusal(signalement, request.user)
     form = ForwardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -490,7 +501,7 @@ def signalement_forward(request, pk):
                 request, f"Signalement transmis au service social ({where}) pour {social.assure}."
             )
             return redirect("referrals:medical_list")
-    context = {"signalement": signalement, "form": form}
+    context = {"signalement": signalement, "form": form, "refusal": refusal}
     return render(request, "referrals/signalement_forward.html", context)
 
 
@@ -512,6 +523,25 @@ def signalement_classify(request, pk):
             return redirect("referrals:medical_list")
     context = {"signalement": signalement, "form": form}
     return render(request, "referrals/signalement_classify.html", context)
+
+
+def signalement_medical_record(request, pk):
+    """The médecin conseil notes a visite de pré-reprise request or a temps partiel
+    thérapeutique decision on a service médical referral of their region."""
+    signalement = get_signalement_for_user(request.user, pk, can_record_medical_decisions)
+    form = MedicalDecisionsForm(request.POST or None, signalement=signalement)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.signalement_record_medical(
+                signalement=signalement, acting_user=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, {})
+        else:
+            messages.success(request, f"Décisions enregistrées pour {signalement.assure}.")
+            return redirect("referrals:signalement_detail", pk=signalement.pk)
+    context = {"signalement": signalement, "form": form}
+    return render(request, "referrals/signalement_medical_record.html", context)
 
 
 # --- Arrêt ---------------------------------------------------------------------------------------
@@ -552,5 +582,10 @@ urlpatterns = [
     path("service-medical/", medical_list, name="medical_list"),
     path("service-medical/<int:pk>/transmettre/", signalement_forward, name="signalement_forward"),
     path("service-medical/<int:pk>/classer/", signalement_classify, name="signalement_classify"),
+    path(
+        "service-medical/<int:pk>/decisions/",
+        signalement_medical_record,
+        name="signalement_medical_record",
+    ),
     path("arrets/<int:pk>/", arret_detail, name="arret_detail"),
 ]

@@ -17,12 +17,19 @@ from cases.models import (
     DispositifType,
     EvaluationGlobale,
 )
-from tests.factories import AccompagnementFactory, ArretFactory, AssureFactory
+from referrals.models import Service
+from tests.factories import (
+    AccompagnementFactory,
+    ArretFactory,
+    AssureFactory,
+    SignalementFactory,
+)
 
 S = DispositifStatut
 EMPLOYEUR_SIRET = "73282932000074"
 AUTRE_SIRET = "55210055400013"
 BEFORE = date(2025, 2, 20)  # agreements recorded before every start used below
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
@@ -42,11 +49,22 @@ def case(assure, arret, ass):
     return AccompagnementFactory(assure=assure, referent=ass)
 
 
+def evaluate(case, user, day=BEFORE):
+    """An évaluation globale of ``case`` dated ``day`` (its date is its creation time)."""
+    evaluation = EvaluationGlobale.objects.create(
+        accompagnement=case,
+        version=case.evaluations.count() + 1,
+        niveau_risque="modere",
+        created_by=user,
+    )
+    moment = datetime(day.year, day.month, day.day, 10, tzinfo=PARIS)
+    EvaluationGlobale.objects.filter(pk=evaluation.pk).update(created_at=moment)
+    return evaluation
+
+
 @pytest.fixture
 def evaluation(case, ass):
-    return EvaluationGlobale.objects.create(
-        accompagnement=case, version=1, niveau_risque="modere", created_by=ass
-    )
+    return evaluate(case, ass)
 
 
 def dtype(code):
@@ -271,6 +289,51 @@ def test_an_essai_encadre_for_a_demandeur_d_emploi_is_refused(case, ass, assure,
     assert "Demandeur d'emploi" in messages_of(excinfo)
 
 
+@pytest.mark.parametrize("regime", ["independant", "agricole"])
+def test_an_essai_encadre_outside_the_regime_general_is_refused(
+    case, ass, assure, evaluation, regime
+):
+    assure.regime = regime
+    assure.save()
+    dispositif = essai(case, ass)
+    [problem] = [p for p in rules.dispositif_problems(dispositif) if p.code == "essai_regime"]
+    assert not problem.blocks(S.DEMANDE)
+    assert problem.blocks(S.ACCORDE)
+    rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.DEMANDE)
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.ACCORDE)
+    assert "réservé aux assurés du régime général" in messages_of(excinfo)
+    dispositif.refresh_from_db()
+    assert dispositif.statut == S.DEMANDE
+
+
+def test_an_essai_encadre_does_not_start_before_its_evaluation_globale(case, ass):
+    evaluate(case, ass, day=date(2025, 3, 4))  # the essai starts on 03/03
+    dispositif = essai(case, ass)
+    [problem] = [
+        p for p in rules.dispositif_problems(dispositif) if p.code == "evaluation_apres_debut"
+    ]
+    assert problem.blocks(S.EN_COURS) and not problem.blocks(S.ACCORDE)
+    with pytest.raises(ValidationError) as excinfo:
+        start(dispositif, ass)
+    assert (
+        "la première est datée du 04/03/2025, après le début de l'essai encadré (03/03/2025)"
+    ) in messages_of(excinfo)
+    dispositif.refresh_from_db()
+    assert dispositif.statut == S.ACCORDE
+
+
+def test_an_evaluation_globale_of_the_start_day_is_enough(case, ass):
+    evaluate(case, ass, day=date(2025, 3, 3))
+    assert start(essai(case, ass), ass).statut == S.EN_COURS
+
+
+def test_a_later_re_evaluation_does_not_undo_the_first_one(case, ass, evaluation):
+    dispositif = start(essai(case, ass), ass)
+    evaluate(case, ass, day=date(2025, 3, 10))  # redone during the essai
+    assert [p.code for p in rules.dispositif_problems(dispositif)] == []
+
+
 def test_an_unknown_job_situation_is_only_a_warning(case, ass, assure, evaluation):
     assure.situation_emploi = ""
     assure.save()
@@ -348,21 +411,132 @@ def test_a_pmsmp_at_the_employer_is_refused(case, ass):
     assert "autre entreprise que l'employeur" in messages_of(excinfo)
     with pytest.raises(ValidationError) as excinfo:
         pmsmp(case, ass, entreprise_siret="732 829 320 00074")
-    assert "le SIRET de l'entreprise d'accueil est celui de l'employeur" in messages_of(excinfo)
+    assert "le SIREN de l'entreprise d'accueil" in messages_of(excinfo)
     assert not DispositifMobilise.objects.exists()
 
 
-def test_a_pmsmp_is_renewed_once_up_to_two_months(case, ass):
-    dispositif = pmsmp(case, ass)
+# Same SIREN 732 829 320 as the employer, another establishment (valid Luhn SIRET).
+OTHER_ESTABLISHMENT = "73282932000025"
+
+
+def test_a_pmsmp_in_another_establishment_of_the_employer_is_refused(case, ass):
+    assert OTHER_ESTABLISHMENT[:9] == EMPLOYEUR_SIRET[:9] != AUTRE_SIRET[:9]
+    dispositif = DispositifMobilise(
+        accompagnement=case, type=dtype("pmsmp"), entreprise_siret=OTHER_ESTABLISHMENT
+    )
+    [problem] = [
+        p for p in rules.dispositif_problems(dispositif) if p.code == "pmsmp_chez_employeur"
+    ]
+    assert problem.blocks(S.ENVISAGE)
+    assert "un autre établissement de la même entreprise ne convient pas" in problem.message
+    with pytest.raises(ValidationError) as excinfo:
+        pmsmp(case, ass, entreprise_siret=OTHER_ESTABLISHMENT)
+    assert "SIREN" in messages_of(excinfo)
+    ok = pmsmp(case, ass)  # another company
+    with pytest.raises(ValidationError):
+        rules.dispositif_update(
+            dispositif=ok, acting_user=ass, entreprise_siret=OTHER_ESTABLISHMENT
+        )
+    ok.refresh_from_db()
+    assert ok.entreprise_siret == AUTRE_SIRET
+
+
+def test_a_pmsmp_is_renewed_once_for_one_more_month(case, ass):
+    dispositif = pmsmp(case, ass)  # 01/03 → 31/03
     with pytest.raises(ValidationError) as excinfo:
         rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 5, 1))
-    assert "2 mois, renouvellement compris" in messages_of(excinfo)
+    assert (
+        "Le renouvellement de la PMSMP dure au plus 1 mois\N{NO-BREAK SPACE}: commencé le "
+        "01/04/2025, il finit au plus tard le 30/04/2025."
+    ) in messages_of(excinfo)
+    dispositif.refresh_from_db()
+    assert (dispositif.renouvellements, dispositif.date_fin_initiale) == (0, None)
     rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
     dispositif.refresh_from_db()
-    assert (dispositif.renouvellements, dispositif.date_fin) == (1, date(2025, 4, 30))
+    assert (dispositif.renouvellements, dispositif.date_fin_initiale, dispositif.date_fin) == (
+        1,
+        date(2025, 3, 31),
+        date(2025, 4, 30),
+    )
+    event = CaseEvent.objects.filter(kind=CaseEvent.Kind.DISPOSITIF).latest("pk")
+    assert event.changes["date_fin_initiale"] == [None, "2025-03-31"]
+    assert "du 01/04/2025 au 30/04/2025" in event.summary
     with pytest.raises(ValidationError) as excinfo:
         rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
     assert "qu'une seule fois" in messages_of(excinfo)
+
+
+def test_a_short_first_pmsmp_period_does_not_lengthen_the_renewal(case, ass):
+    # 2 months in all used to be the only limit: 01/03 → 15/03, then renewed to 30/04.
+    dispositif = pmsmp(case, ass, fin=date(2025, 3, 15))
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
+    assert "commencé le 16/03/2025, il finit au plus tard le 15/04/2025" in messages_of(excinfo)
+    dispositif.refresh_from_db()
+    assert (dispositif.renouvellements, dispositif.date_fin) == (0, date(2025, 3, 15))
+    rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 15))
+    assert start(dispositif, ass).statut == S.EN_COURS
+
+
+def test_each_pmsmp_period_is_checked_when_a_renewed_one_is_edited(case, ass):
+    dispositif = pmsmp(case, ass)
+    rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
+    # The first period moved to 01/04: over a month long.
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_update(
+            dispositif=dispositif, acting_user=ass, date_fin_initiale=date(2025, 4, 1)
+        )
+    assert "La première période de la PMSMP dure au plus 1 mois" in messages_of(excinfo)
+    # The renewal end moved past a month after the first period.
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_update(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 5, 1))
+    assert "Le renouvellement de la PMSMP dure au plus 1 mois" in messages_of(excinfo)
+    # The first period's end must fall between the start and the renewal's end.
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_update(
+            dispositif=dispositif, acting_user=ass, date_fin_initiale=date(2025, 4, 30)
+        )
+    assert "La fin de la première période (30/04/2025)" in messages_of(excinfo)
+    # Nor may a shorter first period lengthen the renewal (21/03 → 30/04 is over a month).
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_update(
+            dispositif=dispositif, acting_user=ass, date_fin_initiale=date(2025, 3, 20)
+        )
+    assert "commencé le 21/03/2025, il finit au plus tard le 20/04/2025" in messages_of(excinfo)
+    rules.dispositif_update(
+        dispositif=dispositif, acting_user=ass, date_fin_initiale=date(2025, 3, 30)
+    )
+    dispositif.refresh_from_db()
+    assert dispositif.date_fin_initiale == date(2025, 3, 30)
+
+
+def test_a_first_period_end_needs_a_renewed_pmsmp(case, ass):
+    dispositif = pmsmp(case, ass)
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_update(
+            dispositif=dispositif, acting_user=ass, date_fin_initiale=date(2025, 3, 15)
+        )
+    assert "ne s'indique que pour une PMSMP renouvelée" in messages_of(excinfo)
+
+
+def test_a_pmsmp_renewed_without_its_first_end_keeps_the_two_month_total(case, ass):
+    dispositif = pmsmp(case, ass)
+    DispositifMobilise.objects.filter(pk=dispositif.pk).update(
+        renouvellements=1, date_fin=date(2025, 5, 1)
+    )
+    dispositif.refresh_from_db()
+    codes = [p.code for p in rules.dispositif_problems(dispositif)]
+    assert codes == ["pmsmp_duree"]
+    assert (
+        "au plus 2 mois, renouvellement compris" in rules.dispositif_problems(dispositif)[0].message
+    )
+
+
+def test_a_pmsmp_without_an_end_cannot_be_renewed(case, ass):
+    dispositif = pmsmp(case, ass, fin=None)
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 3, 31))
+    assert "Indiquez d'abord les dates de début et de fin" in messages_of(excinfo)
 
 
 def test_a_pmsmp_does_not_start_without_a_prescriber(case, ass):
@@ -393,7 +567,12 @@ def test_a_pmsmp_during_the_arret_needs_the_cpam_authorisation(case, ass, arret)
 
 
 def crpe(case, user, debut=date(2025, 3, 10), fin=date(2026, 9, 9), **fields):
-    values = {"entreprise_accueil": "Transports Leroy", "convention_signee": BEFORE, **fields}
+    values = {
+        "entreprise_accueil": "Transports Leroy",
+        "convention_signee": BEFORE,
+        "inaptitude": "risque",
+        **fields,
+    }
     return create(case, user, "crpe", date_debut=debut, date_fin=fin, **values)
 
 
@@ -416,6 +595,25 @@ def test_a_crpe_without_any_recorded_return_is_refused(ass):
     with pytest.raises(ValidationError) as excinfo:
         start(dispositif, ass)
     assert "aucune reprise (fin réelle d'arrêt) n'est enregistrée" in messages_of(excinfo)
+
+
+@pytest.mark.parametrize("inaptitude", ["inapte", "risque"])
+def test_a_crpe_is_for_a_person_declared_inapte_or_at_risk(case, ass, arret, inaptitude):
+    arret.date_fin_reelle = date(2025, 2, 28)
+    arret.save()
+    dispositif = crpe(case, ass, inaptitude="", statut=S.DEMANDE)
+    [problem] = rules.dispositif_problems(dispositif)
+    assert problem.code == "crpe_inaptitude_manquante"
+    assert problem.blocks(S.ACCORDE) and not problem.blocks(S.DEMANDE)
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.ACCORDE)
+    assert "déclarée inapte ou en risque d'inaptitude" in messages_of(excinfo)
+    with pytest.raises(ValidationError):
+        crpe(case, ass, inaptitude="", statut=S.ACCORDE)
+    rules.dispositif_update(dispositif=dispositif, acting_user=ass, inaptitude=inaptitude)
+    assert start(dispositif, ass).statut == S.EN_COURS
+    event = CaseEvent.objects.get(changes__has_key="inaptitude")
+    assert event.changes["inaptitude"] == ["", inaptitude]
 
 
 def test_a_crpe_lasts_at_most_18_months(case, ass):
@@ -489,15 +687,60 @@ def test_a_vae_after_the_arret_is_refused(case, ass, arret):
     assert "dépasse la fin de l'arrêt" in messages_of(excinfo)
 
 
-def test_a_tpt_needs_the_medecin_conseil_decision(case, ass):
-    dispositif = create(case, ass, "tpt", date_debut=date(2026, 1, 5))
+def medical_referral(assure, **decisions):
+    return SignalementFactory(
+        assure=assure, service=Service.MEDICAL, unit=None, statut="transmis", **decisions
+    )
+
+
+def test_a_tpt_needs_the_decision_the_medecin_conseil_recorded(case, ass, assure):
+    dispositif = create(case, ass, "tpt", date_debut=date(2025, 6, 2))
+    [problem] = rules.dispositif_problems(dispositif)
+    assert problem.code == "tpt_decision_manquante"
+    assert problem.blocks(S.ACCORDE) and not problem.blocks(S.DEMANDE)
+    rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.DEMANDE)
+    with pytest.raises(ValidationError) as excinfo:
+        rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.ACCORDE)
+    assert "aucune décision n'est enregistrée par le service médical" in messages_of(excinfo)
+    # A date typed by the ASS is not a decision of the médecin conseil.
+    rules.dispositif_update(
+        dispositif=dispositif, acting_user=ass, accord_medecin_conseil=date(2025, 5, 20)
+    )
+    with pytest.raises(ValidationError):
+        rules.dispositif_change_status(dispositif=dispositif, acting_user=ass, to_status=S.ACCORDE)
+    medical_referral(assure, tpt_decision="accorde", tpt_decision_le=date(2025, 5, 20))
+    assert start(dispositif, ass).statut == S.EN_COURS
+    assert rules.dispositif_notes(dispositif) == [
+        "Temps partiel thérapeutique accordé par le médecin conseil le 20/05/2025."
+    ]
+
+
+def test_a_tpt_refused_by_the_medecin_conseil_is_not_granted(case, ass, assure):
+    medical_referral(assure, tpt_decision="accorde", tpt_decision_le=date(2025, 4, 1))
+    # A later decision on another referral of the person wins.
+    medical_referral(assure, tpt_decision="refuse", tpt_decision_le=date(2025, 5, 20))
+    with pytest.raises(ValidationError) as excinfo:
+        create(case, ass, "tpt", statut=S.ACCORDE, date_debut=date(2025, 6, 2))
+    assert "Le médecin conseil a refusé le temps partiel thérapeutique le 20/05/2025" in (
+        messages_of(excinfo)
+    )
+    assert not DispositifMobilise.objects.exists()
+
+
+def test_a_tpt_does_not_start_before_the_decision(case, ass, assure):
+    medical_referral(assure, tpt_decision="accorde", tpt_decision_le=date(2025, 6, 10))
+    dispositif = create(case, ass, "tpt", statut=S.ACCORDE, date_debut=date(2025, 6, 2))
     with pytest.raises(ValidationError) as excinfo:
         start(dispositif, ass)
-    assert "L'accord du médecin conseil est requis" in messages_of(excinfo)
-    rules.dispositif_update(
-        dispositif=dispositif, acting_user=ass, accord_medecin_conseil=date(2025, 12, 20)
+    assert "datée du 10/06/2025, après le début du temps partiel thérapeutique (02/06/2025)" in (
+        messages_of(excinfo)
     )
-    assert start(dispositif, ass).statut == S.EN_COURS
+
+
+def test_a_decision_recorded_for_someone_else_does_not_count(case, ass):
+    medical_referral(AssureFactory(), tpt_decision="accorde", tpt_decision_le=date(2025, 5, 20))
+    dispositif = create(case, ass, "tpt", date_debut=date(2025, 6, 2))
+    assert [p.code for p in rules.dispositif_problems(dispositif)] == ["tpt_decision_manquante"]
 
 
 def test_a_visite_de_pre_reprise_needs_an_arret_of_more_than_30_days(case, ass):
@@ -508,6 +751,27 @@ def test_a_visite_de_pre_reprise_needs_an_arret_of_more_than_30_days(case, ass):
     assert "arrêt de plus de 30 jours" in messages_of(excinfo)
     ok = create(case, ass, "pre_reprise", date_debut=date(2025, 2, 5))
     assert start(ok, ass).statut == S.EN_COURS
+
+
+def test_a_visite_de_pre_reprise_reads_the_medecin_conseil_request(case, ass, assure):
+    dispositif = create(case, ass, "pre_reprise", date_debut=date(2025, 2, 10))
+    assert rules.dispositif_problems(dispositif) == []  # others may ask for it too
+    assert rules.dispositif_notes(dispositif) == []
+    medical_referral(assure, visite_pre_reprise_demandee_le=date(2025, 2, 12))
+    [problem] = rules.dispositif_problems(dispositif)
+    assert problem.code == "pre_reprise_avant_demande"
+    assert problem.blocks_from is None
+    assert "La visite du 10/02/2025 précède la demande du médecin conseil (12/02/2025)" in (
+        problem.message
+    )
+    assert rules.dispositif_notes(dispositif) == [
+        "Visite de pré-reprise demandée par le médecin conseil le 12/02/2025."
+    ]
+    dispositif = rules.dispositif_update(
+        dispositif=dispositif, acting_user=ass, date_debut=date(2025, 2, 14)
+    )
+    assert rules.dispositif_problems(dispositif) == []
+    assert start(dispositif, ass).statut == S.EN_COURS
 
 
 def test_the_other_dispositifs_are_tracked_without_rules(case, ass):
@@ -665,3 +929,23 @@ def test_a_later_start_only_blocks_the_start_itself(case, ass):
     assert problem.blocks(S.EN_COURS)
     assert not problem.blocks(S.ACCORDE)
     assert not problem.blocks(S.ABANDONNE)
+
+
+def test_the_migration_recovers_the_first_period_end_of_a_renewed_pmsmp(case, ass):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "cases.migrations.0010_dispositif_crpe_inaptitude_pmsmp_periods"
+    )
+    dispositif = pmsmp(case, ass)
+    rules.dispositif_renew(dispositif=dispositif, acting_user=ass, date_fin=date(2025, 4, 30))
+    untouched = pmsmp(case, ass)
+    # As renewed before the field existed: only the renewal's event knows the first end.
+    DispositifMobilise.objects.filter(pk=dispositif.pk).update(date_fin_initiale=None)
+    migration.fill_first_period_end(apps, None)
+    dispositif.refresh_from_db()
+    untouched.refresh_from_db()
+    assert dispositif.date_fin_initiale == date(2025, 3, 31)
+    assert untouched.date_fin_initiale is None

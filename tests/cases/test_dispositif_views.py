@@ -1,6 +1,6 @@
 """Pages of the dispositifs: permissions, the change really happening, the htmx check."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -19,7 +19,13 @@ from cases.models import (
     EvaluationGlobale,
 )
 from pdp.models import AuditLog
-from tests.factories import AccompagnementFactory, ArretFactory, AssureFactory
+from referrals.models import Service
+from tests.factories import (
+    AccompagnementFactory,
+    ArretFactory,
+    AssureFactory,
+    SignalementFactory,
+)
 
 S = DispositifStatut
 BEFORE = date(2025, 2, 20)
@@ -191,6 +197,35 @@ def test_the_check_endpoint_returns_the_warnings_partial(client, ass, case):
     assert not DispositifMobilise.objects.exists()
 
 
+def test_the_check_endpoint_warns_about_another_establishment_of_the_employer(client, ass, case):
+    client.force_login(ass)
+    response = client.post(
+        url("dispositif_check", case) + "?type=pmsmp",
+        {
+            "statut": "envisage",
+            "date_debut": "2025-03-01",
+            "date_fin": "2025-03-31",
+            "entreprise_accueil": "Atelier du même groupe",
+            "entreprise_siret": "732 829 320 00025",  # the employer's SIREN, another SIRET
+        },
+    )
+    html = response.content.decode()
+    assert "le SIREN de l&#x27;entreprise d&#x27;accueil" in html
+    assert "un autre établissement de la même entreprise ne convient pas" in html
+    assert not DispositifMobilise.objects.exists()
+
+
+def test_the_check_endpoint_sees_the_renewal_being_typed(client, ass, case, pmsmp):
+    client.force_login(ass)
+    target = url("dispositif_check", case) + f"?dispositif={pmsmp.pk}&mode=renouvellement"
+    response = client.post(target, {"date_fin": "2025-05-01"})
+    assert "Le renouvellement de la PMSMP dure au plus 1 mois" in response.content.decode()
+    response = client.post(target, {"date_fin": "2025-04-30"})
+    assert "Le renouvellement de la PMSMP" not in response.content.decode()
+    pmsmp.refresh_from_db()
+    assert (pmsmp.renouvellements, pmsmp.date_fin_initiale) == (0, None)
+
+
 def test_the_check_endpoint_sees_the_period_being_added(client, ass, case, essai):
     client.force_login(ass)
     target = url("dispositif_check", case) + f"?dispositif={essai.pk}&mode=periode"
@@ -334,8 +369,11 @@ def test_a_refused_start_shows_the_reasons(client, ass, case, essai):
 
 
 def test_the_start_is_accepted_once_the_conditions_are_met(client, ass, case, essai):
-    EvaluationGlobale.objects.create(
+    evaluation = EvaluationGlobale.objects.create(
         accompagnement=case, version=1, niveau_risque="eleve", created_by=ass
+    )
+    EvaluationGlobale.objects.filter(pk=evaluation.pk).update(
+        created_at=datetime(2025, 2, 20, 10, tzinfo=UTC)
     )
     essai.statut = S.ACCORDE
     essai.save()
@@ -463,11 +501,18 @@ def test_periods_are_for_an_essai_encadre_only(client, ass, case, pmsmp):
 def test_the_referent_renews_a_pmsmp_once(client, ass, case, pmsmp):
     client.force_login(ass)
     target = url("dispositif_renew", case, pmsmp)
-    assert client.get(target).status_code == 200
+    page = client.get(target).content.decode()
+    assert "du 01/04/2025 au 30/04/2025 au plus tard" in page
     response = client.post(target, {"date_fin": "2025-04-30"})
     assert response.status_code == 302
     pmsmp.refresh_from_db()
     assert (pmsmp.renouvellements, pmsmp.date_fin) == (1, date(2025, 4, 30))
+    assert pmsmp.date_fin_initiale == date(2025, 3, 31)
+    detail = client.get(url("dispositif_detail", case, pmsmp)).content.decode()
+    assert "Fin de la première période" in detail
+    form = client.get(url("dispositif_edit", case, pmsmp)).context["form"]
+    assert list(form.fields)[:3] == ["date_debut", "date_fin_initiale", "date_fin"]
+    assert form.fields["date_fin"].label == "Fin du renouvellement"
     response = client.post(target, {"date_fin": "2025-04-30"})
     assert response.status_code == 200
     assert "qu&#x27;une seule fois" in response.content.decode()
@@ -478,6 +523,51 @@ def test_a_colleague_cannot_renew(client, colleague, case, essai):
     assert client.post(url("dispositif_renew", case, essai)).status_code == 403
     essai.refresh_from_db()
     assert essai.renouvellements == 0
+
+
+def test_a_crpe_form_asks_for_the_inaptitude(client, ass, case):
+    client.force_login(ass)
+    response = client.get(url("dispositif_create", case) + "?type=crpe")
+    assert "inaptitude" in response.context["form"].fields
+    assert "Risque d&#x27;inaptitude" in response.content.decode()
+    response = client.post(
+        url("dispositif_create", case) + "?type=crpe",
+        {"statut": "demande", "date_debut": "2025-03-10", "inaptitude": "inapte"},
+    )
+    assert response.status_code == 302
+    assert DispositifMobilise.objects.get().inaptitude == "inapte"
+
+
+def test_a_tpt_shows_the_medecin_conseil_decision_instead_of_asking_for_it(client, ass, case):
+    client.force_login(ass)
+    response = client.get(url("dispositif_create", case) + "?type=tpt")
+    assert "accord_medecin_conseil" not in response.context["form"].fields
+    assert "aucune décision n&#x27;est enregistrée par le service médical" in (
+        response.content.decode()
+    )
+    response = client.post(
+        url("dispositif_create", case) + "?type=tpt",
+        {"statut": "accorde", "date_debut": "2025-06-02"},
+    )
+    assert response.status_code == 200
+    assert not DispositifMobilise.objects.exists()
+    SignalementFactory(
+        assure=case.assure,
+        service=Service.MEDICAL,
+        unit=None,
+        statut="transmis",
+        tpt_decision="accorde",
+        tpt_decision_le=date(2025, 5, 20),
+    )
+    response = client.post(
+        url("dispositif_create", case) + "?type=tpt",
+        {"statut": "accorde", "date_debut": "2025-06-02"},
+    )
+    dispositif = DispositifMobilise.objects.get()
+    assert (response.status_code, dispositif.statut) == (302, S.ACCORDE)
+    detail = client.get(url("dispositif_detail", case, dispositif)).content.decode()
+    assert "Enregistré par le service médical" in detail
+    assert "Temps partiel thérapeutique accordé par le médecin conseil le 20/05/2025." in detail
 
 
 # --- Section of the accompagnement page -------------------------------------------------

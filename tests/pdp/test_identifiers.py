@@ -7,6 +7,7 @@ from pdp.identifiers import (
     IdentifierError,
     nir_check,
     nir_check_coherence,
+    nir_clean,
     nir_format,
     nir_is_temporary,
     nir_key,
@@ -434,3 +435,45 @@ def test_the_nir_key_agrees_with_stdnum():
         if rng.random() < 0.3:
             body = body[:5] + rng.choice(["2A", "2B"]) + body[7:]
         assert nir_key(body) == stdnum_nir.calc_check_digits(body), body
+
+
+# --- The NIR stored by the Assure model, whatever the path ---------------------------------
+
+
+def test_nir_clean_strips_separators_and_upper_cases_without_checking():
+    assert nir_clean(" 2 53 07 2a 073 004 43 ") == "253072A07300443"
+    assert nir_clean("1.85.05-78") == "1850578"  # not valid, not checked
+    assert nir_clean("253072a07300443") == nir_normalize("253072a07300443")
+
+
+@pytest.mark.django_db
+def test_an_assure_saved_from_any_path_stores_the_normalised_nir():
+    from referrals.models import Assure
+    from tests.factories import AssureFactory
+
+    corsica = with_key("253072A073004")
+    typed = f"{corsica[0]} {corsica[1:3]} {corsica[3:5]} {corsica[5:7].lower()} {corsica[7:]}"
+    assure = AssureFactory(nir=typed)  # factories call save()
+    assert Assure.objects.get(pk=assure.pk).nir == corsica
+
+    assure.nir = f" {corsica[:7].lower()}.{corsica[7:]}"
+    assure.save(update_fields=["nir"])
+    assert Assure.objects.get(pk=assure.pk).nir == corsica
+
+    created = Assure.objects.create(nir=" 1 85 05 78 006 084 91", nom_naissance="X", prenoms="Y")
+    assert Assure.objects.filter(pk=created.pk, nir="185057800608491").exists()
+
+
+@pytest.mark.django_db
+def test_full_clean_normalises_the_nir_before_validating_it():
+    from django.core.exceptions import ValidationError
+
+    from referrals.models import Assure
+
+    assure = Assure(nir="2 53 07 2b 073 004 70", nom_naissance="Durand", prenoms="Anne")
+    assure.full_clean()  # 21 characters typed: the length check sees the 15 normalised ones
+    assert assure.nir == "253072B07300470"
+    assure.nir = "2 53 07 2b 073 004 71"
+    with pytest.raises(ValidationError) as exc_info:
+        assure.full_clean()
+    assert exc_info.value.message_dict["nir"] == ["Clé du NIR invalide."]

@@ -4,10 +4,14 @@ import datetime
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from pdp.models import AuditLog
+from referrals import services
 from referrals.models import Origine, Service, Signalement, SignalementEvent, Statut
 from tests.factories import (
+    AccompagnementFactory,
     ArretFactory,
     AssureFactory,
     CpamFactory,
@@ -172,3 +176,278 @@ def test_the_medecin_reads_the_medical_referral_without_social_forms(client, med
     assert response.context["can_forward"]
     assert response.context["contact_form"] is None
     assert medical.assure.nir_groupe in response.content.decode()
+
+
+# --- « Transmettre » only for a person not already followed by the service social ---------
+
+
+def _followed(kind, medical, unit):
+    if kind == "open_social_referral":
+        return SignalementFactory(assure=medical.assure, unit=unit, statut=S.CONTACT_EN_COURS)
+    return AccompagnementFactory(assure=medical.assure, referent=UserFactory(ass=True, unit=unit))
+
+
+@pytest.mark.parametrize("kind", ["open_social_referral", "open_case"])
+def test_the_list_shows_already_followed_instead_of_transmettre(
+    client, medecin, medical, unit, kind, django_assert_max_num_queries
+):
+    _followed(kind, medical, unit)
+    free = SignalementFactory(
+        service=Service.MEDICAL, unit=None, statut=S.NOUVEAU, date_echeance=None
+    )
+    client.force_login(medecin)
+    with django_assert_max_num_queries(6):
+        response = client.get(LIST)
+    html = response.content.decode()
+    rows = {
+        row["signalement"]: row["signalement"].already_followed for row in response.context["rows"]
+    }
+    assert rows == {medical: True, free: False}
+    assert html.count("Déjà suivi par le service social") == 1
+    assert _forward_url(medical) not in html
+    assert _forward_url(free) in html
+    assert _classify_url(medical) in html  # it can still be classed
+
+
+def test_a_closed_social_referral_or_case_does_not_count_as_followed(
+    client, medecin, medical, unit
+):
+    SignalementFactory(assure=medical.assure, unit=unit, statut=S.SANS_REPONSE)
+    AccompagnementFactory(
+        assure=medical.assure,
+        referent=UserFactory(ass=True, unit=unit),
+        statut="cloture",
+        date_cloture=datetime.date(2026, 1, 5),
+    )
+    client.force_login(medecin)
+    html = client.get(LIST).content.decode()
+    assert "Déjà suivi" not in html
+    assert _forward_url(medical) in html
+
+
+def test_the_medical_list_does_no_query_per_row(
+    client, medecin, unit, django_assert_max_num_queries
+):
+    for _ in range(5):
+        arret = ArretFactory()
+        SignalementFactory(
+            assure=arret.assure,
+            arret=arret,
+            service=Service.MEDICAL,
+            unit=None,
+            statut=S.NOUVEAU,
+            date_echeance=None,
+        )
+    client.force_login(medecin)
+    with django_assert_max_num_queries(6):
+        response = client.get(LIST, {"vue": "tous"})
+    assert len(response.context["rows"]) == 5
+
+
+@pytest.mark.parametrize("kind", ["open_social_referral", "open_case"])
+def test_the_referral_page_shows_already_followed_instead_of_transmettre(
+    client, medecin, medical, unit, kind
+):
+    _followed(kind, medical, unit)
+    client.force_login(medecin)
+    response = client.get(reverse("referrals:signalement_detail", args=[medical.pk]))
+    html = response.content.decode()
+    assert "Déjà suivi par le service social" in html
+    assert _forward_url(medical) not in html
+    assert _classify_url(medical) in html
+
+
+@pytest.mark.parametrize("kind", ["open_social_referral", "open_case"])
+def test_the_forward_page_of_an_already_followed_person_offers_no_form(
+    client, medecin, medical, unit, kind
+):
+    _followed(kind, medical, unit)
+    client.force_login(medecin)
+    response = client.get(_forward_url(medical))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Déjà suivi par le service social" in html
+    assert "<textarea" not in html
+    response = client.post(_forward_url(medical), {"motif": "Retour au poste difficile"})
+    assert response.status_code == 200
+    medical.refresh_from_db()
+    assert medical.statut == S.NOUVEAU
+    assert Signalement.objects.filter(service=Service.SOCIAL).count() == (
+        1 if kind == "open_social_referral" else 0
+    )
+
+
+def test_the_service_refuses_to_forward_for_a_person_with_an_open_case(medecin, medical, unit):
+    _followed("open_case", medical, unit)
+    with pytest.raises(ValidationError) as excinfo:
+        services.signalement_forward(signalement=medical, acting_user=medecin, motif="x")
+    assert "déjà accompagnée par le service social" in " ".join(excinfo.value.messages)
+    medical.refresh_from_db()
+    assert medical.statut == S.NOUVEAU
+
+
+def test_a_forwarded_referral_offers_neither_the_form_nor_the_buttons(client, medecin, medical):
+    Signalement.objects.filter(pk=medical.pk).update(statut=S.TRANSMIS)
+    client.force_login(medecin)
+    response = client.get(_forward_url(medical))
+    html = response.content.decode()
+    assert "Signalement déjà traité" in html
+    assert "<textarea" not in html
+    detail = client.get(reverse("referrals:signalement_detail", args=[medical.pk]))
+    assert _forward_url(medical) not in detail.content.decode()
+    assert _classify_url(medical) not in detail.content.decode()
+
+
+# --- Visite de pré-reprise and temps partiel thérapeutique recorded by the médecin ---------
+
+
+def _record_url(referral):
+    return reverse("referrals:signalement_medical_record", args=[referral.pk])
+
+
+DECISIONS = {
+    "visite_pre_reprise_demandee_le": "2026-03-02",
+    "tpt_decision": "accorde",
+    "tpt_decision_le": "2026-03-09",
+}
+
+
+def test_recording_decisions_requires_login(client, medical):
+    url = _record_url(medical)
+    assert client.get(url).url == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("who", ["ass", "manager", "conseiller", "regional", "far_medecin"])
+def test_only_the_medecin_conseil_of_the_region_records_decisions(client, medical, who, request):
+    if who == "far_medecin":
+        user = UserFactory(medecin=True, region=RegionFactory(code="BRE", name="CARSAT Bretagne"))
+    else:
+        user = request.getfixturevalue(who)
+    client.force_login(user)
+    assert client.get(_record_url(medical)).status_code == 404
+    assert client.post(_record_url(medical), DECISIONS).status_code == 404
+    medical.refresh_from_db()
+    assert (medical.tpt_decision, medical.visite_pre_reprise_demandee_le) == ("", None)
+    assert not SignalementEvent.objects.filter(signalement=medical).exists()
+
+
+def test_a_social_referral_has_no_medical_decisions_page(client, medecin, ass, unit):
+    social = SignalementFactory(unit=unit)
+    client.force_login(medecin)  # does not see social referrals
+    assert client.get(_record_url(social)).status_code == 404
+    client.force_login(ass)  # sees it, but there is nothing medical to record on it
+    assert client.get(_record_url(social)).status_code == 403
+    assert client.post(_record_url(social), DECISIONS).status_code == 403
+    social.refresh_from_db()
+    assert social.tpt_decision == ""
+
+
+def test_the_medecin_records_a_pre_reprise_request_and_a_tpt_decision(client, medecin, medical):
+    client.force_login(medecin)
+    detail = client.get(reverse("referrals:signalement_detail", args=[medical.pk]))
+    assert _record_url(medical) in detail.content.decode()
+    page = client.get(_record_url(medical))
+    assert page.status_code == 200
+    assert "aucun diagnostic" in page.content.decode()
+    response = client.post(_record_url(medical), DECISIONS)
+    assert response.status_code == 302
+    assert response.url == reverse("referrals:signalement_detail", args=[medical.pk])
+    medical.refresh_from_db()
+    assert (
+        medical.visite_pre_reprise_demandee_le,
+        medical.tpt_decision,
+        medical.tpt_decision_le,
+    ) == (datetime.date(2026, 3, 2), "accorde", datetime.date(2026, 3, 9))
+    event = SignalementEvent.objects.get(signalement=medical)
+    assert (event.kind, event.actor, event.old_value, event.new_value) == (
+        SignalementEvent.Kind.MEDICAL,
+        medecin,
+        "",
+        "pré-reprise demandée le 02/03/2026\N{NO-BREAK SPACE}; TPT accordé le 09/03/2026",
+    )
+    log = AuditLog.objects.get(action=AuditLog.Action.UPDATE, object_id=str(medical.pk))
+    assert log.user == medecin and log.assure_id == medical.assure_id
+    assert log.changes["tpt_decision"] == ["", "accorde"]
+    detail = client.get(reverse("referrals:signalement_detail", args=[medical.pk])).content
+    assert "accordé par le médecin conseil le 09/03/2026" in detail.decode()
+    # Posting the same values again changes nothing and writes nothing.
+    client.post(_record_url(medical), DECISIONS)
+    assert SignalementEvent.objects.filter(signalement=medical).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"tpt_decision": "accorde"}, "tpt_decision_le", "Indiquez la date de la décision."),
+        ({"tpt_decision_le": "2026-03-09"}, "tpt_decision", "Indiquez la décision"),
+        (
+            {"tpt_decision": "refuse", "tpt_decision_le": "2026-03-11"},
+            "tpt_decision_le",
+            "ne peut pas être dans le futur",
+        ),
+        (
+            {"visite_pre_reprise_demandee_le": "2026-01-09"},
+            "visite_pre_reprise_demandee_le",
+            "se demande pendant l'arrêt (commencé le 10/01/2026)",
+        ),
+        ({"tpt_decision": "peut-etre"}, "tpt_decision", "peut-etre"),
+    ],
+)
+def test_inconsistent_decisions_are_refused_next_to_the_field(
+    client, medecin, medical, data, field, message
+):
+    client.force_login(medecin)
+    response = client.post(_record_url(medical), data)
+    assert response.status_code == 200
+    assert any(message in error for error in response.context["form"].errors[field])
+    medical.refresh_from_db()
+    assert (medical.tpt_decision, medical.visite_pre_reprise_demandee_le) == ("", None)
+    assert not SignalementEvent.objects.filter(signalement=medical).exists()
+
+
+def test_the_service_keeps_decisions_on_medical_referrals_only(medecin, unit):
+    social = SignalementFactory(unit=unit)
+    with pytest.raises(ValidationError):
+        services.signalement_record_medical(
+            signalement=social,
+            acting_user=medecin,
+            tpt_decision="accorde",
+            tpt_decision_le=datetime.date(2026, 3, 1),
+        )
+    social.refresh_from_db()
+    assert social.tpt_decision == ""
+
+
+def test_a_recorded_decision_can_be_corrected(medecin, medical):
+    services.signalement_record_medical(
+        signalement=medical,
+        acting_user=medecin,
+        tpt_decision="accorde",
+        tpt_decision_le=datetime.date(2026, 3, 1),
+    )
+    services.signalement_record_medical(signalement=medical, acting_user=medecin)
+    medical.refresh_from_db()
+    assert (medical.tpt_decision, medical.tpt_decision_le) == ("", None)
+    last = SignalementEvent.objects.filter(signalement=medical).latest("pk")
+    assert (last.old_value, last.new_value) == ("TPT accordé le 01/03/2026", "effacé")
+
+
+def test_the_ass_sees_the_decisions_on_the_social_referral_forwarded(
+    client, medecin, medical, unit, ass
+):
+    UnitTerritoryFactory(unit=unit, prefix="76")
+    social = services.signalement_forward(
+        signalement=medical, acting_user=medecin, motif="Retour au poste à préparer"
+    )
+    services.signalement_record_medical(
+        signalement=medical,
+        acting_user=medecin,
+        visite_pre_reprise_demandee_le=datetime.date(2026, 3, 2),
+        tpt_decision="refuse",
+        tpt_decision_le=datetime.date(2026, 3, 9),
+    )
+    client.force_login(ass)
+    html = client.get(reverse("referrals:signalement_detail", args=[social.pk])).content.decode()
+    assert "demandée par le médecin conseil le 02/03/2026" in html
+    assert "refusé par le médecin conseil le 09/03/2026" in html
+    assert _record_url(medical) not in html
