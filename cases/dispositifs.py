@@ -47,6 +47,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import (
+    ESSAI_JOURS_MAX,
+    ESSAI_JOURS_PAR_OCTROI,
     CaseEvent,
     CaseStatus,
     DispositifMobilise,
@@ -76,8 +78,6 @@ VAE = "vae"
 TPT = "tpt"
 PRE_REPRISE = "pre_reprise"
 
-ESSAI_JOURS_PAR_OCTROI = 14
-ESSAI_JOURS_MAX = 28
 MAX_RENOUVELLEMENTS = 1
 PMSMP_MOIS = 1
 CRPE_MOIS_MAX = 18

@@ -4,6 +4,7 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.forms.models import fields_for_model, model_to_dict
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -37,7 +38,27 @@ class SearchForm(forms.Form):
     )
 
 
-class AssureForm(_NoTagHelperMixin, forms.ModelForm):
+ASSURE_FORM_FIELDS = [
+    "adresse",
+    "code_postal",
+    "commune",
+    "telephone",
+    "email",
+    "canal_prefere",
+    "situation_emploi",
+    "employeur_nom",
+    "employeur_siret",
+    "poste",
+    "rqth",
+    "spst",
+]
+
+
+class AssureForm(_NoTagHelperMixin, forms.Form):
+    """The person's details: the model's fields (labels, choices, lengths), cleaned here; the
+    service (`cases.people.assure_update`) validates the record and saves it, with its audit.
+    A plain form, so that the form never validates or touches the instance itself."""
+
     employeur_siret = forms.CharField(
         label="SIRET employeur",
         max_length=20,
@@ -45,26 +66,17 @@ class AssureForm(_NoTagHelperMixin, forms.ModelForm):
         help_text="14 chiffres, espaces acceptés.",
     )
 
-    class Meta:
-        model = Assure
-        fields = [
-            "adresse",
-            "code_postal",
-            "commune",
-            "telephone",
-            "email",
-            "canal_prefere",
-            "situation_emploi",
-            "employeur_nom",
-            "employeur_siret",
-            "poste",
-            "rqth",
-            "spst",
-        ]
-        labels = {"rqth": "Reconnaissance de la qualité de travailleur handicapé (RQTH)"}
-
-    def __init__(self, *args, region_id=None, **kwargs):
+    def __init__(self, *args, instance, region_id=None, **kwargs):
+        kwargs.setdefault("initial", model_to_dict(instance, fields=ASSURE_FORM_FIELDS))
         super().__init__(*args, **kwargs)
+        generated = fields_for_model(
+            Assure,
+            fields=ASSURE_FORM_FIELDS,
+            labels={"rqth": "Reconnaissance de la qualité de travailleur handicapé (RQTH)"},
+        )
+        for name in ASSURE_FORM_FIELDS:
+            self.fields.setdefault(name, generated[name])
+        self.order_fields(ASSURE_FORM_FIELDS)
         self.helper = self._helper()
         spst = self.fields["spst"].queryset.filter(kind=PartnerKind.SPST)
         if region_id is not None:
@@ -85,10 +97,6 @@ class AssureForm(_NoTagHelperMixin, forms.ModelForm):
         if value and not (len(value) == 5 and value.isdigit()):
             raise forms.ValidationError("Le code postal comporte 5 chiffres.")
         return value
-
-    def _post_clean(self):
-        # The service validates and saves; the form only cleans its fields.
-        pass
 
 
 def _workers(unit_id):

@@ -439,6 +439,11 @@ class DispositifType(models.Model):
         return self.label
 
 
+# Essai encadré: jours ouvrables per grant and in all (domain §5); read by cases.dispositifs.
+ESSAI_JOURS_PAR_OCTROI = 14
+ESSAI_JOURS_MAX = 28
+
+
 class DispositifStatut(models.TextChoices):
     ENVISAGE = "envisage", "Envisagé"
     DEMANDE = "demande", "Demandé"
@@ -527,7 +532,7 @@ class DispositifMobilise(models.Model):
     @property
     def jours_ouvrables_autorises(self):
         """14 for the initial grant, 28 once renewed (domain §5)."""
-        return 28 if self.renouvellements else 14
+        return ESSAI_JOURS_MAX if self.renouvellements else ESSAI_JOURS_PAR_OCTROI
 
 
 class DispositifPeriode(models.Model):

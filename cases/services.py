@@ -35,7 +35,7 @@ from cases.models import (
     ShareReason,
 )
 from cases.permissions import can_change_referent, can_manage_case
-from pdp.audit import audit, field_changes
+from pdp.audit import audit, field_changes, jsonable
 from pdp.dates import require_plausible_date
 from pdp.models import AuditLog, PartnerKind, Role
 from referrals.services import signalement_mark_case_opened
@@ -55,20 +55,6 @@ EVALUATION_AREAS = [
 ]
 
 
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if hasattr(value, "pk"):
-        return value.pk
-    return str(value)
-
-
 def _d(day):
     return day.strftime("%d/%m/%Y") if day else "—"
 
@@ -79,7 +65,7 @@ def _short(text, length=80):
 
 
 def case_event_add(*, accompagnement, acting_user, kind, summary, detail="", changes=None):
-    changes = _json_safe(changes or {})
+    changes = jsonable(changes or {})
     event = CaseEvent.objects.create(
         accompagnement=accompagnement,
         actor=acting_user,

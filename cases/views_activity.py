@@ -22,6 +22,7 @@ from cases.documents import (
     download_name,
 )
 from cases.forms_activity import (
+    ASSURE_FORM_FIELDS,
     AssureForm,
     DocumentUploadForm,
     EntretienForm,
@@ -393,7 +394,7 @@ def assure_edit(request, pk):
     assure = get_assure_for_user(user, pk, can_edit_assure)
     form = AssureForm(request.POST or None, instance=assure, region_id=user.effective_region_id())
     if request.method == "POST" and form.is_valid():
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        data = {name: form.cleaned_data[name] for name in ASSURE_FORM_FIELDS}
         try:
             changes = assure_update_service(assure=assure, acting_user=user, data=data)
         except ValidationError as exc:

@@ -1,5 +1,7 @@
 """One entry point for the access and change log of personal files."""
 
+import datetime
+
 from pdp.models import AuditLog
 
 
@@ -11,7 +13,7 @@ def audit(*, user, action, obj, assure_id=None, changes=None):
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
         assure_id=assure_id,
-        changes=_jsonable(changes or {}),
+        changes=jsonable(changes or {}),
     )
 
 
@@ -45,13 +47,17 @@ def field_changes(instance, data):
     return changed
 
 
-def _jsonable(value):
+def jsonable(value):
+    """Old and new values as JSON: records by their pk, dates in ISO format, the rest as text.
+    The one conversion for the audit log and the case timeline's `changes`."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if hasattr(value, "pk"):
         return value.pk
     return str(value)

@@ -19,7 +19,8 @@ FORBIDDEN_MESSAGE = "Vous n'avez pas les droits pour cette action."
 
 
 def is_admin(user):
-    return user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN)
+    """The « Administrateur » role or a superuser (`User.is_admin`, the one definition)."""
+    return user.is_authenticated and user.is_admin
 
 
 def in_unit(user):

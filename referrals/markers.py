@@ -19,9 +19,8 @@ Markers, with the default thresholds (the region's settings replace 45, 90 and 1
 - visite de reprise on return for an accident du travail: day 30 (≥ 30 days); for a maladie
   professionnelle: day 1 (any length).
 
-`duration_on(arret, day)` is the duration on a day (D − start + 1, capped at the last known end,
-0 before the start); `visite_reprise_requise(arret, day)` tells whether a visite de reprise is
-required when the person returns, given the duration reached so far.
+The duration on a day is `ArretTravail.duree_au(day)` (D − start + 1, capped at the last
+known end, 0 before the start): the one definition, used here too.
 """
 
 import dataclasses
@@ -56,29 +55,15 @@ class Marker:
     kind: str
 
 
-def region_of(arret):
-    """The region whose thresholds apply: the arrêt's CPAM, else the assuré's; None if neither.
-    (May query the database if those relations aren't loaded: select_related them in lists.)"""
-    cpam = arret.cpam or arret.assure.cpam
+def region_of(arret=None, *, assure=None):
+    """The region whose thresholds apply: the arrêt's CPAM, else the person's; None if neither.
+    The one Python form of the rule (the detection job writes the same in SQL). May query the
+    database if those relations aren't loaded: select_related them in lists."""
+    cpam = arret.cpam if arret is not None and arret.cpam_id else None
+    if cpam is None:
+        person = assure if assure is not None else (arret.assure if arret is not None else None)
+        cpam = person.cpam if person is not None else None
     return cpam.region if cpam else None
-
-
-def duration_on(arret, day):
-    """Days of the arrêt up to `day` included (start day = 1), capped at its last known end
-    (actual end, else expected end); 0 before the start."""
-    end = arret.date_fin_reelle or arret.date_fin_prevue
-    last = min(day, end) if end else day
-    return max((last - arret.date_debut).days + 1, 0)
-
-
-def visite_reprise_requise(arret, day=None):
-    """Whether a visite de reprise is required on return, given the duration reached on `day`
-    (default today; after the return, the whole arrêt counts)."""
-    day = day or timezone.localdate()
-    minimum = VISITE_REPRISE_MIN_DAYS.get(arret.type_arret)
-    if minimum is None:
-        return False
-    return duration_on(arret, day) >= max(minimum, 1)
 
 
 def arret_markers(arret, today=None, *, region=None):
@@ -90,7 +75,7 @@ def arret_markers(arret, today=None, *, region=None):
     contact = (
         region.first_contact_deadline_day if region else _default("first_contact_deadline_day")
     )
-    duration = duration_on(arret, today)
+    duration = arret.duree_au(today)
 
     specs = [
         (

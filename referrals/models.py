@@ -184,14 +184,6 @@ class TypeArret(models.TextChoices):
     MP = "MP", "Maladie professionnelle"
 
 
-class ArretQuerySet(models.QuerySet):
-    def ongoing_on(self, day):
-        """Started on or before `day` and last known end on or after it (domain §4)."""
-        return self.filter(date_debut__lte=day).filter(
-            Q(date_fin_reelle__gte=day) | Q(date_fin_reelle__isnull=True, date_fin_prevue__gte=day)
-        )
-
-
 class ArretTravail(models.Model):
     """One sick-leave episode; covers its prolongations. Identified by (assuré, start date)."""
 
@@ -231,8 +223,6 @@ class ArretTravail(models.Model):
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
-
-    objects = ArretQuerySet.as_manager()
 
     class Meta:
         verbose_name = "arrêt de travail"

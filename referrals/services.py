@@ -77,6 +77,7 @@ from pdp.dates import require_plausible_date
 from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
 from pdp.models import AuditLog, Region, Role, User
 from referrals import hooks, routing
+from referrals.markers import region_of
 from referrals.models import (
     Assure,
     ContactAttempt,
@@ -375,9 +376,9 @@ def _region_for(assure, arret, unit, acting_user):
     """The referral's region, whose settings apply: the arrêt's CPAM's, else the person's (as
     detection does), else the unit's (routed by postal code, else the creator's), else the
     creator's own region."""
-    cpam = arret.cpam if arret is not None and arret.cpam_id else assure.cpam
-    if cpam is not None:
-        return cpam.region
+    region = region_of(arret, assure=assure)
+    if region is not None:
+        return region
     if unit is not None:
         return unit.region
     region_id = acting_user.effective_region_id() if acting_user else None

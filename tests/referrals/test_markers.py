@@ -11,9 +11,7 @@ from referrals.markers import (
     KIND_SOCIAL,
     KIND_VISITE_REPRISE,
     arret_markers,
-    duration_on,
     region_of,
-    visite_reprise_requise,
 )
 from referrals.models import ArretTravail, TypeArret
 
@@ -46,14 +44,14 @@ def marker(markers, kind):
 
 
 def test_duration_counts_the_start_day_as_day_one():
-    assert duration_on(arret(), START) == 1
-    assert duration_on(arret(), on_day(46)) == 46
-    assert duration_on(arret(), START - days(1)) == 0
+    assert arret().duree_au(START) == 1
+    assert arret().duree_au(on_day(46)) == 46
+    assert arret().duree_au(START - days(1)) == 0
 
 
 def test_duration_stops_at_the_last_known_end():
-    assert duration_on(arret(fin_reelle=on_day(20)), on_day(100)) == 20
-    assert duration_on(arret(fin_prevue=on_day(30)), on_day(100)) == 30
+    assert arret(fin_reelle=on_day(20)).duree_au(on_day(100)) == 20
+    assert arret(fin_prevue=on_day(30)).duree_au(on_day(100)) == 30
 
 
 def test_the_markers_come_in_day_order_with_their_dates():
@@ -135,7 +133,6 @@ def test_a_visite_de_reprise_is_required_on_return_after_the_legal_length(
 ):
     returned = arret(type_arret, fin_reelle=on_day(length))
 
-    assert visite_reprise_requise(returned, on_day(length + 10)) is required
     reprise = marker(arret_markers(returned, today=on_day(length + 10)), KIND_VISITE_REPRISE)
     assert reprise.reached is required
 
