@@ -17,7 +17,7 @@ from cases.models import (
     ShareReason,
 )
 from cases.services import EVALUATION_AREAS
-from pdp.models import Partner, Role, User
+from pdp.models import TEXT_MAX_LENGTH, Partner, Role, User
 
 NO_DIAGNOSIS = "Sans diagnostic : seulement ce qui est utile à l'accompagnement."
 
@@ -168,7 +168,11 @@ class ClotureForm(forms.Form):
     )
     date_cloture = forms.DateField(label="Date de clôture", widget=DateInput())
     commentaire = forms.CharField(
-        label="Commentaire", required=False, widget=_textarea(3), help_text=NO_DIAGNOSIS
+        label="Commentaire",
+        required=False,
+        widget=_textarea(3),
+        help_text=NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
 
     def __init__(self, *args, **kwargs):
@@ -177,7 +181,9 @@ class ClotureForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="Motif", widget=_textarea(3), help_text=NO_DIAGNOSIS)
+    reason = forms.CharField(
+        label="Motif", widget=_textarea(3), help_text=NO_DIAGNOSIS, max_length=TEXT_MAX_LENGTH
+    )
 
     def __init__(self, *args, required=True, **kwargs):
         super().__init__(*args, **kwargs)

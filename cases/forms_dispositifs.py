@@ -7,6 +7,7 @@ from django import forms
 from cases import dispositifs as rules
 from cases.models import DispositifMobilise, DispositifStatut
 from pdp.identifiers import IdentifierError, siret_normalize
+from pdp.models import TEXT_MAX_LENGTH
 
 
 def _date_widget():
@@ -164,6 +165,7 @@ class StatusForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Facultatif, sans aucun diagnostic.",
+        max_length=TEXT_MAX_LENGTH,
     )
 
     def __init__(self, *args, dispositif, **kwargs):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from pdp import permissions
 from pdp.identifiers import validate_siret
-from pdp.models import Partner, PartnerKind, Unit
+from pdp.models import TEXT_MAX_LENGTH, Partner, PartnerKind, Unit
 from referrals.models import Assure, ModeRencontre, Signalement
 
 
@@ -217,7 +217,7 @@ class CaseEvent(models.Model):
     )
     kind = models.CharField("type", max_length=12, choices=Kind.choices)
     summary = models.CharField("résumé", max_length=255)
-    detail = models.TextField("détail", blank=True)
+    detail = models.TextField("détail", blank=True, max_length=TEXT_MAX_LENGTH)
     changes = models.JSONField("changements", default=dict, blank=True)
 
     class Meta:
@@ -248,14 +248,25 @@ class EvaluationGlobale(models.Model):
         "contraintes de santé et limitations fonctionnelles",
         blank=True,
         help_text="Jamais de diagnostic : seulement les contraintes et limitations.",
+        max_length=TEXT_MAX_LENGTH,
     )
-    emploi = models.TextField("emploi (poste, relation avec l'employeur, contrat)", blank=True)
-    droits = models.TextField("droits (IJ, RQTH, invalidité…)", blank=True)
-    ressources = models.TextField("ressources et difficultés financières", blank=True)
-    vie_sociale = models.TextField("vie familiale et relations sociales", blank=True)
-    logement = models.TextField("logement", blank=True)
-    competences = models.TextField("compétences et potentiel", blank=True)
-    freins = models.TextField("freins", blank=True)
+    emploi = models.TextField(
+        "emploi (poste, relation avec l'employeur, contrat)", blank=True, max_length=TEXT_MAX_LENGTH
+    )
+    droits = models.TextField(
+        "droits (IJ, RQTH, invalidité…)", blank=True, max_length=TEXT_MAX_LENGTH
+    )
+    ressources = models.TextField(
+        "ressources et difficultés financières", blank=True, max_length=TEXT_MAX_LENGTH
+    )
+    vie_sociale = models.TextField(
+        "vie familiale et relations sociales", blank=True, max_length=TEXT_MAX_LENGTH
+    )
+    logement = models.TextField("logement", blank=True, max_length=TEXT_MAX_LENGTH)
+    competences = models.TextField(
+        "compétences et potentiel", blank=True, max_length=TEXT_MAX_LENGTH
+    )
+    freins = models.TextField("freins", blank=True, max_length=TEXT_MAX_LENGTH)
     niveau_risque = models.CharField(
         "risque de désinsertion", max_length=10, choices=RiskLevel.choices
     )
@@ -364,7 +375,7 @@ class Entretien(models.Model):
     statut = models.CharField(
         "statut", max_length=10, choices=Statut.choices, default=Statut.PLANIFIE
     )
-    note = models.TextField("note", blank=True)
+    note = models.TextField("note", blank=True, max_length=TEXT_MAX_LENGTH)
 
     class Meta:
         verbose_name = "entretien"
@@ -392,13 +403,13 @@ class Orientation(models.Model):
     partner = models.ForeignKey(
         Partner, on_delete=models.PROTECT, null=True, blank=True, verbose_name="partenaire"
     )
-    motif = models.TextField("motif")
+    motif = models.TextField("motif", max_length=TEXT_MAX_LENGTH)
     accord_assure = models.BooleanField("accord de l'assuré", default=False)
     date_orientation = models.DateField("date", default=timezone.localdate)
     statut = models.CharField(
         "statut", max_length=16, choices=Statut.choices, default=Statut.PROPOSEE
     )
-    suivi = models.TextField("suivi", blank=True)
+    suivi = models.TextField("suivi", blank=True, max_length=TEXT_MAX_LENGTH)
 
     class Meta:
         verbose_name = "orientation"
@@ -427,7 +438,7 @@ class DispositifType(models.Model):
     code = models.SlugField("code", max_length=30, unique=True)
     label = models.CharField("libellé", max_length=120)
     phase = models.CharField("quand", max_length=10, choices=Phase.choices)
-    description = models.TextField("contraintes", blank=True)
+    description = models.TextField("contraintes", blank=True, max_length=TEXT_MAX_LENGTH)
     active = models.BooleanField("actif", default=True)
 
     class Meta:
@@ -493,7 +504,7 @@ class DispositifMobilise(models.Model):
         "inaptitude", max_length=10, choices=Inaptitude.choices, blank=True
     )
     duree_heures = models.PositiveSmallIntegerField("durée (heures)", null=True, blank=True)
-    resultat = models.TextField("résultat", blank=True)
+    resultat = models.TextField("résultat", blank=True, max_length=TEXT_MAX_LENGTH)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
 
     class Meta:
@@ -647,7 +658,7 @@ class Cloture(models.Model):
     )
     outcome = models.CharField("issue", max_length=25, choices=Outcome.choices)
     date_cloture = models.DateField("date de clôture")
-    commentaire = models.TextField("commentaire", blank=True)
+    commentaire = models.TextField("commentaire", blank=True, max_length=TEXT_MAX_LENGTH)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -9,6 +9,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# The longest text a person may type in one field (a motif, a note, a section of the évaluation):
+# about two pages. Model TextFields carry it, so that their forms refuse more with a message.
+TEXT_MAX_LENGTH = 5000
+
 
 class Role(models.TextChoices):
     ASS = "ass", "Assistant(e) de service social"

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.meeting_slot import MeetingSlotForm
-from pdp.models import CpamOffice, Role, Unit, User
+from pdp.models import TEXT_MAX_LENGTH, CpamOffice, Role, Unit, User
 from referrals.models import Canal, ContactAttempt, DecisionTpt, ModeRencontre, Sexe, Statut
 from referrals.permissions import assignable_units, may_name_assignee
 from referrals.routing import assignee_label, eligible_assignees
@@ -29,6 +29,7 @@ class ContactAttemptForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
     propose_meeting = forms.BooleanField(
         label="Une rencontre a été proposée à la personne",
@@ -52,6 +53,7 @@ class StatusForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Obligatoire pour clore le signalement. " + NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
     from_status = forms.ChoiceField(choices=Statut.choices, widget=forms.HiddenInput)
 
@@ -83,6 +85,7 @@ class AssignForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
 
     def __init__(self, *args, user, signalement, **kwargs):
@@ -152,6 +155,7 @@ class ForwardForm(forms.Form):
             "Situation à risque de désinsertion professionnelle, en termes de contraintes et de "
             "besoins. " + NO_DIAGNOSIS
         ),
+        max_length=TEXT_MAX_LENGTH,
     )
 
 
@@ -160,6 +164,7 @@ class ClassifyForm(forms.Form):
         label="Motif du classement",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
 
 
@@ -215,6 +220,7 @@ class ManualSignalementForm(forms.Form):
     code_postal = forms.RegexField(
         label="Code postal",
         regex=r"^\d{5}$",
+        max_length=5,
         required=False,
         error_messages={"invalid": "Le code postal compte 5 chiffres."},
         help_text="Sert à orienter le signalement vers l'unité du territoire.",
@@ -228,6 +234,7 @@ class ManualSignalementForm(forms.Form):
         label="Motif du signalement",
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=NO_DIAGNOSIS,
+        max_length=TEXT_MAX_LENGTH,
     )
 
     def __init__(self, *args, region_id=None, **kwargs):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from pdp import permissions
 from pdp.identifiers import nir_clean, nir_format, validate_nir, validate_siret
-from pdp.models import CpamOffice, Partner, Region, Role, Unit
+from pdp.models import TEXT_MAX_LENGTH, CpamOffice, Partner, Region, Role, Unit
 from referrals import hooks
 
 
@@ -411,7 +411,10 @@ class Signalement(models.Model):
     )
     date_echeance = models.DateField("échéance du premier contact", null=True, blank=True)
     motif = models.TextField(
-        "motif", blank=True, help_text="Sans aucun diagnostic ni information médicale."
+        "motif",
+        blank=True,
+        help_text="Sans aucun diagnostic ni information médicale.",
+        max_length=TEXT_MAX_LENGTH,
     )
     forwarded_from = models.OneToOneField(
         "self",
@@ -605,7 +608,7 @@ class SignalementEvent(models.Model):
     kind = models.CharField("type", max_length=12, choices=Kind.choices)
     old_value = models.CharField("ancienne valeur", max_length=100, blank=True)
     new_value = models.CharField("nouvelle valeur", max_length=100, blank=True)
-    reason = models.TextField("motif", blank=True)
+    reason = models.TextField("motif", blank=True, max_length=TEXT_MAX_LENGTH)
 
     class Meta:
         verbose_name = "événement de signalement"
@@ -633,7 +636,7 @@ class ContactAttempt(models.Model):
     at = models.DateTimeField("date", default=timezone.now)
     canal = models.CharField("canal", max_length=20, choices=Canal.choices)
     resultat = models.CharField("résultat", max_length=20, choices=Resultat.choices)
-    note = models.TextField("note", blank=True)
+    note = models.TextField("note", blank=True, max_length=TEXT_MAX_LENGTH)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -676,7 +679,7 @@ class CpamImport(models.Model):
         help_text="Date à laquelle la CPAM a produit l'extrait (par défaut, le jour de l'import).",
     )
     status = models.CharField("statut", max_length=10, choices=Status.choices)
-    message = models.TextField("message", blank=True)
+    message = models.TextField("message", blank=True, max_length=TEXT_MAX_LENGTH)
     rows_read = models.PositiveIntegerField("lignes lues", default=0)
     rows_created = models.PositiveIntegerField("arrêts créés", default=0)
     rows_updated = models.PositiveIntegerField("arrêts mis à jour", default=0)
@@ -729,8 +732,8 @@ class ImportRejection(models.Model):
         CpamImport, on_delete=models.CASCADE, related_name="rejections", verbose_name="import"
     )
     line_number = models.PositiveIntegerField("ligne")
-    reason = models.TextField("motif")
-    raw_line = models.TextField("contenu", blank=True)
+    reason = models.TextField("motif", max_length=TEXT_MAX_LENGTH)
+    raw_line = models.TextField("contenu", blank=True, max_length=TEXT_MAX_LENGTH)
 
     class Meta:
         verbose_name = "ligne rejetée"
@@ -769,7 +772,7 @@ class DetectionRun(models.Model):
     status = models.CharField(
         "statut", max_length=10, choices=Status.choices, default=Status.RUNNING
     )
-    message = models.TextField("message", blank=True)
+    message = models.TextField("message", blank=True, max_length=TEXT_MAX_LENGTH)
     arrets_examines = models.PositiveIntegerField("arrêts examinés", default=0)
     sans_cpam = models.PositiveIntegerField("arrêts ignorés faute de CPAM", default=0)
     medical = models.PositiveIntegerField("signalements au service médical", default=0)
