@@ -90,7 +90,14 @@ def _nav(page, name):
         page.get_by_role("link", name=name, exact=True).first.click()
 
 
+def _tab(page, name):
+    tabs = page.get_by_role("navigation", name="Rubriques de l'activité de l'unité")
+    with page.expect_navigation():
+        tabs.get_by_role("link", name=name, exact=True).click()
+
+
 def _logout(page):
+    page.locator("#user-menu").click()  # the user menu of the navbar
     with page.expect_navigation():
         page.get_by_role("button", name="Se déconnecter").click()
 
