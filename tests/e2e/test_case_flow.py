@@ -134,7 +134,7 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         expect(page.get_by_role("heading", level=1)).to_contain_text("Bonjour Agnès")
         _nav(page, "Mon activité")
         expect(page.get_by_role("heading", level=1)).to_have_text("Mon activité")
-        expect(page.locator("#h-cases")).to_contain_text("Accompagnements ouverts (1)")
+        expect(page.locator("#h-cases")).to_contain_text("Accompagnements ouverts ou suspendus (1)")
         expect(page.get_by_role("link", name="Dupré Hélène")).to_be_visible()
         check_a11y(page, "tableau de bord (ASS)")
         screenshot(page, "case_01_dashboard_ass")
@@ -457,7 +457,7 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
 
         # Her dashboard no longer lists the closed case nor its essai encadré.
         _nav(page, "Mon activité")
-        expect(page.locator("#h-cases")).to_have_text("Accompagnements ouverts (0)")
+        expect(page.locator("#h-cases")).to_have_text("Accompagnements ouverts ou suspendus (0)")
         expect(page.locator("#h-dispositifs")).to_have_text(
             "Dispositifs se terminant sous 14 jours (0)"
         )
@@ -504,16 +504,22 @@ def test_the_manager_sees_the_unit_and_the_conseiller_no_case_content(page, live
         expect(team.filter(has_text="Chloé Petit").locator("td")).to_have_text(
             ["1", "0", "0", "0", "0", "0"]
         )
-        expect(page.locator("#h-unassigned")).to_contain_text("à attribuer (1)")
-        expect(page.locator("section[aria-labelledby=h-cases]")).to_contain_text("Dupré Hélène")
         check_a11y(page, "tableau de bord (responsable)")
         screenshot(page, "case_20_dashboard_manager")
-        # ... and one worker's view.
+        # One tab at a time: the referrals to assign, the unit's cases.
+        _tab(page, "Signalements")
+        expect(page.locator("#h-unassigned")).to_contain_text("à attribuer (1)")
+        _tab(page, "Accompagnements")
+        expect(page.locator("section[aria-labelledby=h-cases]")).to_contain_text("Dupré Hélène")
+        check_a11y(page, "tableau de bord (responsable), accompagnements")
+        # ... and one worker's view, kept from tab to tab.
+        _tab(page, "Équipe")
         with page.expect_navigation():
             team.get_by_role("link", name="Agnès Dupont").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "Activité de l'unité – Agnès Dupont"
         )
+        _tab(page, "Entretiens du jour")
         expect(page.locator("#h-meetings")).to_contain_text("Entretiens du jour (1)")
         _logout(page)
 
@@ -521,7 +527,7 @@ def test_the_manager_sees_the_unit_and_the_conseiller_no_case_content(page, live
         login(page, live_server, "chloe", PASSWORD)
         _nav(page, "Mon activité")
         expect(page.get_by_role("heading", level=1)).to_have_text("Mon activité")
-        expect(page.locator("#h-referrals")).to_contain_text("Signalements à contacter (1)")
+        expect(page.locator("#h-referrals")).to_contain_text("signalements en cours (1)")
         expect(page.locator("main")).to_contain_text("Lefebvre Marc")
         expect(page.locator("#h-meetings")).to_contain_text("(1)")
         expect(page.locator("main")).not_to_contain_text("Accompagnements ouverts")
