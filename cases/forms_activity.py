@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases.agenda import NOTE_MAX_LENGTH
 from cases.documents import ACCEPTED_EXTENSIONS
 from cases.models import Entretien
+from pdp.forms import FrenchChoicesMixin
 from pdp.identifiers import IdentifierError, siret_normalize
 from pdp.models import PartnerKind, Role, User
 from referrals.models import Assure
@@ -38,7 +39,7 @@ class SearchForm(forms.Form):
     )
 
 
-class AssureForm(_NoTagHelperMixin, forms.ModelForm):
+class AssureForm(FrenchChoicesMixin, _NoTagHelperMixin, forms.ModelForm):
     employeur_siret = forms.CharField(
         label="SIRET employeur",
         max_length=20,

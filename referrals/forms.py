@@ -5,6 +5,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from pdp.forms import FrenchChoicesMixin
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.models import CpamOffice, Role, Unit, User
 from referrals.models import Canal, ContactAttempt, ModeRencontre, Sexe, Statut
@@ -127,7 +128,7 @@ class AssignForm(forms.Form):
         return data
 
 
-class HandOverForm(forms.Form):
+class HandOverForm(FrenchChoicesMixin, forms.Form):
     """The conseiller's hand-over: the ASS and the first meeting proposed to the person."""
 
     ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none())

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from pdp.audit import audit
 from pdp.models import AuditLog, Role
 from pdp.permissions import can_see_nir
+from pdp.typography import de, unit_with_article
 from referrals import services
 from referrals.filters import InboxFilter
 from referrals.forms import (
@@ -422,7 +423,11 @@ def signalement_create(request):
                 )
             if Signalement.objects.visible_to(user).filter(pk=signalement.pk).exists():
                 return redirect("referrals:signalement_detail", pk=signalement.pk)
-            where = signalement.unit or "la file régionale « à répartir »"
+            where = (
+                unit_with_article(signalement.unit)
+                if signalement.unit_id
+                else "la file régionale « à répartir »"
+            )
             messages.success(request, f"Le signalement a été orienté vers {where}.")
             return redirect("referrals:inbox")
     return render(request, "referrals/signalement_create.html", {"form": form})
@@ -499,7 +504,7 @@ def signalement_classify(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Signalement de {signalement.assure} classé sans suite.")
+            messages.success(request, f"Signalement {de(signalement.assure)} classé sans suite.")
             return redirect("referrals:medical_list")
     context = {"signalement": signalement, "form": form}
     return render(request, "referrals/signalement_classify.html", context)
