@@ -129,11 +129,10 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         pdf = tmp_path / "attestation-employeur.pdf"
         pdf.write_bytes(PDF_BYTES)
 
-        # 1. Log in through the login page, then the dashboard.
+        # 1. Log in through the login page: the home page is her dashboard.
         login(page, live_server, "agnes", PASSWORD)
-        expect(page.get_by_role("heading", level=1)).to_contain_text("Bonjour Agnès")
-        _nav(page, "Mon activité")
         expect(page.get_by_role("heading", level=1)).to_have_text("Mon activité")
+        expect(page.locator("#user-menu")).to_contain_text("Agnès")
         expect(page.locator("#h-cases")).to_contain_text("Accompagnements ouverts ou suspendus (1)")
         expect(page.get_by_role("link", name="Dupré Hélène")).to_be_visible()
         check_a11y(page, "tableau de bord (ASS)")
@@ -515,7 +514,7 @@ def test_the_manager_sees_the_unit_and_the_conseiller_no_case_content(page, live
         # ... and one worker's view, kept from tab to tab.
         _tab(page, "Équipe")
         with page.expect_navigation():
-            team.get_by_role("link", name="Agnès Dupont").click()
+            team.get_by_role("link", name="Agnès Dupont", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "Activité de l'unité – Agnès Dupont"
         )
