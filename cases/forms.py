@@ -17,6 +17,7 @@ from cases.models import (
     ShareReason,
 )
 from cases.services import EVALUATION_AREAS
+from pdp.forms import FrenchChoicesMixin
 from pdp.models import TEXT_MAX_LENGTH, Partner, Role, User
 
 NO_DIAGNOSIS = "Sans diagnostic : seulement ce qui est utile à l'accompagnement."
@@ -40,7 +41,7 @@ class NoteForm(forms.Form):
     )
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(FrenchChoicesMixin, forms.ModelForm):
     class Meta:
         model = EvaluationGlobale
         fields = [*EVALUATION_AREAS, "niveau_risque"]
@@ -55,7 +56,7 @@ class EvaluationForm(forms.ModelForm):
         }
 
 
-class ObjectifForm(forms.ModelForm):
+class ObjectifForm(FrenchChoicesMixin, forms.ModelForm):
     class Meta:
         model = Objectif
         fields = ["domaine", "libelle", "echeance", "statut"]
@@ -75,7 +76,7 @@ class ActionForm(forms.ModelForm):
         widgets = {"echeance": DateInput()}
 
 
-class OrientationForm(forms.ModelForm):
+class OrientationForm(FrenchChoicesMixin, forms.ModelForm):
     class Meta:
         model = Orientation
         fields = ["partner_kind", "partner", "motif", "accord_assure", "date_orientation", "statut"]
@@ -109,7 +110,7 @@ class OrientationForm(forms.ModelForm):
         return data
 
 
-class OrientationUpdateForm(forms.ModelForm):
+class OrientationUpdateForm(FrenchChoicesMixin, forms.ModelForm):
     class Meta:
         model = Orientation
         fields = ["statut", "accord_assure", "suivi"]
@@ -192,7 +193,7 @@ class ReasonForm(forms.Form):
             self.fields["reason"].label = "Motif (facultatif)"
 
 
-class ReferentForm(forms.Form):
+class ReferentForm(FrenchChoicesMixin, forms.Form):
     referent = forms.ModelChoiceField(
         label="Nouveau référent du parcours", queryset=User.objects.none()
     )
@@ -206,7 +207,7 @@ class ReferentForm(forms.Form):
         )
 
 
-class OpenCaseForm(forms.Form):
+class OpenCaseForm(FrenchChoicesMixin, forms.Form):
     referent = forms.ModelChoiceField(label="Référent du parcours (ASS)", queryset=User.objects)
     mission = forms.ChoiceField(label="Mission", choices=Mission.choices, initial=Mission.PDP)
 

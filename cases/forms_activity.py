@@ -11,6 +11,7 @@ from django.utils import timezone
 from cases.agenda import NOTE_MAX_LENGTH
 from cases.documents import ACCEPTED_EXTENSIONS
 from cases.models import Entretien
+from pdp.forms import FrenchChoicesMixin, french_blank_choice
 from pdp.identifiers import IdentifierError, siret_normalize
 from pdp.meeting_slot import MeetingSlotForm
 from pdp.models import PartnerKind, Role, User
@@ -54,7 +55,7 @@ ASSURE_FORM_FIELDS = [
 ]
 
 
-class AssureForm(_NoTagHelperMixin, forms.Form):
+class AssureForm(FrenchChoicesMixin, _NoTagHelperMixin, forms.Form):
     """The person's details: the model's fields (labels, choices, lengths), cleaned here; the
     service (`cases.people.assure_update`) validates the record and saves it, with its audit.
     A plain form, so that the form never validates or touches the instance itself."""
@@ -75,7 +76,8 @@ class AssureForm(_NoTagHelperMixin, forms.Form):
             labels={"rqth": "Reconnaissance de la qualité de travailleur handicapé (RQTH)"},
         )
         for name in ASSURE_FORM_FIELDS:
-            self.fields.setdefault(name, generated[name])
+            if name not in self.fields:
+                self.fields[name] = french_blank_choice(generated[name])
         self.order_fields(ASSURE_FORM_FIELDS)
         self.helper = self._helper()
         spst = self.fields["spst"].queryset.filter(kind=PartnerKind.SPST)

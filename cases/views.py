@@ -51,6 +51,8 @@ from cases.permissions import (
 )
 from pdp.audit import audit
 from pdp.models import AuditLog
+from referrals.markers import KIND_LIAISON, KIND_VISITE_REPRISE, arret_markers, region_of
+from referrals.models import ArretTravail
 from referrals.permissions import can_open_case, get_signalement_for_user
 from referrals.services import can_lead_to_case
 
@@ -114,6 +116,33 @@ def _form_page(request, case, form, *, title, submit_label, intro="", danger=Fal
 
 # --- The accompagnement page ----------------------------------------------------------------
 
+NOTES_SHOWN = 20
+# The 2 August 2021 law's markers of an arrêt, shown in the case header (the others — CPAM
+# thresholds — are on the person's page).
+LAW_MARKERS = (KIND_LIAISON, KIND_VISITE_REPRISE)
+
+
+def _case_arret(case, today):
+    """The arrêt of the case's referral, else the person's latest, with its day count today,
+    and the 2021-law markers (`referrals.markers`)."""
+    qs = ArretTravail.objects.select_related("cpam__region")
+    signalement = case.signalement
+    if signalement is not None and signalement.arret_id:
+        arret = qs.filter(pk=signalement.arret_id).first()
+    else:
+        arret = qs.filter(assure_id=case.assure_id).order_by("-date_debut", "-pk").first()
+    if arret is None:
+        return None
+    arret.assure = case.assure
+    arret.jours = arret.duree_au(today)
+    arret.ongoing = arret.is_ongoing(today)
+    arret.law_markers = [
+        m
+        for m in arret_markers(arret, today=today, region=region_of(arret))
+        if m.kind in LAW_MARKERS
+    ]
+    return arret
+
 
 def accompagnement_detail(request, pk):
     case = get_accompagnement_for_user(request.user, pk)
@@ -135,6 +164,7 @@ def accompagnement_detail(request, pk):
         "documents": [],
         "dispositifs": [],
         "signalement": case.signalement,
+        "arret": _case_arret(case, timezone.localdate()),
     }
     if can_read_content:
         ordering = _sort(request, {"at"}, "-at")
@@ -146,7 +176,14 @@ def accompagnement_detail(request, pk):
         else:
             kind = ""
         evaluations = list(case.evaluations.select_related("created_by").order_by("-version")[:1])
+        notes = list(
+            case.events.filter(kind=CaseEvent.Kind.NOTE)
+            .select_related("actor")
+            .order_by("-at", "-pk")[: NOTES_SHOWN + 1]
+        )
         context.update(
+            notes=notes[:NOTES_SHOWN],
+            more_notes=len(notes) > NOTES_SHOWN,
             shares=list(
                 case.shares.active().select_related("user__unit", "created_by").order_by("date_fin")
             ),
@@ -266,8 +303,8 @@ def note_create(request, pk):
             text=form.cleaned_data["text"],
         )
         if event:
-            messages.success(request, "Note ajoutée au journal.")
-            return redirect(_case_url(case, "journal"))
+            messages.success(request, "Note ajoutée.")
+            return redirect(_case_url(case, "notes"))
     return _form_page(request, case, form, title="Ajouter une note", submit_label="Enregistrer")
 
 

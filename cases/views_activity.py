@@ -213,6 +213,71 @@ def _worker_summary(unit, today, now):
     )
 
 
+# The manager's « Mon activité » is one tab at a time (`?onglet=`), each with its own queries;
+# `?ass=` narrows every tab to one member of the unit.
+MANAGER_TABS = {
+    "equipe": "Équipe",
+    "signalements": "Signalements",
+    "accompagnements": "Accompagnements",
+    "echeances": "Échéances",
+    "entretiens": "Entretiens du jour",
+}
+DEFAULT_TAB = "equipe"
+
+
+def _unit_worker(request):
+    """The member of the manager's unit named by `?ass=`, or None; unknown → 404."""
+    if not request.GET.get("ass"):
+        return None
+    try:
+        return User.objects.get(
+            pk=int(request.GET["ass"]), unit_id=request.user.unit_id, is_active=True
+        )
+    except (ValueError, User.DoesNotExist) as exc:
+        raise Http404("Membre de l'unité inconnu.") from exc
+
+
+def _manager_dashboard(request, context, today, now):
+    user = request.user
+    unit = user.unit
+    worker = _unit_worker(request)
+    tab = request.GET.get("onglet", DEFAULT_TAB)
+    if tab not in MANAGER_TABS:
+        tab = DEFAULT_TAB
+
+    def of_worker(qs, field):
+        return qs.filter(**{field: worker}) if worker is not None else qs
+
+    context |= {"worker": worker, "tab": tab, "tabs": MANAGER_TABS.items()}
+    if tab == "equipe":
+        context["workers"] = list(_worker_summary(unit, today, now))
+    elif tab == "signalements":
+        referrals = _open_referrals().filter(unit=unit, assigned_to__isnull=False)
+        context |= {
+            "referrals": _limited(of_worker(referrals, "assigned_to")),
+            "unassigned": _limited(_open_referrals().filter(unit=unit, assigned_to__isnull=True)),
+            "regional_queue_count": Signalement.objects.filter(
+                unit__isnull=True, service=Service.SOCIAL, region_id=unit.region_id
+            )
+            .open()
+            .count(),
+        }
+    elif tab == "accompagnements":
+        cases = _open_cases(now).filter(unit=unit)
+        context["cases"] = _limited(of_worker(cases, "referent"))
+    elif tab == "echeances":
+        objectives = _objectives_due(today).filter(accompagnement__unit=unit)
+        dispositifs = _dispositifs_ending(today).filter(accompagnement__unit=unit)
+        context |= {
+            "objectives": _limited(of_worker(objectives, "accompagnement__referent")),
+            "dispositifs": _limited(of_worker(dispositifs, "accompagnement__referent")),
+        }
+    else:
+        meetings = _meetings_today(today).filter(ass__unit=unit)
+        context["meetings"] = _limited(of_worker(meetings, "ass"))
+    return render(request, "cases/dashboard_manager.html", context)
+
+
 def dashboard(request):
     user = request.user
     if not user.is_unit_member:
@@ -227,50 +292,14 @@ def dashboard(request):
         context["referrals"] = _call_list(user, today)
         context["meetings"] = _limited(_meetings_today(today).filter(ass__unit_id=user.unit_id))
         return render(request, "cases/dashboard_conseiller.html", context)
-
     if user.role == Role.MANAGER:
-        unit = user.unit
-        worker = None
-        if request.GET.get("ass"):
-            try:
-                worker = User.objects.get(
-                    pk=int(request.GET["ass"]), unit_id=user.unit_id, is_active=True
-                )
-            except (ValueError, User.DoesNotExist) as exc:
-                raise Http404("Membre de l'unité inconnu.") from exc
-        referrals = _open_referrals().filter(unit=unit, assigned_to__isnull=False)
-        cases = _open_cases(now).filter(unit=unit)
-        objectives = _objectives_due(today).filter(accompagnement__unit=unit)
-        dispositifs = _dispositifs_ending(today).filter(accompagnement__unit=unit)
-        meetings = _meetings_today(today).filter(ass__unit=unit)
-        if worker is not None:
-            referrals = referrals.filter(assigned_to=worker)
-            cases = cases.filter(referent=worker)
-            objectives = objectives.filter(accompagnement__referent=worker)
-            dispositifs = dispositifs.filter(accompagnement__referent=worker)
-            meetings = meetings.filter(ass=worker)
-        context |= {
-            "worker": worker,
-            "workers": list(_worker_summary(unit, today, now)),
-            "unassigned": _limited(_open_referrals().filter(unit=unit, assigned_to__isnull=True)),
-            "regional_queue_count": Signalement.objects.filter(
-                unit__isnull=True, service=Service.SOCIAL, region_id=unit.region_id
-            )
-            .open()
-            .count(),
-        }
-    else:  # ASS
-        referrals = _open_referrals().filter(assigned_to=user, unit_id=user.unit_id)
-        cases = _open_cases(now).filter(referent=user)
-        objectives = _objectives_due(today).filter(accompagnement__referent=user)
-        dispositifs = _dispositifs_ending(today).filter(accompagnement__referent=user)
-        meetings = _meetings_today(today).filter(ass=user)
+        return _manager_dashboard(request, context, today, now)
     context |= {
-        "referrals": _limited(referrals),
-        "cases": _limited(cases),
-        "objectives": _limited(objectives),
-        "dispositifs": _limited(dispositifs),
-        "meetings": _limited(meetings),
+        "referrals": _limited(_open_referrals().filter(assigned_to=user, unit_id=user.unit_id)),
+        "cases": _limited(_open_cases(now).filter(referent=user)),
+        "objectives": _limited(_objectives_due(today).filter(accompagnement__referent=user)),
+        "dispositifs": _limited(_dispositifs_ending(today).filter(accompagnement__referent=user)),
+        "meetings": _limited(_meetings_today(today).filter(ass=user)),
     }
     return render(request, "cases/dashboard.html", context)
 

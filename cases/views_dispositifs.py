@@ -21,6 +21,7 @@ from cases.dispositifs import (
 from cases.forms_dispositifs import DispositifForm, PeriodeForm, RenewForm, StatusForm
 from cases.models import (
     CaseEvent,
+    CaseStatus,
     DispositifMobilise,
     DispositifPeriode,
     DispositifStatut,
@@ -38,16 +39,38 @@ def _get_dispositif(case, dpk):
     return dispositif
 
 
+FUTURE_START = "debut_futur"
+
+
 def _check_context(dispositif, statut, periodes=None):
-    """Context of the warnings partial for ``dispositif`` as it would be saved."""
+    """Context of the warnings partial for ``dispositif`` as it would be saved.
+
+    A dispositif already « accordé » whose start is still to come is not blocked: it starts
+    on that day. The warnings show that date (``starts_on``) instead of the rule's message,
+    which is meant for choosing the status of a new dispositif (« choisissez « accordé » »).
+    """
     problems = dispositif_problems(dispositif, periodes=periodes)
+    starts_on = None
+    accorde = dispositif.pk and dispositif.statut == DispositifStatut.ACCORDE
+    if accorde and any(p.code == FUTURE_START for p in problems):
+        problems = [p for p in problems if p.code != FUTURE_START]
+        starts_on = _start(dispositif, periodes)
     blocking, others = split_problems(problems, statut)
     return {
         "blocking": blocking,
         "others": others,
         "notes": dispositif_notes(dispositif),
         "check_statut": DispositifStatut(statut),
+        "starts_on": starts_on,
     }
+
+
+def _start(dispositif, periodes=None):
+    """The first day of the dispositif: its first period's for an essai encadré."""
+    if dispositif.type.code == rules.ESSAI:
+        periodes = list(dispositif.periodes.all()) if periodes is None else periodes
+        return min((p.date_debut for p in periodes), default=None)
+    return dispositif.date_debut
 
 
 def _creation_periodes(dispositif):
@@ -153,7 +176,9 @@ def dispositif_detail(request, pk, dpk):
     case = get_accompagnement_for_user(request.user, pk, can_read_case_content)
     dispositif = _get_dispositif(case, dpk)
     audit(user=request.user, action=AuditLog.Action.VIEW, obj=dispositif, assure_id=case.assure_id)
-    can_edit = can_edit_case(request.user, case)
+    # A closed case's dispositifs are kept as they are: no control the services would refuse.
+    is_closed = case.statut == CaseStatus.CLOTURE
+    can_edit = can_edit_case(request.user, case) and not is_closed
     events = (
         CaseEvent.objects.filter(
             accompagnement=case,
@@ -172,6 +197,7 @@ def dispositif_detail(request, pk, dpk):
         "periodes": list(dispositif.periodes.all()),
         "events": events,
         "can_edit": can_edit,
+        "is_closed": is_closed,
         "is_final": statut in rules.FINAL_STATUSES,
         "renewable": dispositif.type.code in rules.RENEWABLE
         and dispositif.renouvellements < rules.MAX_RENOUVELLEMENTS

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import ReadOnlyPasswordHashWidget
+from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.html import format_html_join
@@ -98,9 +100,30 @@ class PartnerContactAdmin(ReferenceDataAdmin):
     search_fields = ["name", "partner__name"]
 
 
+class PasswordHashWidget(ReadOnlyPasswordHashWidget):
+    """Django's summary of a password hash (« algorithme : pbkdf2_sha256 »), with the French
+    non-breaking space before each colon that its template leaves out."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        for entry in context["summary"]:
+            if entry.get("value"):
+                entry["label"] = f"{entry['label']}\u00a0"
+        return context
+
+
+class UserChangeForm(BaseUserChangeForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "password" in self.fields:
+            self.fields["password"].widget = PasswordHashWidget()
+
+
 @admin.register(User)
 class UserAdmin(ReferenceDataAdmin, BaseUserAdmin):
     """Accounts and roles. Only a superuser makes or changes a superuser (operations)."""
+
+    form = UserChangeForm
 
     list_display = ["username", "last_name", "first_name", "role", "unit", "region", "is_active"]
     list_filter = ["role", "unit", "region", "is_active", "is_staff"]

@@ -9,16 +9,23 @@
   of a record's page writes a « consultation » audit row.
 - Case content (évaluation, timeline and notes, plan d'aide, entretiens, orientations,
   dispositifs, consents, documents, closures) is not registered at all.
+- French throughout: page titles with elision (« Ajout d'unité »), « Choisir… » instead of
+  Django's « --------- », « Supprimer la sélection », « Oui » / « Non » for booleans.
 """
 
 from operator import attrgetter
 
 from django.contrib import admin
+from django.contrib.admin.templatetags import admin_list
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
+from django.templatetags.static import static
+from django.utils.html import format_html
 
 from pdp.audit import audit
+from pdp.forms import french_blank_choice
 from pdp.models import AuditLog
+from pdp.typography import de
 
 # Never written to the audit log, even masked values only say that they changed.
 SECRET_FIELDS = {"password", "ics_token"}
@@ -30,7 +37,47 @@ def is_administrator(user):
     return user.is_authenticated and user.is_active and user.is_staff and user.is_admin
 
 
-class AdministratorAccessMixin:
+def _boolean_icon(value):
+    """Django's icon of a boolean column or read-only field, with a French text alternative
+    (Django 5.2 writes alt="True"); display_for_field and the list columns look it up here."""
+    icon = {True: "yes", False: "no", None: "unknown"}[value]
+    text = {True: "Oui", False: "Non", None: "Inconnu"}[value]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), text)
+
+
+admin_list._boolean_icon = _boolean_icon
+
+
+class FrenchAdminMixin:
+    """Titles, empty choices and the bulk delete action in correct French."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        return french_blank_choice(field) if field is not None else None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        name = self.opts.verbose_name
+        if object_id is None:
+            title = f"Ajout {de(name)}"
+        elif self.has_change_permission(request, self.get_object(request, object_id)):
+            title = f"Modification {de(name)}"
+        else:
+            title = f"Affichage {de(name)}"
+        context = {"title": title, **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def get_action_choices(self, request, default_choices=None):
+        return super().get_action_choices(request, [("", "Choisir une action…")])
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, _description = actions["delete_selected"]
+            actions["delete_selected"] = (func, name, "Supprimer la sélection")
+        return actions
+
+
+class AdministratorAccessMixin(FrenchAdminMixin):
     """The admin's rights come from the role; Django's per-model permissions are not used."""
 
     def has_module_permission(self, request):

@@ -3,11 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 
 from pdp.accounts import user_password_change
-from pdp.context_processors import nav_items_for
+from pdp.admin_base import is_administrator
+from pdp.models import Role
 
 
 def home(request):
-    return render(request, "pdp/home.html", {"sections": nav_items_for(request.user)})
+    """Each role's working page: no list of links repeating the menu."""
+    user = request.user
+    if user.is_unit_member:
+        return redirect("cases:dashboard")
+    if user.role == Role.MEDECIN:
+        return redirect("referrals:medical_list")
+    if is_administrator(user):
+        return redirect("admin:index")
+    return render(request, "pdp/home.html")
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

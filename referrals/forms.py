@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 
+from pdp.forms import FrenchChoicesMixin
 from pdp.identifiers import IdentifierError, nir_normalize
 from pdp.meeting_slot import MeetingSlotForm
 from pdp.models import TEXT_MAX_LENGTH, CpamOffice, Role, Unit, User
@@ -129,7 +130,7 @@ class AssignForm(forms.Form):
         return data
 
 
-class HandOverForm(MeetingSlotForm):
+class HandOverForm(FrenchChoicesMixin, MeetingSlotForm):
     """The conseiller's hand-over: the ASS and the first meeting proposed to the person."""
 
     ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none())

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from pdp.audit import audit, audit_listed
 from pdp.models import AuditLog, Role
 from pdp.permissions import can_see_nir
+from pdp.typography import de, unit_with_article
 from referrals import services
 from referrals.filters import InboxFilter
 from referrals.forms import (
@@ -437,11 +438,19 @@ def signalement_create(request):
                 )
             if visible:
                 return redirect("referrals:signalement_detail", pk=signalement.pk)
-            messages.success(
-                request,
-                "Le signalement a été transmis à l'équipe dont dépend la personne ; il "
-                "n'apparaît pas dans vos listes.",
-            )
+            if created:  # a new person: where their own postal code sent it
+                where = (
+                    unit_with_article(signalement.unit)
+                    if signalement.unit_id
+                    else "la file régionale « à répartir »"
+                )
+                messages.success(request, f"Le signalement a été orienté vers {where}.")
+            else:  # someone another team knows: nothing of where they are followed
+                messages.success(
+                    request,
+                    "Le signalement a été transmis à l'équipe dont dépend la personne ; il "
+                    "n'apparaît pas dans vos listes.",
+                )
             return redirect("referrals:inbox")
     return render(request, "referrals/signalement_create.html", {"form": form})
 
@@ -519,7 +528,7 @@ def signalement_classify(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Signalement de {signalement.assure} classé sans suite.")
+            messages.success(request, f"Signalement {de(signalement.assure)} classé sans suite.")
             return redirect("referrals:medical_list")
     context = {"signalement": signalement, "form": form}
     return render(request, "referrals/signalement_classify.html", context)

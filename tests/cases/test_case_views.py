@@ -349,9 +349,10 @@ def _fill(case, ass, n_events, n_items):
 
 # Pinned (measured): session, user, savepoint, case, entretiens, signalements, evaluation,
 # timeline count, objectives, actions, orientations, consents, closures, documents,
-# dispositifs, periods, audit insert, timeline page, release savepoint. The partials of
-# other features (_entretiens, _dispositifs, _documents) must use the prefetched context.
-DETAIL_MAX_QUERIES = 19
+# dispositifs, periods, audit insert, timeline page, release savepoint; the header's arrêt and
+# the notes section. The partials of other features (_entretiens, _dispositifs, _documents)
+# must use the prefetched context.
+DETAIL_MAX_QUERIES = 21
 
 
 def test_the_case_page_query_count_does_not_grow_with_the_timeline(

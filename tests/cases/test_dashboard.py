@@ -169,13 +169,39 @@ def test_a_manager_sees_the_unit_per_worker_and_the_unassigned_queue(
     client.force_login(manager)
     response = client.get(URL)
     assert response.status_code == 200
+    assert response.context["tab"] == "equipe"
     counts = {w.pk: (w.n_referrals, w.n_overdue, w.n_cases) for w in response.context["workers"]}
     assert counts[ass.pk] == (2, 1, 1)
     assert counts[colleague.pk] == (1, 0, 0)
     assert outsider.pk not in counts
+    assert "referrals" not in response.context  # each tab runs its own queries only
+
+    response = client.get(URL, {"onglet": "signalements"})
     assert len(response.context["referrals"]["rows"]) == 3
     assert response.context["unassigned"]["rows"] == [unassigned]
     assert response.context["regional_queue_count"] == 2
+    assert "workers" not in response.context
+
+
+@pytest.mark.parametrize(
+    "tab, section", [("accompagnements", "cases"), ("echeances", "objectives")]
+)
+def test_each_manager_tab_shows_its_own_lists(client, manager, ass, tab, section):
+    case = AccompagnementFactory(referent=ass)
+    objectif(case, days(1))
+    client.force_login(manager)
+    response = client.get(URL, {"onglet": tab})
+    assert response.status_code == 200
+    assert len(response.context[section]["rows"]) == 1
+    page = response.content.decode()
+    assert f'href="?onglet={tab}" aria-current="page"' in " ".join(page.split())
+
+
+def test_an_unknown_tab_shows_the_team(client, manager):
+    client.force_login(manager)
+    response = client.get(URL, {"onglet": "<script>"})
+    assert response.status_code == 200
+    assert response.context["tab"] == "equipe"
 
 
 def test_a_manager_can_filter_the_dashboard_on_one_worker(client, manager, ass, colleague):
@@ -184,10 +210,13 @@ def test_a_manager_can_filter_the_dashboard_on_one_worker(client, manager, ass, 
     case = AccompagnementFactory(referent=ass)
     AccompagnementFactory(referent=colleague)
     client.force_login(manager)
-    response = client.get(URL, {"ass": ass.pk})
+    response = client.get(URL, {"ass": ass.pk, "onglet": "signalements"})
     assert response.context["worker"] == ass
     assert response.context["referrals"]["rows"] == [mine]
+    response = client.get(URL, {"ass": ass.pk, "onglet": "accompagnements"})
     assert response.context["cases"]["rows"] == [case]
+    # The other tabs keep the filter.
+    assert f"?onglet=echeances&amp;ass={ass.pk}" in response.content.decode()
 
 
 def test_a_manager_cannot_filter_on_another_units_worker(client, manager, outsider):
@@ -213,28 +242,41 @@ def test_a_conseiller_sees_their_referrals_and_the_units_meetings_today(
     assert "cases" not in response.context
 
 
-def _queries(client, user):
+def _queries(client, user, params=None):
     client.force_login(user)
     with CaptureQueriesContext(connection) as ctx:
-        assert client.get(URL).status_code == 200
+        assert client.get(URL, params or {}).status_code == 200
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("persona", ["ass", "manager"])
+# (persona, tab, pinned maximum). Session, user, savepoint + release, then the tab's lists; the
+# manager's page loads only the tab shown.
+DASHBOARD_QUERIES = [
+    ("ass", None, 9),
+    ("manager", "equipe", 6),
+    ("manager", "signalements", 8),
+    ("manager", "accompagnements", 6),
+    ("manager", "echeances", 7),
+    ("manager", "entretiens", 6),
+]
+
+
+@pytest.mark.parametrize("persona, tab, maximum", DASHBOARD_QUERIES)
 def test_the_dashboard_query_count_does_not_grow_with_the_caseload(
-    client, persona, request, unit, django_assert_max_num_queries
+    client, persona, tab, maximum, request, unit, django_assert_max_num_queries
 ):
     user = request.getfixturevalue(persona)
     worker = user if persona == "ass" else UserFactory(ass=True, unit=unit)
+    params = {"onglet": tab} if tab else {}
     caseload(worker, 3)
-    small = _queries(client, user)
+    small = _queries(client, user, params)
     caseload(worker, 27)
     assert AssureFactory._meta.model.objects.count() >= 60
     assert Entretien.objects.filter(ass=worker).count() >= 61
-    large = _queries(client, user)
+    large = _queries(client, user, params)
     assert large == small
-    with django_assert_max_num_queries(13):
-        client.get(URL)
+    with django_assert_max_num_queries(maximum):
+        client.get(URL, params)
 
 
 def test_dispositifs_of_closed_cases_are_not_listed(client, ass):

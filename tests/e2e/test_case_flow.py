@@ -90,7 +90,14 @@ def _nav(page, name):
         page.get_by_role("link", name=name, exact=True).first.click()
 
 
+def _tab(page, name):
+    tabs = page.get_by_role("navigation", name="Rubriques de l'activité de l'unité")
+    with page.expect_navigation():
+        tabs.get_by_role("link", name=name, exact=True).click()
+
+
 def _logout(page):
+    page.locator("#user-menu").click()  # the user menu of the navbar
     with page.expect_navigation():
         page.get_by_role("button", name="Se déconnecter").click()
 
@@ -122,12 +129,11 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
         pdf = tmp_path / "attestation-employeur.pdf"
         pdf.write_bytes(PDF_BYTES)
 
-        # 1. Log in through the login page, then the dashboard.
+        # 1. Log in through the login page: the home page is her dashboard.
         login(page, live_server, "agnes", PASSWORD)
-        expect(page.get_by_role("heading", level=1)).to_contain_text("Bonjour Agnès")
-        _nav(page, "Mon activité")
         expect(page.get_by_role("heading", level=1)).to_have_text("Mon activité")
-        expect(page.locator("#h-cases")).to_contain_text("Accompagnements ouverts (1)")
+        expect(page.locator("#user-menu")).to_contain_text("Agnès")
+        expect(page.locator("#h-cases")).to_contain_text("Accompagnements ouverts ou suspendus (1)")
         expect(page.get_by_role("link", name="Dupré Hélène")).to_be_visible()
         check_a11y(page, "tableau de bord (ASS)")
         screenshot(page, "case_01_dashboard_ass")
@@ -451,7 +457,7 @@ def test_an_ass_works_a_case_from_search_to_closure(page, live_server, settings,
 
         # Her dashboard no longer lists the closed case nor its essai encadré.
         _nav(page, "Mon activité")
-        expect(page.locator("#h-cases")).to_have_text("Accompagnements ouverts (0)")
+        expect(page.locator("#h-cases")).to_have_text("Accompagnements ouverts ou suspendus (0)")
         expect(page.locator("#h-dispositifs")).to_have_text(
             "Dispositifs se terminant sous 14 jours (0)"
         )
@@ -498,16 +504,22 @@ def test_the_manager_sees_the_unit_and_the_conseiller_no_case_content(page, live
         expect(team.filter(has_text="Chloé Petit").locator("td")).to_have_text(
             ["1", "0", "0", "0", "0", "0"]
         )
-        expect(page.locator("#h-unassigned")).to_contain_text("à attribuer (1)")
-        expect(page.locator("section[aria-labelledby=h-cases]")).to_contain_text("Dupré Hélène")
         check_a11y(page, "tableau de bord (responsable)")
         screenshot(page, "case_20_dashboard_manager")
-        # ... and one worker's view.
+        # One tab at a time: the referrals to assign, the unit's cases.
+        _tab(page, "Signalements")
+        expect(page.locator("#h-unassigned")).to_contain_text("à attribuer (1)")
+        _tab(page, "Accompagnements")
+        expect(page.locator("section[aria-labelledby=h-cases]")).to_contain_text("Dupré Hélène")
+        check_a11y(page, "tableau de bord (responsable), accompagnements")
+        # ... and one worker's view, kept from tab to tab.
+        _tab(page, "Équipe")
         with page.expect_navigation():
-            team.get_by_role("link", name="Agnès Dupont").click()
+            team.get_by_role("link", name="Agnès Dupont", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "Activité de l'unité – Agnès Dupont"
         )
+        _tab(page, "Entretiens du jour")
         expect(page.locator("#h-meetings")).to_contain_text("Entretiens du jour (1)")
         _logout(page)
 
@@ -515,7 +527,7 @@ def test_the_manager_sees_the_unit_and_the_conseiller_no_case_content(page, live
         login(page, live_server, "chloe", PASSWORD)
         _nav(page, "Mon activité")
         expect(page.get_by_role("heading", level=1)).to_have_text("Mon activité")
-        expect(page.locator("#h-referrals")).to_contain_text("Signalements à contacter (1)")
+        expect(page.locator("#h-referrals")).to_contain_text("signalements en cours (1)")
         expect(page.locator("main")).to_contain_text("Lefebvre Marc")
         expect(page.locator("#h-meetings")).to_contain_text("(1)")
         expect(page.locator("main")).not_to_contain_text("Accompagnements ouverts")

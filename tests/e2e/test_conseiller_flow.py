@@ -23,6 +23,7 @@ PASSWORD = "motdepasse-test"
 
 
 def _logout(page):
+    page.locator("#user-menu").click()  # the user menu of the navbar
     with page.expect_navigation():
         page.get_by_role("button", name="Se déconnecter").click()
 

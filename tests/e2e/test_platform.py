@@ -64,4 +64,5 @@ def test_an_unknown_page_is_a_french_page_with_a_way_home(page, live_server):
     check_a11y(page, "page introuvable")
     with page.expect_navigation():
         page.get_by_role("link", name="Retour à l'accueil").click()
-    assert page.url == live_server.url + reverse("home")
+    # Home is the role's working page: « Mon activité » for an ASS.
+    assert page.url == live_server.url + reverse("cases:dashboard")

@@ -42,6 +42,7 @@ def _extract(tmp_path, nir, start, expected_end):
 
 
 def _logout(page):
+    page.locator("#user-menu").click()  # the user menu of the navbar
     with page.expect_navigation():
         page.get_by_role("button", name="Se déconnecter").click()
 

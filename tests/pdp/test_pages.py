@@ -19,13 +19,14 @@ def test_the_login_page_is_public_and_in_french(client):
     assert "Connexion" in response.content.decode()
 
 
-def test_a_user_logs_in_and_sees_role_and_unit(client, ass):
+def test_a_user_logs_in_and_lands_on_their_working_page_with_their_role(client, ass):
     response = client.post(
         reverse("login"), {"username": ass.username, "password": "motdepasse-test"}, follow=True
     )
+    assert response.redirect_chain[-1][0] == reverse("cases:dashboard")
     page = response.content.decode()
     assert "Assistant(e) de service social" in page
-    assert ass.unit.name in page
+    assert str(ass) in page
 
 
 def test_a_wrong_password_is_refused_in_french(client, ass):
@@ -66,9 +67,41 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
     assert nav_items_for(regional) == []
 
 
-def test_the_home_page_links_only_to_existing_sections(client, ass):
-    client.force_login(ass)
-    page = client.get(reverse("home")).content.decode()
-    for item in nav_items_for(ass):
-        assert item["url"] in page
-    assert reverse("admin:index") not in page
+# --- The home page is the role's working page --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "persona, target",
+    [
+        ("ass", "cases:dashboard"),
+        ("conseiller", "cases:dashboard"),
+        ("manager", "cases:dashboard"),
+        ("medecin", "referrals:medical_list"),
+        ("admin_user", "admin:index"),
+    ],
+)
+def test_the_home_page_opens_the_roles_working_page(client, request, persona, target):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response.url == reverse(target)
+    assert client.get(response.url).status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["regional", "coordinateur"])
+def test_staff_without_individual_records_get_a_page_saying_what_is_coming(client, unit, persona):
+    user = UserFactory(**{persona: True}, region=unit.region)
+    client.force_login(user)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert user.get_role_display() in page
+    assert "arrivera ici" in page or "arriveront ici" in page
+    assert "list-group" not in page  # no list of links repeating the menu
+
+
+def test_an_administrator_without_staff_access_is_not_sent_to_the_admin(client, db):
+    user = UserFactory(role="admin", unit=None, is_staff=False)
+    client.force_login(user)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200

@@ -50,7 +50,7 @@ def test_a_password_change_is_audited_without_the_password(client, ass):
     assert "Un-nouveau-mot-2026" not in str(row.changes)
     assert ass.password not in str(row.changes)
     # Still signed in on this browser.
-    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("cases:dashboard")).status_code == 200
 
 
 def test_a_refused_password_change_writes_no_audit_row(client, ass):
@@ -63,11 +63,11 @@ def test_a_refused_password_change_writes_no_audit_row(client, ass):
 def test_other_users_sessions_end_when_the_password_changes(client, ass):
     other = type(client)()
     other.force_login(ass)
-    assert other.get(reverse("home")).status_code == 200
+    assert other.get(reverse("cases:dashboard")).status_code == 200
     client.force_login(ass)
     change_password(client, "Un-nouveau-mot-2026")
-    assert other.get(reverse("home")).status_code == 302
-    assert client.get(reverse("home")).status_code == 200
+    assert other.get(reverse("cases:dashboard")).status_code == 302
+    assert client.get(reverse("cases:dashboard")).status_code == 200
 
 
 def test_the_page_changes_the_signed_in_users_password_only(client, ass):

@@ -33,6 +33,6 @@ def test_the_secret_key_is_mandatory_when_debug_is_off():
 
 def test_pages_are_french_whatever_language_the_browser_asks_for(client, ass):
     client.force_login(ass)
-    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9", follow=True)
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "fr"

@@ -1,0 +1,34 @@
+"""What every form of the project shares: French labels for the empty choice of a select.
+
+Django labels the empty choice of a select « --------- » (`ModelChoiceField.empty_label`,
+`BLANK_CHOICE_DASH` of model fields with choices). Forms inherit `FrenchChoicesMixin` (first in
+the bases) to read « Choisir… » instead; the admin does the same in `pdp.admin_base`.
+"""
+
+from django import forms
+from django.db.models import BLANK_CHOICE_DASH
+
+BLANK_LABEL = "Choisir…"
+DJANGO_BLANK = BLANK_CHOICE_DASH[0][1]
+
+
+def french_blank_choice(field, label=BLANK_LABEL):
+    """Replace Django's « --------- » empty choice of `field` (a form field) by `label`."""
+    if isinstance(field, forms.ModelChoiceField):
+        if field.empty_label == DJANGO_BLANK:
+            field.empty_label = label
+    elif isinstance(field, forms.ChoiceField):
+        choices = list(field.choices)
+        if any(value == "" and text == DJANGO_BLANK for value, text in choices):
+            field.choices = [
+                (value, label if value == "" and text == DJANGO_BLANK else text)
+                for value, text in choices
+            ]
+    return field
+
+
+class FrenchChoicesMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            french_blank_choice(field)
