@@ -222,7 +222,7 @@ def entretien_record(*, entretien, acting_user, statut, note=""):
         )
     if statut in (Statut.REALISE, Statut.ABSENT) and entretien.debut > timezone.now():
         raise ValidationError(
-            {"statut": "L'entretien n'a pas encore eu lieu : il ne peut être que annulé."}
+            {"statut": "L'entretien n'a pas encore eu lieu : il ne peut être qu'annulé."}
         )
     if statut == Statut.ANNULE and note:
         raise ValidationError({"note": "Un entretien annulé ne porte pas de note."})

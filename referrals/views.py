@@ -487,6 +487,12 @@ def medical_list(request):
     rows = [
         {"signalement": s, "jours": s.arret.duree_au(today) if s.arret_id else None} for s in page
     ]
+    audit_listed(
+        user=request.user,
+        objects=page,
+        assure_id_of=lambda s: s.assure_id,
+        page="liste du service médical",
+    )
     context = {"page_obj": page, "rows": rows, "show_all": show_all}
     return render(request, "referrals/medical_list.html", context)
 

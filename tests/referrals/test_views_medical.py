@@ -196,7 +196,7 @@ def test_the_list_shows_already_followed_instead_of_transmettre(
         service=Service.MEDICAL, unit=None, statut=S.NOUVEAU, date_echeance=None
     )
     client.force_login(medecin)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # the page and one INSERT of its read rows
         response = client.get(LIST)
     html = response.content.decode()
     rows = {
@@ -239,7 +239,7 @@ def test_the_medical_list_does_no_query_per_row(
             date_echeance=None,
         )
     client.force_login(medecin)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # the page and one INSERT of its read rows
         response = client.get(LIST, {"vue": "tous"})
     assert len(response.context["rows"]) == 5
 
@@ -451,3 +451,13 @@ def test_the_ass_sees_the_decisions_on_the_social_referral_forwarded(
     assert "demandée par le médecin conseil le 02/03/2026" in html
     assert "refusé par le médecin conseil le 09/03/2026" in html
     assert _record_url(medical) not in html
+
+
+def test_the_medical_list_writes_a_read_row_per_referral_listed(client, medecin):
+    from pdp.models import AuditLog
+
+    listed = SignalementFactory(service=Service.MEDICAL, unit=None, statut=S.NOUVEAU)
+    client.force_login(medecin)
+    assert client.get(LIST).status_code == 200
+    log = AuditLog.objects.get(user=medecin, changes__page="liste du service médical")
+    assert (log.object_id, log.assure_id) == (str(listed.pk), listed.assure_id)
