@@ -11,6 +11,7 @@ from django.utils import timezone
 from cases.agenda import NOTE_MAX_LENGTH
 from cases.documents import ACCEPTED_EXTENSIONS
 from cases.models import Entretien
+from cases.people import EDITABLE_FIELDS
 from pdp.forms import FrenchChoicesMixin, french_blank_choice
 from pdp.identifiers import IdentifierError, siret_normalize
 from pdp.meeting_slot import MeetingSlotForm
@@ -39,20 +40,7 @@ class SearchForm(forms.Form):
     )
 
 
-ASSURE_FORM_FIELDS = [
-    "adresse",
-    "code_postal",
-    "commune",
-    "telephone",
-    "email",
-    "canal_prefere",
-    "situation_emploi",
-    "employeur_nom",
-    "employeur_siret",
-    "poste",
-    "rqth",
-    "spst",
-]
+ASSURE_FORM_FIELDS = list(EDITABLE_FIELDS)  # what the service lets unit staff correct
 
 
 class AssureForm(FrenchChoicesMixin, _NoTagHelperMixin, forms.Form):

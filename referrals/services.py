@@ -160,6 +160,18 @@ _HOW_MESSAGES = {
 }
 
 
+def _lock_open_social(signalement, refused):
+    """Lock the referral row and refresh its status; refuse (`refused`: what cannot be done)
+    unless it is an open service social referral."""
+    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
+    signalement.statut = locked.statut
+    if signalement.service != Service.SOCIAL or not locked.is_open:
+        raise ValidationError(
+            f"Le signalement est clos (statut « {_label(locked.statut)} ») : {refused}."
+        )
+    return locked
+
+
 def _label(status):
     return Statut(status).label
 
@@ -251,13 +263,7 @@ def contact_attempt_add(
     With `propose_meeting` (only when the person was reached) the referral then moves on to
     rencontre proposée.
     """
-    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
-    signalement.statut = locked.statut
-    if signalement.service != Service.SOCIAL or not locked.is_open:
-        raise ValidationError(
-            f"Le signalement est clos (statut « {_label(locked.statut)} ») : "
-            "aucune tentative de contact ne peut être ajoutée."
-        )
+    _lock_open_social(signalement, "aucune tentative de contact ne peut être ajoutée")
     at = at or timezone.now()
     if timezone.is_naive(at):
         raise ValueError("`at` must be an aware datetime.")
@@ -817,13 +823,7 @@ def signalement_hand_over(*, signalement, acting_user, ass, debut, mode, duree_m
     entretien of the ASS or another first meeting proposed to her; when she opens the case,
     it becomes a planned entretien of the case (`cases.services.case_open_from_signalement`).
     """
-    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
-    signalement.statut = locked.statut
-    if signalement.service != Service.SOCIAL or not locked.is_open:
-        raise ValidationError(
-            f"Le signalement est clos (statut « {_label(locked.statut)} ») : "
-            "aucun rendez-vous ne peut plus y être proposé."
-        )
+    locked = _lock_open_social(signalement, "aucun rendez-vous ne peut plus y être proposé")
     if not can_hand_over(signalement):
         raise ValidationError(
             "Le relais se passe une fois la personne jointe : enregistrez d'abord la tentative "
