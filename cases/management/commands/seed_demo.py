@@ -6,6 +6,7 @@ people, arrêts, referrals and cases are generated once (a second run finds them
 
 import random
 
+from django.contrib.auth.hashers import make_password
 from django.core.management import BaseCommand
 from django.db import transaction
 
@@ -153,6 +154,9 @@ class Command(BaseCommand):
         return region, units, cpams
 
     def _users(self, region, units):
+        # One hash for every demo account (their password is public): hashing is slow on
+        # purpose, eleven times would be most of a second run.
+        password = make_password(DEMO_PASSWORD)
         users = {}
         for username, first, last, role, unit_code in USERS:
             user, _ = User.objects.update_or_create(
@@ -170,7 +174,7 @@ class Command(BaseCommand):
                     "is_active": True,
                 },
             )
-            user.set_password(DEMO_PASSWORD)
+            user.password = password
             user.save(update_fields=["password"])
             users[username] = user
         return users
