@@ -66,6 +66,7 @@ HISTORY_DAYS = 183  # social referrals over the last six months
 MEDICAL_LEAD_DAYS = 44  # the medical referral (day 46) comes 44 days before the social one
 MEDICAL_DAY = 46  # default thresholds: more than 45 days, at least 90 days
 SOCIAL_DAY = 90
+SCANNED_DAYS = HISTORY_DAYS + MEDICAL_LEAD_DAYS  # the detection runs of the demo
 
 # Share of each kind of person (the rest are "fresh": an arrêt too short for any referral).
 KINDS = [
@@ -77,6 +78,7 @@ KINDS = [
 ]
 PREVIOUS_EPISODE_SHARE = 0.15
 QUEUE_DAYS = 20  # referrals of the regional queue younger than this are still waiting there
+UNASSIGNED_DAYS = 6  # Rouen referrals this recent may still wait for the manager
 SECURISATION_EVERY = 15  # one case in fifteen is « sécurisation des parcours en santé »
 
 Resultat = ContactAttempt.Resultat
@@ -85,8 +87,8 @@ ES = Entretien.Statut
 # Conseiller.rouen's part of the Rouen referrals: (role, count, ages allowed).
 CONSEILLER_SHARE = [
     ("overdue", 4, (35, 100)),  # still open, first contact overdue
-    ("recent", 6, (1, 25)),  # still open, not overdue
-    ("handover_now", 1, (3, 12)),  # reached, handed over to ass.rouen with a first meeting
+    ("recent", 6, (7, 25)),  # still open, not overdue
+    ("handover_now", 1, (7, 14)),  # reached, handed over to ass.rouen with a first meeting
     ("past_case", 5, (40, 170)),  # reached and handed over, the ASS opened the case
     ("closed", 2, (35, 170)),  # refused or never answered
 ]
@@ -464,7 +466,7 @@ class _Agenda:
         self.now = now
         self.busy = defaultdict(list)
 
-    def book(self, ass, day, rng, minutes=60, *, past, not_before=None):
+    def book(self, ass, day, rng, minutes=60, *, past):
         """The first free slot of `ass` from `day` on: `past` wants one ended before now, else
         one starting in the future. None if there is none (past slots run out at today)."""
         today = timezone.localdate(self.now)
@@ -479,8 +481,6 @@ class _Agenda:
             for hour, minute in times:
                 start = _aware(current, hour, minute)
                 end = start + datetime.timedelta(minutes=minutes)
-                if not_before is not None and start < not_before:
-                    continue
                 if past and end >= self.now:
                     continue
                 if not past and start <= self.now + datetime.timedelta(minutes=30):
@@ -564,8 +564,8 @@ def _referral_outcome(rng, age):
         ]
     else:
         table = [
-            ("a_contacter", 0.3),
-            ("contact_en_cours", 0.5),
+            ("a_contacter", 0.1),
+            ("contact_en_cours", 0.2),
             ("case", 6.5),
             ("refus", 1.2),
             ("sans_reponse", 1.1),
@@ -596,13 +596,15 @@ def make_plans(rng, units, today):
         plan.outcome = _referral_outcome(plan.rng, age)
     for plan in plans:
         _plan_other_kinds(plan, today)
-    _ensure_every_status(plans)
     _share_with_conseiller(plans)
-    for plan in plans:
-        if plan.outcome is not None:
-            _plan_route(plan)
-            _plan_contact(plan, today)
-    _keep_some_in_queue(plans)
+    referred = [p for p in plans if p.outcome is not None]
+    for plan in referred:
+        _plan_route(plan)
+    _keep_some_in_queue(referred)
+    _leave_some_unassigned(referred)
+    _ensure_every_status(referred)
+    for plan in referred:
+        _plan_contact(plan, today)
     _plan_closures(rng, plans, today)
     _plan_dispositifs(plans, today)
     for plan in [p for p in plans if p.case and not p.case.dispositif][::SECURISATION_EVERY]:
@@ -628,6 +630,8 @@ def _plan_other_kinds(plan, today):
             plan.referral_day = today - _days(rng.randint(2, HISTORY_DAYS - 1))
             plan.actual_end = plan.referral_day - _days(rng.randint(5, 60))
             plan.start = plan.actual_end - _days(rng.randint(20, 85))
+            # Not past 45 days before the first scan: its medical referral is on day 46.
+            plan.start = max(plan.start, today - _days(SCANNED_DAYS + MEDICAL_DAY - 2))
             plan.link_arret = False
         plan.referral_day = _last_workday(plan.referral_day, today)
         if plan.origin in (Origine.ASSURE, Origine.MEDECIN_TRAITANT) and plan.index % 2:
@@ -635,13 +639,13 @@ def _plan_other_kinds(plan, today):
     elif plan.kind == "short":
         plan.start = today - _days(rng.randint(MEDICAL_DAY, SOCIAL_DAY - 2))
     elif plan.kind == "returned":
-        plan.start = today - _days(rng.randint(60, HISTORY_DAYS + MEDICAL_LEAD_DAYS))
+        plan.start = today - _days(rng.randint(60, SCANNED_DAYS))
         plan.actual_end = min(plan.start + _days(rng.randint(20, 85)), _yesterday(today))
     elif plan.kind == "fresh":
         plan.start = today - _days(rng.randint(3, MEDICAL_DAY - 2))
     if plan.kind in ("forwarded", "manual"):
         plan.outcome = _referral_outcome(rng, plan.age)
-        if plan.outcome == "a_contacter" and rng.random() < 0.6:
+        if plan.outcome == "a_contacter" and plan.age <= 20 and rng.random() < 0.6:
             plan.outcome = "nouveau"  # nobody has looked at it yet
         if plan.outcome == "hors_criteres" and not plan.link_arret:
             plan.outcome = "doublon"
@@ -663,14 +667,21 @@ def _ensure_every_status(plans):
     """Every status of a social referral at least once (a few older detected referrals take
     the missing ones), and a referral nobody has looked at yet."""
     drawn = {p.outcome for p in plans}
-    older = [p for p in plans if p.kind == "detected" and p.age > 45 and p.outcome == "case"]
+    older = [
+        p
+        for p in plans
+        if p.kind == "detected" and p.age > 45 and p.outcome == "case" and p.route == "ass"
+    ]
     for status in ("refus", "sans_reponse", "hors_criteres", "doublon", "contact_en_cours"):
         if status not in drawn and older:
             older.pop().outcome = status
     if "nouveau" not in drawn:
         manual = [p for p in plans if p.kind in ("manual", "forwarded")]
         if manual:
-            min(manual, key=lambda p: p.age).outcome = "nouveau"
+            youngest = min(manual, key=lambda p: p.age)
+            youngest.outcome = "nouveau"
+            if _in_rouen(youngest):
+                youngest.route = "unassigned"
 
 
 def _share_with_conseiller(plans):
@@ -701,16 +712,33 @@ def _plan_route(plan):
             plan.outcome = "a_contacter"
     elif plan.conseiller:
         plan.route = "conseiller"
-    elif plan.unit and plan.unit.code == "ROUEN" and plan.age < 3 and plan.outcome == "a_contacter":
-        plan.route = "unassigned"
+    elif _in_rouen(plan) and (
+        plan.outcome == "nouveau" or plan.age <= UNASSIGNED_DAYS and plan.outcome == "a_contacter"
+    ):
+        plan.route = "unassigned"  # the manager has not given it yet
+
+
+def _in_rouen(plan):
+    return plan.unit is not None and plan.unit.code == "ROUEN"
+
+
+def _leave_some_unassigned(plans):
+    """The last days' Rouen referrals wait for the manager to give them (at least two)."""
+    recent = sorted(
+        (p for p in plans if _in_rouen(p) and p.route == "ass" and p.age <= UNASSIGNED_DAYS),
+        key=lambda p: p.age,
+    )
+    missing = 2 - sum(1 for p in plans if p.route == "unassigned")
+    for plan in recent[: max(missing, 0)]:
+        plan.route, plan.outcome = "unassigned", "a_contacter"
 
 
 def _keep_some_in_queue(plans):
     """At least one referral waits in the regional « à répartir » queue."""
-    queued = [p for p in plans if p.outcome and p.unit is None and p.kind != "manual"]
+    queued = [p for p in plans if p.unit is None and p.kind != "manual"]
     if queued and not any(p.route == "queue" for p in queued):
         youngest = min(queued, key=lambda p: p.age)
-        youngest.route, youngest.outcome, youngest.case = "queue", "a_contacter", None
+        youngest.route, youngest.outcome = "queue", "a_contacter"
 
 
 def _plan_contact(plan, today):
@@ -1077,7 +1105,7 @@ class _Demo:
 
     def _detection(self):
         """The nightly scan of every day of the period, dated 05:30 that day."""
-        first = self.today - _days(HISTORY_DAYS - 1 + MEDICAL_LEAD_DAYS)
+        first = self.today - _days(SCANNED_DAYS - 1)
         for offset in range((self.today - first).days + 1):
             day = first + _days(offset)
             moment = min(_aware(day, 5, 30), self.now)
@@ -1566,7 +1594,7 @@ class _CaseLife:
             self.add(at, lambda: self._orient(kind, fr(motif), scope, agreed, at))
             if len(held) > 2 and agreed:
                 self.add(held[2]["recorded"] + _minutes(9), self._orientation_follow_up)
-        for _ in range(rng.choice([0, 0, 1, 2])):
+        for text in rng.sample(CASE_NOTES, rng.choice([0, 0, 1, 2])):  # between two meetings
             if len(meetings) < 2:
                 break
             k = rng.randrange(len(meetings) - 1)
@@ -1574,7 +1602,6 @@ class _CaseLife:
             if gap > 2:
                 moment = _moment(rng, meetings[k]["start"].date() + _days(rng.randint(1, gap - 1)))
                 if moment < meetings[k + 1]["start"]:
-                    text = rng.choice(CASE_NOTES)
                     self.add(moment, lambda t=text: self._note(t))
 
     def _note(self, text):
@@ -1634,6 +1661,12 @@ class _CaseLife:
                 if statut != "en_cours":
                     case_services.objectif_update(
                         objectif=objective, acting_user=self.referent, statut=statut
+                    )
+                elif objective.echeance < day:  # still worked on: postponed
+                    case_services.objectif_update(
+                        objectif=objective,
+                        acting_user=self.referent,
+                        echeance=day + _days(rng.randint(21, 45)),
                     )
 
     def _orient(self, kind, motif, scope, agreed, moment):
