@@ -627,7 +627,8 @@ def _plan_other_kinds(plan, today):
             plan.start = today - _days(rng.randint(35, SOCIAL_DAY - 2))
             plan.referral_day = plan.start + _days(rng.randint(15, (today - plan.start).days - 1))
         else:  # after the return to work: no arrêt to link
-            plan.referral_day = today - _days(rng.randint(2, HISTORY_DAYS - 1))
+            # Within the period, even moved back to a working day (below).
+            plan.referral_day = today - _days(rng.randint(2, HISTORY_DAYS - 5))
             plan.actual_end = plan.referral_day - _days(rng.randint(5, 60))
             plan.start = plan.actual_end - _days(rng.randint(20, 85))
             # Not past 45 days before the first scan: its medical referral is on day 46.
