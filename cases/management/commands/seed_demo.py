@@ -1,4 +1,5 @@
-"""Demo data: one region, three units, four CPAM, one user per role, ~300 assurés.
+"""Demo data: one region, three units, four CPAM, one user per role, ~300 assurés and the
+last six months of their referrals and cases (`cases.demo`).
 
 Idempotent: reference data and users are upserted (passwords reset to the demo one); the
 people, arrêts, referrals and cases are generated once (a second run finds them and stops).
