@@ -51,3 +51,21 @@ def count_jours_ouvrables(start: datetime.date, end: datetime.date) -> int:
             1 for h in _holidays_for_year(year) if start <= h <= end and h.weekday() != _SUNDAY
         )
     return count
+
+
+def add_jours_ouvrables(start: datetime.date, n: int) -> datetime.date:
+    """Date of the n-th jour ouvrable from ``start`` (``start`` is day 1 if it is ouvrable).
+
+    ``add_jours_ouvrables(d, 1)`` is ``d`` itself when ``d`` is a jour ouvrable, otherwise
+    the next jour ouvrable. ``n`` must be >= 1.
+    """
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    d = start
+    remaining = n
+    while True:
+        if is_jour_ouvrable(d):
+            remaining -= 1
+            if remaining == 0:
+                return d
+        d += datetime.timedelta(days=1)

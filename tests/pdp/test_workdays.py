@@ -5,6 +5,7 @@ import pytest
 
 from pdp.workdays import (
     HOLIDAY_CALENDAR,
+    add_jours_ouvrables,
     count_jours_ouvrables,
     is_jour_ouvrable,
 )
@@ -110,3 +111,46 @@ def test_counting_several_years_is_fast():
     for _ in range(200):
         count_jours_ouvrables(date(2020, 1, 1), date(2029, 12, 31))
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_the_fourteenth_and_fifteenth_jours_ouvrables_without_holidays():
+    start = date(2025, 3, 3)  # Monday
+    assert add_jours_ouvrables(start, 14) == date(2025, 3, 18)
+    assert add_jours_ouvrables(start, 15) == date(2025, 3, 19)
+    assert count_jours_ouvrables(start, date(2025, 3, 18)) == 14
+    assert count_jours_ouvrables(start, date(2025, 3, 19)) == 15
+
+
+def test_the_fourteenth_and_fifteenth_jours_ouvrables_across_may_holidays():
+    # 1 May 2025 (Thursday) and 8 May 2025 (Thursday) are public holidays.
+    start = date(2025, 5, 1)
+    assert add_jours_ouvrables(start, 1) == date(2025, 5, 2)
+    assert add_jours_ouvrables(start, 14) == date(2025, 5, 19)
+    assert add_jours_ouvrables(start, 15) == date(2025, 5, 20)
+    assert count_jours_ouvrables(start, date(2025, 5, 18)) == 13
+    assert count_jours_ouvrables(start, date(2025, 5, 19)) == 14
+    assert count_jours_ouvrables(start, date(2025, 5, 20)) == 15
+
+
+def test_add_across_the_year_boundary():
+    assert add_jours_ouvrables(date(2024, 12, 31), 2) == date(2025, 1, 2)
+
+
+def test_add_counts_start_as_day_one_when_it_is_ouvrable():
+    assert add_jours_ouvrables(date(2025, 3, 3), 1) == date(2025, 3, 3)
+
+
+def test_add_starts_on_the_next_jour_ouvrable_when_start_is_not_ouvrable():
+    assert add_jours_ouvrables(date(2025, 3, 9), 1) == date(2025, 3, 10)  # Sunday
+    assert add_jours_ouvrables(date(2025, 12, 25), 1) == date(2025, 12, 26)  # Christmas
+
+
+def test_add_rejects_n_below_one():
+    with pytest.raises(ValueError):
+        add_jours_ouvrables(date(2025, 3, 3), 0)
+
+
+def test_add_and_count_agree():
+    start = date(2025, 4, 14)
+    for n in range(1, 60):
+        assert count_jours_ouvrables(start, add_jours_ouvrables(start, n)) == n

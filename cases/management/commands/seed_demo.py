@@ -1,4 +1,5 @@
-"""Demo data: one region, three units, four CPAM, one user per role, ~300 assurés.
+"""Demo data: one region, three units, four CPAM, one user per role, ~300 assurés and the
+last six months of their referrals and cases (`cases.demo`).
 
 Idempotent: reference data and users are upserted (passwords reset to the demo one); the
 people, arrêts, referrals and cases are generated once (a second run finds them and stops).
@@ -6,6 +7,7 @@ people, arrêts, referrals and cases are generated once (a second run finds them
 
 import random
 
+from django.contrib.auth.hashers import make_password
 from django.core.management import BaseCommand
 from django.db import transaction
 
@@ -153,6 +155,9 @@ class Command(BaseCommand):
         return region, units, cpams
 
     def _users(self, region, units):
+        # One hash for every demo account (their password is public): hashing is slow on
+        # purpose, eleven times would be most of a second run.
+        password = make_password(DEMO_PASSWORD)
         users = {}
         for username, first, last, role, unit_code in USERS:
             user, _ = User.objects.update_or_create(
@@ -170,7 +175,7 @@ class Command(BaseCommand):
                     "is_active": True,
                 },
             )
-            user.set_password(DEMO_PASSWORD)
+            user.password = password
             user.save(update_fields=["password"])
             users[username] = user
         return users
