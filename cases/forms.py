@@ -69,7 +69,7 @@ class ObjectifForm(FrenchChoicesMixin, forms.ModelForm):
             del self.fields["statut"]
 
 
-class ActionForm(forms.ModelForm):
+class ActionForm(FrenchChoicesMixin, forms.ModelForm):
     class Meta:
         model = Action
         fields = ["libelle", "porteur", "echeance"]
@@ -126,7 +126,7 @@ class OrientationUpdateForm(FrenchChoicesMixin, forms.ModelForm):
         return data
 
 
-class ConsentementForm(forms.Form):
+class ConsentementForm(FrenchChoicesMixin, forms.Form):
     portee = forms.ChoiceField(label="Portée", choices=Consentement.Portee.choices)
     date_recueil = forms.DateField(label="Recueilli le", widget=DateInput())
 
@@ -135,7 +135,7 @@ class ConsentementForm(forms.Form):
         self.fields["date_recueil"].initial = timezone.localdate
 
 
-class ConsentementRevokeForm(forms.Form):
+class ConsentementRevokeForm(FrenchChoicesMixin, forms.Form):
     date_revocation = forms.DateField(label="Révoqué le", widget=DateInput())
 
     def __init__(self, *args, **kwargs):
@@ -161,7 +161,7 @@ def outcome_choices():
     ]
 
 
-class ClotureForm(forms.Form):
+class ClotureForm(FrenchChoicesMixin, forms.Form):
     outcome = forms.ChoiceField(
         label="Issue de l'accompagnement",
         choices=outcome_choices,
@@ -226,7 +226,7 @@ class ShareUserChoiceField(forms.ModelChoiceField):
         return f"{obj} – {obj.unit}"
 
 
-class CaseShareForm(forms.Form):
+class CaseShareForm(FrenchChoicesMixin, forms.Form):
     user = ShareUserChoiceField(
         label="Partager avec",
         queryset=User.objects.none(),

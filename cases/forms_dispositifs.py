@@ -6,6 +6,7 @@ from django import forms
 
 from cases import dispositifs as rules
 from cases.models import DispositifMobilise, DispositifStatut
+from pdp.forms import FrenchChoicesMixin
 from pdp.identifiers import IdentifierError, siret_normalize
 from pdp.models import TEXT_MAX_LENGTH
 
@@ -53,7 +54,7 @@ HELP_TEXTS = {
 }
 
 
-class DispositifForm(forms.ModelForm):
+class DispositifForm(FrenchChoicesMixin, forms.ModelForm):
     """Create (with a starting status) or edit a dispositif of a given type."""
 
     statut = forms.ChoiceField(
@@ -141,7 +142,7 @@ class DispositifForm(forms.ModelForm):
         return {k: v for k, v in self.cleaned_data.items() if k != "statut"}
 
 
-class PeriodeForm(forms.Form):
+class PeriodeForm(FrenchChoicesMixin, forms.Form):
     date_debut = forms.DateField(label="Début", widget=_date_widget())
     date_fin = forms.DateField(label="Fin", widget=_date_widget())
 
@@ -177,7 +178,7 @@ class StatusForm(forms.Form):
         ]
 
 
-class RenewForm(forms.Form):
+class RenewForm(FrenchChoicesMixin, forms.Form):
     date_fin = forms.DateField(
         label="Nouvelle date de fin",
         widget=_date_widget(),

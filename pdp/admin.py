@@ -17,6 +17,7 @@ from pdp.admin_base import (
     is_administrator,
 )
 from pdp.audit import audit
+from pdp.forms import FrenchChoicesMixin
 from pdp.models import (
     AuditLog,
     CpamOffice,
@@ -112,7 +113,7 @@ class PasswordHashWidget(ReadOnlyPasswordHashWidget):
         return context
 
 
-class UserChangeForm(BaseUserChangeForm):
+class UserChangeForm(FrenchChoicesMixin, BaseUserChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "password" in self.fields:

@@ -42,3 +42,23 @@ def require_plausible_date(day, *, field, label, past=True, future=True, today=N
             {field: f"{label} ne peut pas dépasser le {latest:%d/%m/%Y} : vérifiez l'année."}
         )
     return day
+
+
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_YEARS = 10
+
+
+def plausible_date_validator(value):
+    """Every date field of every form: between 1900 and ten years ahead (a birth date as well
+    as a planned end). Beyond, the date arithmetic of the rules would overflow (year 9999) or
+    compare nonsense (year 0001); the services check each date's own, tighter, range."""
+    if value is None:
+        return
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    latest = timezone.localdate() + _years(LATEST_YEARS)
+    if not EARLIEST_DATE <= value <= latest:
+        raise ValidationError(
+            f"Vérifiez l'année : la date doit être comprise entre le {EARLIEST_DATE:%d/%m/%Y} "
+            f"et le {latest:%d/%m/%Y}."
+        )

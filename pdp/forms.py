@@ -8,6 +8,8 @@ the bases) to read « Choisir… » instead; the admin does the same in `pdp.adm
 from django import forms
 from django.db.models import BLANK_CHOICE_DASH
 
+from pdp.dates import plausible_date_validator
+
 BLANK_LABEL = "Choisir…"
 DJANGO_BLANK = BLANK_CHOICE_DASH[0][1]
 
@@ -28,7 +30,14 @@ def french_blank_choice(field, label=BLANK_LABEL):
 
 
 class FrenchChoicesMixin:
+    """First in the bases of every form: French empty choices, and every date field bounded
+    to plausible years (`pdp.dates.plausible_date_validator`)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             french_blank_choice(field)
+            if isinstance(field, forms.DateField | forms.DateTimeField) and (
+                plausible_date_validator not in field.validators
+            ):
+                field.validators.append(plausible_date_validator)

@@ -10,13 +10,14 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from pdp.forms import FrenchChoicesMixin
 from pdp.workdays import closed_day_label
 
 MEETING_PAST_DAYS = 366
 MEETING_FUTURE_DAYS = 731
 
 
-class MeetingSlotForm(forms.Form):
+class MeetingSlotForm(FrenchChoicesMixin, forms.Form):
     date = forms.DateField(
         label="Date",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -17,7 +17,7 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class ContactAttemptForm(forms.Form):
+class ContactAttemptForm(FrenchChoicesMixin, forms.Form):
     at = forms.DateTimeField(
         label="Date et heure",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT),
@@ -130,7 +130,7 @@ class AssignForm(forms.Form):
         return data
 
 
-class HandOverForm(FrenchChoicesMixin, MeetingSlotForm):
+class HandOverForm(MeetingSlotForm):
     """The conseiller's hand-over: the ASS and the first meeting proposed to the person."""
 
     ass = forms.ModelChoiceField(label="ASS", queryset=User.objects.none())
@@ -169,7 +169,7 @@ class ClassifyForm(forms.Form):
     )
 
 
-class MedicalDecisionsForm(forms.Form):
+class MedicalDecisionsForm(FrenchChoicesMixin, forms.Form):
     """What the médecin conseil notes on a service médical referral (no diagnosis)."""
 
     visite_pre_reprise_demandee_le = forms.DateField(
@@ -201,7 +201,7 @@ class MedicalDecisionsForm(forms.Form):
             )
 
 
-class ManualSignalementForm(forms.Form):
+class ManualSignalementForm(FrenchChoicesMixin, forms.Form):
     origine = forms.ChoiceField(
         label="Origine",
         choices=[(o.value, o.label) for o in MANUAL_ORIGINS],

@@ -5,6 +5,7 @@ from pathlib import Path
 from django import forms
 from django.utils import timezone
 
+from pdp.forms import FrenchChoicesMixin
 from pdp.models import CpamOffice
 from referrals.importer import extract_date_problem
 
@@ -12,7 +13,7 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = (".csv", ".txt")
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(FrenchChoicesMixin, forms.Form):
     fichier = forms.FileField(
         label="Fichier de l'extrait CPAM",
         help_text=(
