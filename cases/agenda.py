@@ -22,11 +22,11 @@ from cases.models import CaseEvent, CaseStatus, Entretien
 from cases.services import case_event_add, case_lock
 from pdp.audit import audit
 from pdp.dates import require_plausible_date
+from pdp.meeting_slot import MEETING_LENGTH_MESSAGE, MEETING_MAX_MINUTES, meeting_length_ok
 from pdp.models import AuditLog, Role, User
-from referrals.services import MEETING_MAX_MINUTES, proposed_meeting_conflict
+from referrals.services import proposed_meeting_conflict
 
 NOTE_MAX_LENGTH = 2000
-MAX_DURATION_MINUTES = MEETING_MAX_MINUTES
 ICS_PAST_DAYS = 30
 ICS_FUTURE_DAYS = 180
 
@@ -51,7 +51,7 @@ def _check_ass(accompagnement, ass):
 def planned_meeting_conflict(ass, debut, fin, exclude_pk=None):
     """The planned entretien of `ass` that overlaps [debut, fin), or None."""
     # Candidates: planned meetings of this ASS starting within the longest possible duration.
-    window_start = debut - datetime.timedelta(minutes=MAX_DURATION_MINUTES)
+    window_start = debut - datetime.timedelta(minutes=MEETING_MAX_MINUTES)
     candidates = Entretien.objects.filter(
         ass=ass, statut=Statut.PLANIFIE, debut__gt=window_start, debut__lt=fin
     ).exclude(pk=exclude_pk)
@@ -73,10 +73,8 @@ def _check_slot(*, ass, debut, duree_minutes, exclude_pk=None):
     if debut <= timezone.now():
         raise ValidationError({"debut": "Un entretien planifié doit être dans le futur."})
     require_plausible_date(debut, field="debut", label="La date de l'entretien")
-    if not 5 <= duree_minutes <= MAX_DURATION_MINUTES:
-        raise ValidationError(
-            {"duree_minutes": "La durée doit être comprise entre 5 minutes et 8 heures."}
-        )
+    if not meeting_length_ok(duree_minutes):
+        raise ValidationError({"duree_minutes": MEETING_LENGTH_MESSAGE})
     fin = debut + datetime.timedelta(minutes=duree_minutes)
     other = planned_meeting_conflict(ass, debut, fin, exclude_pk)
     if other is not None:

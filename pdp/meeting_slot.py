@@ -15,6 +15,14 @@ from pdp.workdays import closed_day_label
 
 MEETING_PAST_DAYS = 366
 MEETING_FUTURE_DAYS = 731
+MEETING_MIN_MINUTES = 5
+MEETING_MAX_MINUTES = 8 * 60
+MEETING_LENGTH_MESSAGE = "La durée doit être comprise entre 5 minutes et 8 heures."
+
+
+def meeting_length_ok(minutes):
+    """The one rule of a meeting's length, for the forms and the services that book one."""
+    return MEETING_MIN_MINUTES <= (minutes or 0) <= MEETING_MAX_MINUTES
 
 
 class MeetingSlotForm(FrenchChoicesMixin, forms.Form):
@@ -26,7 +34,10 @@ class MeetingSlotForm(FrenchChoicesMixin, forms.Form):
         label="Heure", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
     duree_minutes = forms.IntegerField(
-        label="Durée (minutes)", min_value=5, max_value=480, initial=60
+        label="Durée (minutes)",
+        min_value=MEETING_MIN_MINUTES,
+        max_value=MEETING_MAX_MINUTES,
+        initial=60,
     )
     confirmer_jour = forms.BooleanField(
         label="Maintenir ce rendez-vous un dimanche ou un jour férié",

@@ -75,6 +75,7 @@ from django.utils import timezone
 from pdp.audit import audit
 from pdp.dates import require_plausible_date
 from pdp.identifiers import IdentifierError, nir_check_coherence, nir_normalize
+from pdp.meeting_slot import MEETING_LENGTH_MESSAGE, MEETING_MAX_MINUTES, meeting_length_ok
 from pdp.models import AuditLog, Region, Role, User
 from referrals import hooks, routing
 from referrals.markers import region_of
@@ -773,8 +774,6 @@ def _unit_refusal(acting_user, signalement, unit):
 
 # --- Hand-over after the first contact: the proposed first meeting -----------------------
 
-MEETING_MIN_MINUTES = 5
-MEETING_MAX_MINUTES = 8 * 60
 HAND_OVER_REASON = "Passage de relais après premier contact"
 
 
@@ -837,8 +836,8 @@ def signalement_hand_over(*, signalement, acting_user, ass, debut, mode, duree_m
         errors["ass"] = f"Choisissez une ASS en activité de l'unité « {unit} »."
     if mode not in ModeRencontre.values:
         errors["mode"] = "Modalité inconnue."
-    if not MEETING_MIN_MINUTES <= (duree_minutes or 0) <= MEETING_MAX_MINUTES:
-        errors["duree_minutes"] = "La durée doit être comprise entre 5 minutes et 8 heures."
+    if not meeting_length_ok(duree_minutes):
+        errors["duree_minutes"] = MEETING_LENGTH_MESSAGE
     if timezone.is_naive(debut):
         raise ValueError("`debut` must be an aware datetime.")
     if debut <= timezone.now():
