@@ -31,6 +31,7 @@ from cases.forms_activity import (
 )
 from cases.models import (
     Accompagnement,
+    CaseShare,
     CaseStatus,
     Consentement,
     DispositifMobilise,
@@ -581,7 +582,14 @@ def agenda(request):
             if worker is None:
                 raise Http404("Membre de l'unité inconnu.")
     meetings = list(agenda_services.week_meetings(worker, monday))
+    # The cases shared with the user, read once: the rules then need no query per meeting.
+    shared = set(
+        CaseShare.objects.active()
+        .filter(user_id=user.pk)
+        .values_list("accompagnement_id", flat=True)
+    )
     for meeting in meetings:
+        meeting.accompagnement.shared_with_me = meeting.accompagnement_id in shared
         meeting.editable = can_schedule_for_case(user, meeting.accompagnement)
     # First meetings a conseiller proposed to the worker on referrals not yet opened as cases.
     week_start, week_end = agenda_services.day_bounds(monday, 7)

@@ -4,6 +4,8 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.agenda import (
@@ -551,3 +553,23 @@ def test_a_meeting_on_a_sunday_or_a_public_holiday_needs_a_confirmation(
     )
     assert response.status_code == 302, response.context["form"].errors
     assert Entretien.objects.get().debut.date() == day
+
+
+def test_the_agenda_query_count_does_not_grow_with_meetings_on_shared_cases(
+    client, colleague, share_case
+):
+    """A covering ASS's week: whether each meeting is editable comes without a query per row."""
+
+    def week_with(n):
+        first = Entretien.objects.count()
+        for i in range(first, first + n):
+            case = AccompagnementFactory()
+            share_case(case, colleague)
+            EntretienFactory(accompagnement=case, ass=colleague, debut=at(days(1), 8 + i))
+        client.force_login(colleague)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(AGENDA)
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    assert week_with(1) == week_with(4)
