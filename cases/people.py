@@ -24,11 +24,6 @@ EDITABLE_FIELDS = (
 )
 
 
-def can_edit_assure(user, assure):
-    """Unit staff who see the person correct their details; not the médecin."""
-    return user.is_authenticated and user.is_unit_member
-
-
 @transaction.atomic
 def assure_update(*, assure, acting_user, data):
     """Apply `data` (a subset of EDITABLE_FIELDS); audit {field: [old, new]}. Returns changes."""

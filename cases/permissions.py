@@ -59,6 +59,11 @@ def can_schedule_for_case(user, case):
     )
 
 
+def can_edit_assure(user, assure):
+    """Unit staff who see the person correct their details; not the médecin."""
+    return in_unit(user)
+
+
 def get_accompagnement_for_user(user, pk, rule=None):
     qs = Accompagnement.objects.select_related("assure", "referent", "unit", "signalement")
     return fetch_for_user(qs.with_share_flag(user), user, pk, rule)

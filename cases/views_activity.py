@@ -42,8 +42,8 @@ from cases.models import (
     ObjectifStatut,
 )
 from cases.people import assure_update as assure_update_service
-from cases.people import can_edit_assure
 from cases.permissions import (
+    can_edit_assure,
     can_edit_case,
     can_read_case_content,
     can_schedule_for_case,
