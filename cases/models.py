@@ -200,6 +200,7 @@ class CaseEvent(models.Model):
         CLOSED = "closed", "Clôture"
         REOPENED = "reopened", "Réouverture"
         SHARE = "share", "Partage"
+        CELLULE = "cellule", "Cellule PDP"
 
     accompagnement = models.ForeignKey(
         Accompagnement,

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cases.extensions import consent_revoked
 from cases.models import (
     Accompagnement,
     Action,
@@ -569,6 +570,12 @@ def consentement_revoke(*, consentement, accompagnement, acting_user, date_revoc
     if not updated:
         raise ValidationError("Ce consentement est déjà révoqué.")
     consentement.date_revocation = date_revocation
+    consent_revoked.send(
+        sender=Consentement,
+        consentement=consentement,
+        accompagnement=accompagnement,
+        acting_user=acting_user,
+    )
     case_event_add(
         accompagnement=accompagnement,
         acting_user=acting_user,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cases import services
+from cases.extensions import case_panels
 from cases.forms import (
     ActionForm,
     CaseShareForm,
@@ -199,6 +200,7 @@ def accompagnement_detail(request, pk):
             documents=list(case.documents.select_related("uploaded_by")),
             dispositifs=list(case.dispositifs.select_related("type").prefetch_related("periodes")),
         )
+    context["case_panels"] = case_panels(request, case)
     _read(request, case, case)
     return render(request, "cases/accompagnement_detail.html", context)
 

@@ -21,6 +21,7 @@ class Role(models.TextChoices):
     REGIONAL = "regional", "Encadrement régional"
     MEDECIN = "medecin_conseil", "Médecin conseil"
     COORDINATEUR = "coordinateur", "Coordinateur·rice cellule PDP"
+    PARTENAIRE = "partenaire", "Partenaire (membre d'instance)"
     ADMIN = "admin", "Administrateur"
 
 

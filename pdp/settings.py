@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "pdp",
     "referrals",
     "cases",
+    "coordination",
 ]
 
 MIDDLEWARE = [

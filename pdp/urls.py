@@ -21,4 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("referrals.urls")),
     path("", include("cases.urls")),
+    path("cellule/", include("coordination.urls")),
 ]

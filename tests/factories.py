@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from cases import models as cm
+from coordination import models as co
 from pdp import models as pm
 from pdp.identifiers import nir_key
 from referrals import models as rm
@@ -78,6 +79,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             role=pm.Role.MEDECIN, unit=None, region=factory.SubFactory(RegionFactory)
         )
         coordinateur = factory.Trait(role=pm.Role.COORDINATEUR, unit=None)
+        partenaire = factory.Trait(role=pm.Role.PARTENAIRE, unit=None)
         admin = factory.Trait(role=pm.Role.ADMIN, unit=None, is_staff=True, is_superuser=True)
 
     @factory.post_generation
@@ -171,3 +173,97 @@ class EntretienFactory(factory.django.DjangoModelFactory):
     duree_minutes = 60
     mode = cm.Entretien.Mode.SUR_PLACE
     statut = cm.Entretien.Statut.PLANIFIE
+
+
+class ConsentementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = cm.Consentement
+
+    assure = factory.SubFactory(AssureFactory)
+    portee = cm.Consentement.Portee.CELLULE_PDP
+    recorded_by = factory.SubFactory(UserFactory, ass=True)
+
+
+# --- Cellule PDP -----------------------------------------------------------------------------
+
+
+class PartnerContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pm.PartnerContact
+
+    partner = factory.SubFactory(PartnerFactory)
+    name = factory.Faker("name", locale="fr_FR")
+    email = factory.Sequence(lambda n: f"contact{n}@partenaire.example")
+
+
+class InstanceFactory(factory.django.DjangoModelFactory):
+    """An instance; give `units=[unit]` (its territory) and `coordinateurs=[user]`."""
+
+    class Meta:
+        model = co.Instance
+        skip_postgeneration_save = True
+
+    region = factory.SubFactory(RegionFactory)
+    type = co.InstanceType.CELLULE
+    nom = factory.Sequence(lambda n: f"Cellule PDP n° {n}")
+    quorum_organisations = 3
+    quorum_obligatoires = ["service_social", "service_medical"]
+
+    @factory.post_generation
+    def units(self, create, extracted, **kwargs):
+        if extracted:
+            self.units.set(extracted)
+
+    @factory.post_generation
+    def coordinateurs(self, create, extracted, **kwargs):
+        if extracted:
+            self.coordinateurs.set(extracted)
+
+
+class MembreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = co.MembreInstance
+
+    instance = factory.SubFactory(InstanceFactory)
+    user = factory.SubFactory(UserFactory, ass=True)
+    organisation = co.Organisation.SERVICE_SOCIAL
+    date_debut = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=365))
+
+
+class SaisineFactory(factory.django.DjangoModelFactory):
+    """A submission with its consent (created through the model: services are tested apart)."""
+
+    class Meta:
+        model = co.Saisine
+
+    accompagnement = factory.SubFactory(AccompagnementFactory)
+    instance = factory.SubFactory(
+        InstanceFactory, region=factory.SelfAttribute("..accompagnement.unit.region")
+    )
+    consentement = factory.SubFactory(
+        ConsentementFactory,
+        assure=factory.SelfAttribute("..accompagnement.assure"),
+        recorded_by=factory.SelfAttribute("..accompagnement.referent"),
+    )
+    question = "Quel aménagement de poste proposer ?"
+    initiales = "A. B."
+    tranche_age = co.TrancheAge.A45_54
+    limitations = "Port de charges limité à 5 kg."
+    submitted_by = factory.SelfAttribute("accompagnement.referent")
+    submitted_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=10))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        saisine = super()._create(model_class, *args, **kwargs)
+        saisine.instance.units.add(saisine.accompagnement.unit)
+        return saisine
+
+
+class ReunionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = co.Reunion
+
+    instance = factory.SubFactory(InstanceFactory)
+    debut = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=7))
+    lieu = "Salle du conseil, CARSAT"
+    created_by = factory.SubFactory(UserFactory, coordinateur=True)

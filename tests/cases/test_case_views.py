@@ -352,7 +352,8 @@ def _fill(case, ass, n_events, n_items):
 # dispositifs, periods, audit insert, timeline page, release savepoint; the header's arrêt and
 # the notes section. The partials of other features (_entretiens, _dispositifs, _documents)
 # must use the prefetched context.
-DETAIL_MAX_QUERIES = 21
+# The cellule PDP panel: its submissions and whether an instance covers the unit (+2).
+DETAIL_MAX_QUERIES = 23
 
 
 def test_the_case_page_query_count_does_not_grow_with_the_timeline(

@@ -12,6 +12,7 @@ from django.forms.models import model_to_dict
 from django.urls import NoReverseMatch, reverse
 
 from cases import models as cm
+from coordination import models as co
 from pdp import models as pm
 from pdp.admin_base import ReadOnlyAdmin, ReferenceDataAdmin
 from referrals import models as rm
@@ -22,6 +23,8 @@ from tests.factories import (
     CaseEventFactory,
     CpamFactory,
     EntretienFactory,
+    InstanceFactory,
+    MembreFactory,
     PartnerFactory,
     RegionFactory,
     SignalementFactory,
@@ -43,6 +46,9 @@ REFERENCE_MODELS = [
     pm.PartnerContact,
     pm.User,
     cm.DispositifType,
+    co.Instance,
+    co.MembreInstance,
+    co.TypeDecision,
 ]
 PERSONAL_MODELS = [
     rm.Assure,
@@ -70,6 +76,14 @@ CASE_CONTENT_MODELS = [
     cm.Consentement,
     cm.Document,
     cm.Cloture,
+    co.Saisine,
+    co.Reunion,
+    co.Presence,
+    co.PointOrdreDuJour,
+    co.Decision,
+    co.ActionInstance,
+    co.Addendum,
+    co.ReunionEvent,
 ]
 
 
@@ -160,6 +174,14 @@ def make_record(model):
         return UserFactory()
     if model is cm.DispositifType:
         return cm.DispositifType.objects.get(code="essai_encadre")
+    if model is co.Instance:
+        return InstanceFactory(units=[UnitFactory()])
+    if model is co.MembreInstance:
+        return MembreFactory()
+    if model is co.TypeDecision:
+        return co.TypeDecision.objects.create(
+            code=f"t{co.TypeDecision.objects.count()}", libelle="Autre"
+        )
     raise AssertionError(f"no record builder for {model}")
 
 
@@ -183,7 +205,7 @@ def expected_assure_id(record):
 def test_every_domain_model_is_either_reference_data_personal_or_case_content():
     domain = {
         m
-        for label in ("pdp", "referrals", "cases")
+        for label in ("pdp", "referrals", "cases", "coordination")
         for m in apps.get_app_config(label).get_models()
     }
     assert domain == {*REFERENCE_MODELS, *PERSONAL_MODELS, *CASE_CONTENT_MODELS}
@@ -863,6 +885,25 @@ FRENCH_CHANGELISTS = {
         ["Accompagnement", "Partagé avec", "Motif", "À partir du", "Jusqu'au", "Retiré le"],
         ["motif"],
     ),
+    co.Instance: (
+        [
+            "Nom",
+            "Type",
+            "Région",
+            "Périodicité",
+            "Quorum : organisations différentes au moins",
+            "Active",
+        ],
+        ["type", "région", "active"],
+    ),
+    co.MembreInstance: (
+        ["Instance", "Compte", "Contact partenaire", "Organisation", "Membre depuis", "Jusqu'au"],
+        ["instance", "organisation"],
+    ),
+    co.TypeDecision: (
+        ["Libellé", "Code", "Ordre", "Met fin au suivi en cellule", "À représenter", "Actif"],
+        ["actif"],
+    ),
 }
 
 
@@ -920,7 +961,7 @@ def test_the_user_page_is_in_french(client, administrateur, ass):
 
 def test_every_field_of_the_domain_has_a_french_label():
     """No label derived from an English field name (e.g. « created by »)."""
-    for label in ("pdp", "referrals", "cases"):
+    for label in ("pdp", "referrals", "cases", "coordination"):
         for model in apps.get_app_config(label).get_models():
             for field in model._meta.get_fields():
                 if field.auto_created:

@@ -40,6 +40,7 @@ USERS = [
     ("regional", "Hélène", "Garnier", Role.REGIONAL, None),
     ("medecin", "Dr Paul", "Roussel", Role.MEDECIN, None),
     ("coordinateur", "Claire", "Fontaine", Role.COORDINATEUR, None),
+    ("partenaire", "Paul", "Lambert", Role.PARTENAIRE, None),
     ("admin", "Alice", "Admin", Role.ADMIN, None),
 ]
 PLACES = [

@@ -1,0 +1,30 @@
+"""What the apps above `cases` add to an accompagnement, without `cases` importing them.
+
+- `consent_revoked`: sent inside the revocation's transaction, so that what a higher app does
+  about it (the cellule PDP withdraws the situation from every future agenda) commits or rolls
+  back with the revocation itself.
+- Case panels: a higher app registers `panel(request, case)` in its `AppConfig.ready()`; it
+  returns None (nothing to show to this user) or a dict with a `template` to include on the
+  accompagnement page, and the context that template needs under `panel`.
+"""
+
+from django.dispatch import Signal
+
+# Arguments: consentement, accompagnement, acting_user.
+consent_revoked = Signal()
+
+_case_panels = []
+
+
+def register_case_panel(panel):
+    if panel not in _case_panels:
+        _case_panels.append(panel)
+
+
+def case_panels(request, case):
+    panels = []
+    for panel in _case_panels:
+        shown = panel(request, case)
+        if shown is not None:
+            panels.append(shown)
+    return panels
