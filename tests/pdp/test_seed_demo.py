@@ -28,6 +28,7 @@ from cases.models import (
     Orientation,
     Outcome,
 )
+from coordination import models as co
 from pdp.models import Role, User
 from referrals.models import (
     ArretTravail,
@@ -43,6 +44,34 @@ from referrals.models import (
 ES = Entretien.Statut
 
 pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_has_a_cellule_per_territory_with_a_past_and_an_upcoming_meeting(demo):
+    today = timezone.localdate()
+    instances = list(co.Instance.objects.all())
+    assert len(instances) == 2
+    covered = {u.code for i in instances for u in i.units.all()}
+    assert covered == {"ROUEN", "LEHAVRE", "CAEN"}
+    for instance in instances:
+        organisations = set(instance.membres.values_list("organisation", flat=True))
+        assert {"service_social", "service_medical"} <= organisations
+        assert instance.membres.filter(contact__isnull=False).exists()
+    assert co.MembreInstance.objects.filter(user__role=Role.PARTENAIRE).exists()
+    past = co.Reunion.objects.get(statut=co.Reunion.Statut.CR_VALIDE)
+    assert past.debut.date() < today
+    actions = co.ActionInstance.objects.filter(point__reunion=past)
+    assert actions.filter(statut="faite").exists()
+    assert len([a for a in actions if a.en_retard]) == 1
+    upcoming = co.Reunion.objects.get(instance=past.instance, statut="planifiee")
+    new = co.Saisine.objects.filter(instance=past.instance, submitted_at__gt=past.debut)
+    assert new.count() == 3
+    withdrawn = new.get(statut=co.Saisine.Statut.RETIREE)
+    assert not withdrawn.fiche_lisible
+    on_agenda = set(upcoming.points.values_list("saisine_id", flat=True))
+    assert withdrawn.pk not in on_agenda
+    # The two other new ones, and the follow-ups of the past meeting's open actions.
+    assert {s.pk for s in new if s != withdrawn} < on_agenda
+    assert len(on_agenda) == 4
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +96,11 @@ def _counts():
         "entretiens": Entretien.objects.count(),
         "clotures": Cloture.objects.count(),
         "detection_runs": DetectionRun.objects.count(),
+        "instances": co.Instance.objects.count(),
+        "membres": co.MembreInstance.objects.count(),
+        "reunions": co.Reunion.objects.count(),
+        "saisines": co.Saisine.objects.count(),
+        "actions": co.ActionInstance.objects.count(),
     }
 
 

@@ -1,5 +1,7 @@
 """Demo data: one region, three units, four CPAM, one user per role, ~300 assurés and the
-last six months of their referrals and cases (`cases.demo`).
+last six months of their referrals and cases (`cases.demo`), then the cellules PDP with their
+members and meetings (`coordination.demo`). It lives in the top app of the ladder because it
+writes through every app's services.
 
 Idempotent: reference data and users are upserted (passwords reset to the demo one); the
 people, arrêts, referrals and cases are generated once (a second run finds them and stops).
@@ -11,6 +13,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management import BaseCommand
 from django.db import transaction
 
+from coordination.demo import seed_cellules
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -125,6 +128,7 @@ class Command(BaseCommand):
             region, units, cpams = self._reference_data()
             users = self._users(region, units)
             created = self._people(region, cpams, users)
+            seed_cellules(region=region, units=units, users=users)
         self._print_summary(created)
 
     def _reference_data(self):
