@@ -18,6 +18,7 @@ from django.utils import timezone
 from cases import services as case_services
 from cases.models import Accompagnement, CaseStatus, Consentement
 from coordination import services
+from coordination.decision_types import ensure_decision_types
 from coordination.models import (
     ActionInstance,
     Instance,
@@ -121,6 +122,7 @@ QUESTIONS = [
 def seed_cellules(*, region, units, users, today=None):
     today = today or timezone.localdate()
     coordinateur = users["coordinateur"]
+    ensure_decision_types(TypeDecision)
     instances = {}
     for key, (nom, kind, unit_codes, internal) in INSTANCES.items():
         instance, _ = Instance.objects.update_or_create(
