@@ -441,6 +441,7 @@ class Presence(models.Model):
     )
     statut = models.CharField("présence", max_length=12, choices=Statut.choices, default="invite")
     represente_par = models.CharField("représenté·e par", max_length=150, blank=True)
+    convoque_le = models.DateTimeField("convocation envoyée le", null=True, blank=True)
 
     class Meta:
         verbose_name = "présence"
@@ -570,6 +571,7 @@ class ActionInstance(models.Model):
     )
     created_at = models.DateTimeField("créée le", auto_now_add=True)
     closed_at = models.DateTimeField("soldée le", null=True, blank=True)
+    notifiee_le = models.DateTimeField("notifiée le", null=True, blank=True)
 
     objects = ActionQuerySet.as_manager()
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, CaseStatus, Consentement, DispositifStatut
 from cases.permissions import can_manage_case
 from cases.services import case_event_add
+from coordination import tasks
 from coordination.models import (
     ActionInstance,
     Addendum,
@@ -613,6 +614,8 @@ def reunion_freeze_agenda(*, reunion, acting_user):
             acting_user=acting_user,
             summary=f"Situation inscrite à l'ordre du jour de « {reunion} »",
         )
+    # The convocations (a link, no case content) once the agenda is really fixed.
+    transaction.on_commit(lambda: tasks.send_convocations.delay(reunion.pk), robust=True)
     return reunion
 
 
@@ -810,6 +813,7 @@ def action_add(*, point, acting_user, libelle, responsable, echeance):
         ),
         changes={"action": action.pk},
     )
+    transaction.on_commit(lambda: tasks.send_action_notice.delay(action.pk), robust=True)
     return action
 
 
