@@ -13,6 +13,7 @@ from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cases import services
@@ -583,9 +584,25 @@ def orientation_update(request, pk, orientation_pk):
 # --- Consentements ---------------------------------------------------------------------------
 
 
+def _safe_next(request):
+    """`?next=` when it is a URL of this site (another page sends the user here and expects
+    them back, e.g. the cellule's submission form), else None."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
 def consentement_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_edit_case)
-    form = ConsentementForm(request.POST or None)
+    portee = request.GET.get("portee")
+    form = ConsentementForm(
+        request.POST or None,
+        initial={"portee": portee} if portee in Consentement.Portee.values else None,
+    )
+    back = _safe_next(request)
     if request.method == "POST" and form.is_valid():
         consentement = _apply(
             form,
@@ -596,7 +613,7 @@ def consentement_create(request, pk):
         )
         if consentement:
             messages.success(request, "Consentement enregistré.")
-            return redirect(_case_url(case, "consentements"))
+            return redirect(back or _case_url(case, "consentements"))
     return _form_page(
         request,
         case,
@@ -604,6 +621,7 @@ def consentement_create(request, pk):
         title="Recueillir un consentement",
         intro="L'assuré peut révoquer son consentement à tout moment.",
         submit_label="Enregistrer",
+        cancel=back,
     )
 
 
