@@ -193,6 +193,9 @@ def membre_add(
 @transaction.atomic
 def membre_end(*, membre, acting_user, date_fin=None):
     _require_coordinator(acting_user, membre.instance)
+    if membre.date_fin is not None and membre.date_fin < timezone.localdate():
+        # Ending it again with a later date would reopen a past membership.
+        raise ValidationError("Cette adhésion est déjà terminée.")
     date_fin = date_fin or timezone.localdate()
     require_plausible_date(date_fin, field="date_fin", label="La date de fin")
     if date_fin < membre.date_debut:

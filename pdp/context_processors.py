@@ -1,8 +1,14 @@
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from pdp.models import Role
 
-# (label, url name, roles allowed; None = every signed-in user). Only sections that exist
+# Shown to the roles of other sections when the user is a current member of a cellule PDP.
+MEMBERS = "membres d'instance"
+
+# (label, url name, roles allowed; None = every signed-in user; MEMBERS = every role but the
+# administrator, when the user is a current member of an instance). Only sections that exist
 # (the url name resolves) are shown, so a feature appears in the menu when it lands.
 NAV_ITEMS = [
     ("Mon activité", "cases:dashboard", {Role.ASS, Role.CONSEILLER, Role.MANAGER}),
@@ -11,8 +17,42 @@ NAV_ITEMS = [
     ("Rechercher", "cases:search", {Role.ASS, Role.CONSEILLER, Role.MANAGER, Role.MEDECIN}),
     ("Agenda", "cases:agenda", {Role.ASS, Role.CONSEILLER, Role.MANAGER}),
     ("Imports CPAM", "referrals:import_list", {Role.MANAGER, Role.CONSEILLER}),
+    ("Cellule PDP", "coordination:home", {Role.COORDINATEUR}),
+    ("Mes réunions", "coordination:mes_reunions", {Role.PARTENAIRE}),
+    ("Mes actions", "coordination:mes_actions", {Role.COORDINATEUR, Role.PARTENAIRE}),
+    # One short label: the unit roles' menu holds on one line at 1366 px (issue 8, item 22).
+    ("Cellule PDP", "coordination:mes_reunions", MEMBERS),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
+
+# Roles with their own entries of the cellule: the MEMBERS entry is not theirs.
+CELLULE_ROLES = {Role.COORDINATEUR, Role.PARTENAIRE}
+
+
+def is_cellule_member(user):
+    """Whether the user is a current member of an instance of the cellule PDP: one EXISTS
+    query, cached on the user object of the request. Through the reverse relation of
+    `coordination.MembreInstance.user`, as `pdp` imports no app above it."""
+    cached = getattr(user, "_is_cellule_member", None)
+    if cached is None:
+        today = timezone.localdate()
+        cached = (
+            user.membres_instance.filter(date_debut__lte=today)
+            .filter(Q(date_fin__isnull=True) | Q(date_fin__gte=today))
+            .exists()
+        )
+        user._is_cellule_member = cached
+    return cached
+
+
+def _allowed(user, url_name, roles):
+    if url_name == "admin:index" and user.is_superuser:
+        return True
+    if url_name.startswith("coordination:") and user.is_admin:
+        return False  # the administrator sees no individual record
+    if roles == MEMBERS:
+        return user.role not in CELLULE_ROLES and is_cellule_member(user)
+    return user.role in roles
 
 
 def nav_items_for(user):
@@ -20,8 +60,7 @@ def nav_items_for(user):
         return []
     items = []
     for label, url_name, roles in NAV_ITEMS:
-        allowed = user.role in roles or (url_name == "admin:index" and user.is_superuser)
-        if not allowed:
+        if not _allowed(user, url_name, roles):
             continue
         try:
             items.append({"label": label, "url": reverse(url_name)})

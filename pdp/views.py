@@ -16,6 +16,10 @@ def home(request):
         return redirect("referrals:medical_list")
     if is_administrator(user):
         return redirect("admin:index")
+    if not user.is_admin and user.role == Role.COORDINATEUR:
+        return redirect("coordination:home")
+    if not user.is_admin and user.role == Role.PARTENAIRE:
+        return redirect("coordination:mes_reunions")
     return render(request, "pdp/home.html")
 
 

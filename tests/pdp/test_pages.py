@@ -78,17 +78,22 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
         ("manager", "cases:dashboard"),
         ("medecin", "referrals:medical_list"),
         ("admin_user", "admin:index"),
+        ("coordinateur", "coordination:home"),
+        ("partenaire", "coordination:mes_reunions"),
     ],
 )
 def test_the_home_page_opens_the_roles_working_page(client, request, persona, target):
-    client.force_login(request.getfixturevalue(persona))
+    if persona in ("coordinateur", "partenaire"):
+        client.force_login(UserFactory(**{persona: True}))
+    else:
+        client.force_login(request.getfixturevalue(persona))
     response = client.get(reverse("home"))
     assert response.status_code == 302
     assert response.url == reverse(target)
     assert client.get(response.url).status_code == 200
 
 
-@pytest.mark.parametrize("persona", ["regional", "coordinateur"])
+@pytest.mark.parametrize("persona", ["regional"])
 def test_staff_without_individual_records_get_a_page_saying_what_is_coming(client, unit, persona):
     user = UserFactory(**{persona: True}, region=unit.region)
     client.force_login(user)

@@ -196,7 +196,8 @@ def test_the_list_shows_already_followed_instead_of_transmettre(
         service=Service.MEDICAL, unit=None, statut=S.NOUVEAU, date_echeance=None
     )
     client.force_login(medecin)
-    with django_assert_max_num_queries(7):  # the page and one INSERT of its read rows
+    # The page, one INSERT of its read rows, the menu's cellule membership.
+    with django_assert_max_num_queries(8):
         response = client.get(LIST)
     html = response.content.decode()
     rows = {
@@ -239,7 +240,8 @@ def test_the_medical_list_does_no_query_per_row(
             date_echeance=None,
         )
     client.force_login(medecin)
-    with django_assert_max_num_queries(7):  # the page and one INSERT of its read rows
+    # The page, one INSERT of its read rows, the menu's cellule membership.
+    with django_assert_max_num_queries(8):
         response = client.get(LIST, {"vue": "tous"})
     assert len(response.context["rows"]) == 5
 
