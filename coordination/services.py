@@ -433,9 +433,14 @@ def saisines_withdraw_for_consent(*, consentement, acting_user):
     for saisine in saisines:
         Saisine.objects.filter(pk=saisine.pk).update(statut=S.RETIREE, retiree_le=now)
         saisine.statut = S.RETIREE
-        future = PointOrdreDuJour.objects.filter(
-            saisine=saisine, reunion__statut__in=Reunion.NOT_HELD
-        ).select_related("reunion")
+        # Off the agenda of every meeting not held yet; an item already discussed in a meeting
+        # under way (decisions or actions recorded) stays in its minutes, shown as withdrawn.
+        future = (
+            PointOrdreDuJour.objects.filter(saisine=saisine, reunion__statut__in=Reunion.NOT_HELD)
+            .exclude(Exists(Decision.objects.filter(point=OuterRef("pk"))))
+            .exclude(Exists(ActionInstance.objects.filter(point=OuterRef("pk"))))
+            .select_related("reunion")
+        )
         for point in future:
             _reunion_event(
                 point.reunion,

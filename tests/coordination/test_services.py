@@ -391,3 +391,21 @@ def test_ending_a_membership_uninvites_from_later_meetings(instance, coordinateu
         date_fin=timezone.localdate() + datetime.timedelta(days=5),
     )
     assert not reunion.presences.filter(membre=membre).exists()
+
+
+def test_revoking_during_the_meeting_keeps_what_was_recorded(
+    case, instance, ass, consent, coordinateur, membres, membre_partenaire
+):
+    saisine = _submit(case, instance, ass)
+    reunion = _plan(instance, coordinateur)
+    _hold(reunion, coordinateur)
+    point = reunion.points.get()
+    decision = services.decision_add(
+        point=point, acting_user=coordinateur, type=_type("etude_poste")
+    )
+    case_services.consentement_revoke(consentement=consent, accompagnement=case, acting_user=ass)
+    saisine.refresh_from_db()
+    assert saisine.statut == Saisine.Statut.RETIREE
+    # The decision stays in the minutes (shown as withdrawn), not deleted by cascade.
+    assert reunion.points.filter(pk=point.pk).exists()
+    assert point.decisions.filter(pk=decision.pk).exists()
