@@ -304,13 +304,15 @@ def fiche_identity_leaks(assure, fiche):
     the fiche is pseudonymous (no NIR, no name, no address, no contact details)."""
     text = " ".join(str(fiche.get(name) or "") for name in Saisine.FICHE_FIELDS)
     lowered = text.lower()
-    words = set(re.findall(r"[\w'-]+", lowered))
     found = []
     nir = _digits(assure.nir)
     if nir and len(nir) >= 13 and (nir[:13] in _digits(text)):
         found.append("le NIR")
     names = {assure.nom_naissance, assure.nom_usage}
-    if any(name and len(name) > 1 and name.lower() in words for name in names):
+    if any(
+        name and len(name) > 1 and re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered)
+        for name in names
+    ):
         found.append("le nom")
     phone = _digits(assure.telephone)
     if len(phone) >= 8 and phone[-8:] in _digits(text):
