@@ -8,7 +8,7 @@ import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from cases.models import CaseEvent, CaseStatus, Consentement, DispositifStatut
@@ -509,8 +509,10 @@ def _agenda_build(reunion):
     removed, _ = (
         PointOrdreDuJour.objects.filter(reunion=reunion).exclude(saisine_id__in=ids).delete()
     )
-    start = PointOrdreDuJour.objects.filter(reunion=reunion).aggregate(m=Max("ordre"))["m"] or 0
+    kept = dict(PointOrdreDuJour.objects.filter(reunion=reunion).values_list("saisine_id", "ordre"))
+    start = max(kept.values(), default=0)
     # Follow-ups first (pending actions are reviewed first), then the new situations.
+    candidates = [s for s in candidates if s.pk not in kept]
     candidates.sort(key=lambda s: (s.statut == S.SOUMISE, s.submitted_at, s.pk))
     points = []
     for index, saisine in enumerate(candidates, start=1):
@@ -523,10 +525,14 @@ def _agenda_build(reunion):
         points.append(
             PointOrdreDuJour(reunion=reunion, saisine=saisine, ordre=start + index, origine=origine)
         )
-    before = PointOrdreDuJour.objects.filter(reunion=reunion).count()
+    before = len(kept)
     PointOrdreDuJour.objects.bulk_create(points, ignore_conflicts=True)
-    added = PointOrdreDuJour.objects.filter(reunion=reunion).count() - before
-    return added, removed
+    # Numbered 1…n in their order (the items kept first, the new ones after them).
+    current = list(PointOrdreDuJour.objects.filter(reunion=reunion).order_by("ordre", "pk"))
+    for number, point in enumerate(current, start=1):
+        point.ordre = number
+    PointOrdreDuJour.objects.bulk_update(current, ["ordre"])
+    return len(current) - before, removed
 
 
 def _check_slot(debut, lieu, lien_visio):
@@ -669,7 +675,7 @@ def quorum(reunion, presences=None):
     ]
     reached = len(kinds) >= instance.quorum_organisations and not missing
     explanation = (
-        f"{len(kinds)} organisation(s) représentée(s) sur {instance.quorum_organisations} requises"
+        f"{len(kinds)} organisation(s) représentée(s), {instance.quorum_organisations} requises"
     )
     if missing:
         explanation += " ; manque : " + ", ".join(missing)

@@ -209,6 +209,12 @@ def _instance_page(request, instance, *, add_form=None, status=200):
         "can_manage": coordinator,
         "today": today,
         "plan_url": _url("coordination:reunion_create", instance.pk) if coordinator else None,
+        "reunions": list(
+            Reunion.objects.visible_to(user)
+            .filter(instance=instance)
+            .annotate(nb_points=Count("points"))
+            .order_by("-debut")[:24]
+        ),
     }
     if coordinator:
         context["add_form"] = add_form or MembreAddForm(instance=instance)

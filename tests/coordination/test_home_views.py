@@ -372,7 +372,8 @@ def test_the_instance_page_has_a_fixed_number_of_queries(
                 organisation="spst",
             )
     client.force_login(coordinateur)
-    with django_assert_max_num_queries(11):
+    # +1 for the list of the instance's meetings.
+    with django_assert_max_num_queries(12):
         response = client.get(url("instance_detail", instance.pk))
     assert response.status_code == 200
 
@@ -907,3 +908,21 @@ def test_the_partner_pages_are_in_good_french(client, partenaire, instance, reun
         partenaire,
         [reverse("home"), url("instance_detail", instance.pk), url("mes_actions")],
     )
+
+
+def test_the_instance_page_lists_its_meetings_for_whoever_sees_them(
+    client, coordinateur, instance, membres, membre_partenaire
+):
+    held = ReunionFactory(instance=instance, statut="cr_valide", created_by=coordinateur)
+    other = ReunionFactory(created_by=coordinateur)  # another instance's
+    client.force_login(coordinateur)
+    page = client.get(url("instance_detail", instance.pk)).content.decode()
+    assert reverse("coordination:reunion_detail", args=[held.pk]) in page
+    assert reverse("coordination:reunion_detail", args=[other.pk]) not in page
+    # A member sees only the meetings they are invited to.
+    client.force_login(membre_partenaire.user)
+    page = client.get(url("instance_detail", instance.pk)).content.decode()
+    assert reverse("coordination:reunion_detail", args=[held.pk]) not in page
+    Presence.objects.create(reunion=held, membre=membre_partenaire)
+    page = client.get(url("instance_detail", instance.pk)).content.decode()
+    assert reverse("coordination:reunion_detail", args=[held.pk]) in page

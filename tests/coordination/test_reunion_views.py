@@ -603,7 +603,7 @@ def test_the_quorum_follows_the_attendance(client, coordinateur, ouverte):
     _all_present(ouverte, coordinateur)
     body = client.get(detail_url(ouverte)).content.decode()
     assert "Quorum atteint" in body
-    assert "3 organisation(s) représentée(s) sur 3 requises" in body
+    assert "3 organisation(s) représentée(s), 3 requises" in body
 
 
 def test_a_represented_member_needs_a_name(client, coordinateur, ouverte):

@@ -12,12 +12,14 @@ import random
 from django.contrib.auth.hashers import make_password
 from django.core.management import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from coordination.demo import seed_cellules
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
 DEMO_PASSWORD = "demo-pdp-2026"
+DUMMY_EMAIL = "django.core.mail.backends.dummy.EmailBackend"
 DEMO_PEOPLE = 300
 
 UNITS = {
@@ -124,7 +126,8 @@ class Command(BaseCommand):
     help = "Crée ou met à jour les données de démonstration (idempotent)."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
+        # The demo's members have made-up addresses: their convocations go nowhere.
+        with override_settings(EMAIL_BACKEND=DUMMY_EMAIL), transaction.atomic():
             region, units, cpams = self._reference_data()
             users = self._users(region, units)
             created = self._people(region, cpams, users)
