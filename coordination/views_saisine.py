@@ -28,6 +28,7 @@ from coordination.forms_saisine import FICHE_HELP, LONG_FIELDS, SaisineForm
 from coordination.models import ActionInstance, Decision, PointOrdreDuJour, Reunion, Saisine
 from coordination.permissions import get_saisine_for_user, is_coordinator
 from pdp.audit import audit, audit_listed
+from pdp.context_processors import is_cellule_member
 from pdp.models import AuditLog, Role
 from pdp.permissions import in_unit
 
@@ -246,6 +247,7 @@ def saisine_list_unit(request):
             "statut": statut,
             "status_filters": STATUS_FILTERS,
             "is_manager": user.role == Role.MANAGER,
+            "is_member": is_cellule_member(user),
         },
     )
 

@@ -21,12 +21,14 @@ NAV_ITEMS = [
     ("Mes réunions", "coordination:mes_reunions", {Role.PARTENAIRE}),
     ("Mes actions", "coordination:mes_actions", {Role.COORDINATEUR, Role.PARTENAIRE}),
     # One short label: the unit roles' menu holds on one line at 1366 px (issue 8, item 22).
+    # ASS and managers land on their situations presented (that page links their meetings).
+    ("Cellule PDP", "coordination:saisine_list_unit", {Role.ASS, Role.MANAGER}),
     ("Cellule PDP", "coordination:mes_reunions", MEMBERS),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 
 # Roles with their own entries of the cellule: the MEMBERS entry is not theirs.
-CELLULE_ROLES = {Role.COORDINATEUR, Role.PARTENAIRE}
+CELLULE_ROLES = {Role.COORDINATEUR, Role.PARTENAIRE, Role.ASS, Role.MANAGER}
 
 
 def is_cellule_member(user):

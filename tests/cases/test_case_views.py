@@ -353,8 +353,7 @@ def _fill(case, ass, n_events, n_items):
 # the notes section. The partials of other features (_entretiens, _dispositifs, _documents)
 # must use the prefetched context.
 # The cellule PDP panel: its submissions and whether an instance covers the unit (+2).
-# The menu: whether the user is a member of a cellule PDP (+1).
-DETAIL_MAX_QUERIES = 24
+DETAIL_MAX_QUERIES = 23
 
 
 def test_the_case_page_query_count_does_not_grow_with_the_timeline(
@@ -710,8 +709,7 @@ def test_the_closure_page_lists_what_is_still_open(
     future = EntretienFactory(accompagnement=case, debut=NOW + datetime.timedelta(days=2))
     past = EntretienFactory(accompagnement=case, debut=NOW - datetime.timedelta(hours=2))
     client.force_login(ass)
-    # The open work takes 3, whatever its size; the menu 1 (cellule membership).
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):  # the open work takes 3, whatever its size
         response = client.get(url("cloture_create", case.pk))
     page = response.content.decode()
     start = page.index('id="open-work"')

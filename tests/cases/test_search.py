@@ -165,7 +165,7 @@ def test_search_queries_do_not_grow_with_the_number_of_results(
     small = count()
     make(22)
     assert count() == small
-    with django_assert_max_num_queries(10):  # incl. the menu's cellule membership
+    with django_assert_max_num_queries(9):
         client.get(URL)
 
 

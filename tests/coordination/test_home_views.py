@@ -192,19 +192,26 @@ def test_the_menu_of_the_coordinator_and_of_the_partner(coordinateur, partenaire
     ]
 
 
+def test_unit_staff_reach_their_situations_presented_from_the_menu(manager, ass, conseiller):
+    for user in (manager, ass):
+        assert ("Cellule PDP", url("saisine_list_unit")) in [
+            (i["label"], i["url"]) for i in nav_items_for(user)
+        ]
+    assert "Cellule PDP" not in [i["label"] for i in nav_items_for(conseiller)]
+
+
 def test_other_roles_see_the_cellule_in_the_menu_only_while_members(
-    membre_social, manager, ass, ex_partenaire, django_assert_num_queries
+    membre_medical, medecin, django_assert_num_queries
 ):
     assert ("Cellule PDP", url("mes_reunions")) in [
-        (i["label"], i["url"]) for i in nav_items_for(manager)
+        (i["label"], i["url"]) for i in nav_items_for(medecin)
     ]
-    assert "Cellule PDP" not in [i["label"] for i in nav_items_for(ass)]
     services.membre_end(
-        membre=membre_social,
-        acting_user=membre_social.instance.coordinateurs.get(),
+        membre=membre_medical,
+        acting_user=membre_medical.instance.coordinateurs.get(),
         date_fin=TODAY() - DAY,
     )
-    fresh = User.objects.get(pk=manager.pk)  # the next request's user
+    fresh = User.objects.get(pk=medecin.pk)  # the next request's user
     # One EXISTS query, then cached for the request (the same user object).
     with django_assert_num_queries(1):
         assert "Cellule PDP" not in [i["label"] for i in nav_items_for(fresh)]

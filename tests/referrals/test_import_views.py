@@ -159,8 +159,7 @@ def test_the_upload_page_shows_the_form_and_the_region_imports(
     )
     client.force_login(manager)
 
-    # The caisses of every import in one query; the menu's cellule membership.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):  # the caisses of every import in one query
         response = client.get(LIST)
 
     assert response.status_code == 200
@@ -317,8 +316,7 @@ def test_the_detail_lists_the_rejected_lines_in_order(
 ):
     client.force_login(manager)
 
-    # Incl. the audit row, the caisses, the savepoint, the menu's cellule membership.
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(10):  # incl. the audit row, the caisses, the savepoint
         response = client.get(detail_url(past_import))
 
     assert response.status_code == 200

@@ -185,8 +185,8 @@ def _make_referrals(unit, worker, count):
 
 # Session, user, savepoint + release (ATOMIC_REQUESTS), the manager's unit (regional queue),
 # count, page of referrals (with person, arrêt, worker, unit), last detection run (with who
-# launched it), CPAM and worker choices, the menu's cellule membership.
-INBOX_QUERIES = 12  # the page, its counts, and one INSERT of the read rows of the listed people
+# launched it), CPAM and worker choices.
+INBOX_QUERIES = 11  # the page, its counts, and one INSERT of the read rows of the listed people
 
 
 @pytest.mark.parametrize("count", [3, 30])
@@ -369,8 +369,8 @@ def test_the_inbox_shows_a_run_in_progress_and_who_launched_it(client, unit, ass
 
 # Session, user, savepoint + release, unit, referral (with person, arrêt, unit, worker), audit
 # insert, CPAM + region (thresholds of the markers), events, contact attempts, and the
-# manager's assignment form (workers, units), the menu's cellule membership.
-DETAIL_QUERIES = 14
+# manager's assignment form (workers, units).
+DETAIL_QUERIES = 13
 
 
 def _detail(referral):
