@@ -52,6 +52,7 @@ from cases.permissions import (
     get_accompagnement_for_user,
 )
 from pdp.audit import audit
+from pdp.forms import apply_service
 from pdp.models import AuditLog
 from referrals.markers import KIND_LIAISON, KIND_VISITE_REPRISE, arret_markers, region_of
 from referrals.models import ArretTravail
@@ -60,19 +61,6 @@ from referrals.services import can_lead_to_case
 
 TIMELINE_PAGE_SIZE = 50
 LIST_PAGE_SIZE = 25
-
-
-def _apply(form, service, **kwargs):
-    """Call the service; on refusal put its message next to the field and return None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
-        return None
 
 
 def _sort(request, allowed, default):
@@ -229,7 +217,7 @@ def signalement_open_case(request, pk):
         return redirect("referrals:signalement_detail", pk=signalement.pk)
     form = OpenCaseForm(request.POST or None, signalement=signalement)
     if request.method == "POST" and form.is_valid():
-        case = _apply(
+        case = apply_service(
             form,
             services.case_open_from_signalement,
             signalement=signalement,
@@ -251,7 +239,7 @@ def case_share_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_manage_case)
     form = CaseShareForm(request.POST or None, case=case)
     if request.method == "POST" and form.is_valid():
-        share = _apply(
+        share = apply_service(
             form,
             services.case_share,
             accompagnement=case,
@@ -298,7 +286,7 @@ def note_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_edit_case)
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        event = _apply(
+        event = apply_service(
             form,
             services.case_note_add,
             accompagnement=case,
@@ -358,7 +346,7 @@ def evaluation_create(request, pk):
     initial = model_to_dict(previous, fields=EvaluationForm.Meta.fields) if previous else None
     form = EvaluationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        evaluation = _apply(
+        evaluation = apply_service(
             form,
             services.evaluation_create,
             accompagnement=case,
@@ -424,7 +412,7 @@ def objectif_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_edit_case)
     form = ObjectifForm(request.POST or None, with_status=False)
     if request.method == "POST" and form.is_valid():
-        objectif = _apply(
+        objectif = apply_service(
             form,
             services.objectif_create,
             accompagnement=case,
@@ -452,7 +440,7 @@ def objectif_update(request, pk, objectif_pk):
     )
     if request.method == "POST" and form.is_valid():
         objectif.accompagnement = case
-        updated = _apply(
+        updated = apply_service(
             form,
             services.objectif_update,
             objectif=objectif,
@@ -479,7 +467,7 @@ def action_create(request, pk, objectif_pk):
     objectif.accompagnement = case
     form = ActionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        action = _apply(
+        action = apply_service(
             form,
             services.action_create,
             objectif=objectif,
@@ -531,7 +519,7 @@ def orientation_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_edit_case)
     form = OrientationForm(request.POST or None, region_id=case.unit.region_id)
     if request.method == "POST" and form.is_valid():
-        orientation = _apply(
+        orientation = apply_service(
             form,
             services.orientation_create,
             accompagnement=case,
@@ -560,7 +548,7 @@ def orientation_update(request, pk, orientation_pk):
         initial=model_to_dict(orientation, fields=OrientationUpdateForm.Meta.fields),
     )
     if request.method == "POST" and form.is_valid():
-        updated = _apply(
+        updated = apply_service(
             form,
             services.orientation_update,
             orientation=orientation,
@@ -604,7 +592,7 @@ def consentement_create(request, pk):
     )
     back = _safe_next(request)
     if request.method == "POST" and form.is_valid():
-        consentement = _apply(
+        consentement = apply_service(
             form,
             services.consentement_record,
             accompagnement=case,
@@ -630,7 +618,7 @@ def consentement_revoke(request, pk, consentement_pk):
     consentement = get_object_or_404(Consentement, pk=consentement_pk, assure_id=case.assure_id)
     form = ConsentementRevokeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        revoked = _apply(
+        revoked = apply_service(
             form,
             services.consentement_revoke,
             consentement=consentement,
@@ -664,7 +652,7 @@ def cloture_create(request, pk):
     open_work = services.case_open_work(case)
     form = ClotureForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        cloture = _apply(
+        cloture = apply_service(
             form,
             services.case_close,
             accompagnement=case,
@@ -690,7 +678,7 @@ def _status_view(request, pk, *, service, form_kwargs, title, submit_label, intr
     case = get_accompagnement_for_user(request.user, pk, can_manage_case)
     form = ReasonForm(request.POST or None, **form_kwargs)
     if request.method == "POST" and form.is_valid():
-        done = _apply(
+        done = apply_service(
             form,
             service,
             accompagnement=case,
@@ -746,7 +734,7 @@ def case_referent(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_change_referent)
     form = ReferentForm(request.POST or None, case=case)
     if request.method == "POST" and form.is_valid():
-        done = _apply(
+        done = apply_service(
             form,
             services.case_change_referent,
             accompagnement=case,

@@ -36,6 +36,7 @@ from coordination.permissions import (
     is_coordinator,
     is_partner,
 )
+from pdp.forms import apply_service
 from pdp.models import Role
 
 ACTIONS_PAGE_SIZE = 50
@@ -51,19 +52,6 @@ def _url(name, *args):
     try:
         return reverse(name, args=args)
     except NoReverseMatch:
-        return None
-
-
-def _apply(form, service, **kwargs):
-    """Call the service; on refusal put its message next to the field and return None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
         return None
 
 
@@ -233,7 +221,7 @@ def membre_create(request, pk):
     instance = get_instance_for_user(request.user, pk, is_coordinator)
     form = MembreAddForm(request.POST, instance=instance)
     if form.is_valid():
-        membre = _apply(
+        membre = apply_service(
             form,
             services.membre_add,
             instance=instance,

@@ -44,6 +44,7 @@ from coordination.permissions import (
     get_reunion_for_user,
     is_coordinator,
 )
+from pdp.forms import apply_service
 from pdp.permissions import FORBIDDEN_MESSAGE
 
 R = Reunion.Statut
@@ -81,19 +82,6 @@ def _get_point(reunion, point_pk):
 def _detail_url(reunion, anchor=""):
     url = reverse("coordination:reunion_detail", args=[reunion.pk])
     return f"{url}#{anchor}" if anchor else url
-
-
-def _apply(form, service, **kwargs):
-    """Call the service; on refusal put its French message on the form and return None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
-        return None
 
 
 def _unless_withdrawn(point, service):
@@ -317,7 +305,7 @@ def reunion_create(request, pk):
     instance = get_instance_for_user(request.user, pk, is_coordinator)
     form = ReunionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        reunion = _apply(
+        reunion = apply_service(
             form,
             services.reunion_plan,
             instance=instance,
@@ -355,7 +343,7 @@ def reunion_edit(request, pk):
         return redirect(_detail_url(reunion))
     form = ReunionForm(request.POST or None, initial=ReunionForm.initial_for(reunion))
     if request.method == "POST" and form.is_valid():
-        updated = _apply(
+        updated = apply_service(
             form,
             services.reunion_update,
             reunion=reunion,
@@ -463,7 +451,7 @@ def presence_update(request, pk, presence_pk):
     )
     presence.reunion = reunion
     form = PresenceForm(request.POST, presence=presence)
-    saved = form.is_valid() and _apply(
+    saved = form.is_valid() and apply_service(
         form,
         services.presence_set,
         presence=presence,
@@ -508,7 +496,7 @@ def point_update(request, pk, point_pk):
     point = _get_point(reunion, point_pk)
     form = PointForm(request.POST, point=point)
     if form.is_valid():
-        _apply(
+        apply_service(
             form,
             _unless_withdrawn(point, services.point_update),
             point=point,
@@ -528,7 +516,7 @@ def decision_create(request, pk, point_pk):
     form = DecisionForm(request.POST, point=point, types=types)
     decision = None
     if form.is_valid():
-        decision = _apply(
+        decision = apply_service(
             form,
             _unless_withdrawn(point, services.decision_add),
             point=point,
@@ -576,7 +564,7 @@ def action_create(request, pk, point_pk):
     _types, membres = _pick_lists(reunion)
     form = ActionForm(request.POST, point=point, membres=membres)
     if form.is_valid():
-        _apply(
+        apply_service(
             form,
             _unless_withdrawn(point, services.action_add),
             point=point,
@@ -596,7 +584,7 @@ def addendum_create(request, pk):
     reunion = _get_reunion(request.user, pk, run=True)
     form = AddendumForm(request.POST)
     if form.is_valid():
-        addendum = _apply(
+        addendum = apply_service(
             form,
             services.addendum_add,
             reunion=reunion,

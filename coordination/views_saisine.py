@@ -15,7 +15,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
@@ -29,25 +29,13 @@ from coordination.models import ActionInstance, Decision, PointOrdreDuJour, Reun
 from coordination.permissions import get_saisine_for_user, is_coordinator
 from pdp.audit import audit, audit_listed
 from pdp.context_processors import is_cellule_member
+from pdp.forms import apply_service
 from pdp.models import AuditLog, Role
 from pdp.permissions import in_unit
 
 LIST_PAGE_SIZE = 25
 # The list's filter: every status, or the ones still followed by the instance.
 EN_COURS = "en_cours"
-
-
-def _apply(form, service, **kwargs):
-    """Call the service; on refusal put its message next to the field and return None."""
-    try:
-        return service(**kwargs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
-        return None
 
 
 def _points(saisine, *, order="reunion__debut"):
@@ -83,7 +71,7 @@ def saisine_create(request, case_pk):
     )
     if posted and form.is_valid():
         fiche = dict(form.cleaned_data)
-        saisine = _apply(
+        saisine = apply_service(
             form,
             services.saisine_submit,
             accompagnement=case,

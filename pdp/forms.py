@@ -6,6 +6,7 @@ the bases) to read « Choisir… » instead; the admin does the same in `pdp.adm
 """
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import BLANK_CHOICE_DASH
 
 from pdp.dates import plausible_date_validator
@@ -41,3 +42,18 @@ class FrenchChoicesMixin:
                 plausible_date_validator not in field.validators
             ):
                 field.validators.append(plausible_date_validator)
+
+
+def apply_service(form, service, **kwargs):
+    """Call a service for a valid form; when it refuses (ValidationError), put its French
+    message next to the field it names (or on the form) and return None. The one bridge from
+    the services' refusals to every form page."""
+    try:
+        return service(**kwargs)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        return None
