@@ -708,12 +708,26 @@ def _saisine_sync(saisine):
         saisine.statut = new
 
 
+def _require_pseudonymous(point, field, text):
+    """What the meeting writes about a situation names nobody either (as the fiche)."""
+    leaks = fiche_identity_leaks(point.saisine.accompagnement.assure, {"initiales": text})
+    if leaks:
+        raise ValidationError(
+            {
+                field: "Le compte rendu est pseudonyme : retirez "
+                + ", ".join(leaks)
+                + " de la personne."
+            }
+        )
+
+
 @transaction.atomic
 def point_update(*, point, acting_user, synthese="", a_representer=False):
     _require_coordinator(acting_user, point.reunion.instance)
     _require_editable(point.reunion)
     changes = {}
     synthese = (synthese or "").strip()
+    _require_pseudonymous(point, "synthese", synthese)
     if point.synthese != synthese:
         changes["synthese"] = [point.synthese, synthese]
     if point.a_representer != bool(a_representer):
@@ -740,6 +754,7 @@ def decision_add(*, point, acting_user, type, texte=""):
     _require_editable(reunion)
     if not isinstance(type, TypeDecision) or not type.actif:
         raise ValidationError({"type": "Choisissez une décision de la liste."})
+    _require_pseudonymous(point, "texte", texte)
     reached, _ = quorum(reunion)
     decision = Decision.objects.create(
         point=point,
@@ -800,6 +815,7 @@ def action_add(*, point, acting_user, libelle, responsable, echeance):
     _require_coordinator(acting_user, reunion.instance)
     _require_editable(reunion)
     libelle = _require_text(libelle, "libelle", "Décrivez l'action.")
+    _require_pseudonymous(point, "libelle", libelle)
     if responsable is None or responsable.instance_id != reunion.instance_id:
         raise ValidationError({"responsable": "Confiez l'action à un membre de l'instance."})
     if not responsable.is_active(timezone.localtime(reunion.debut).date()):

@@ -409,3 +409,33 @@ def test_revoking_during_the_meeting_keeps_what_was_recorded(
     # The decision stays in the minutes (shown as withdrawn), not deleted by cascade.
     assert reunion.points.filter(pk=point.pk).exists()
     assert point.decisions.filter(pk=decision.pk).exists()
+
+
+@pytest.mark.parametrize("what", ["synthese", "decision", "action"])
+def test_what_the_meeting_writes_names_nobody(
+    case, instance, ass, consent, coordinateur, membres, membre_partenaire, what
+):
+    _submit(case, instance, ass)
+    reunion = _plan(instance, coordinateur)
+    _hold(reunion, coordinateur)
+    point = reunion.points.get()
+    named = f"Mme {case.assure.nom_naissance} reprendra en mars"
+    with pytest.raises(ValidationError) as error:
+        if what == "synthese":
+            services.point_update(point=point, acting_user=coordinateur, synthese=named)
+        elif what == "decision":
+            services.decision_add(
+                point=point, acting_user=coordinateur, type=_type("etude_poste"), texte=named
+            )
+        else:
+            services.action_add(
+                point=point,
+                acting_user=coordinateur,
+                libelle=named,
+                responsable=membre_partenaire,
+                echeance=timezone.localdate() + datetime.timedelta(days=10),
+            )
+    assert "pseudonyme" in str(error.value)
+    point.refresh_from_db()
+    assert point.synthese == ""
+    assert not point.decisions.exists() and not point.actions.exists()
