@@ -10,6 +10,7 @@ from django.utils import timezone
 from coordination.models import Organisation
 from tests.factories import (
     AccompagnementFactory,
+    AssureFactory,
     ConsentementFactory,
     InstanceFactory,
     MembreFactory,
@@ -58,7 +59,14 @@ def membres(membre_social, membre_medical, membre_partenaire):
 
 @pytest.fixture
 def case(ass):
-    return AccompagnementFactory(referent=ass)
+    # Names no member or page text can hold by chance (the tests look for them in pages).
+    person = AssureFactory(
+        nom_naissance="Quesnel-Tarrade",
+        prenoms="Ombeline",
+        telephone="0611223344",
+        adresse="7 impasse des Glycines",
+    )
+    return AccompagnementFactory(referent=ass, assure=person)
 
 
 @pytest.fixture
