@@ -19,6 +19,7 @@ from pdp.admin_base import (
 from pdp.audit import audit
 from pdp.forms import FrenchChoicesMixin
 from pdp.models import (
+    AccessCode,
     AuditLog,
     CpamOffice,
     Partner,
@@ -266,3 +267,44 @@ class AuditLogAdmin(ReadOnlyAdmin):
                 for name, old_new in obj.changes.items()
             ),
         )
+
+
+@admin.register(AccessCode)
+class AccessCodeAdmin(ReadOnlyAdmin):
+    """Codes sent to people without an account: who, for what, their state. Never the code,
+    which is not stored, nor its digest, of no use to a reader."""
+
+    list_display = [
+        "created_at",
+        "purpose",
+        "assure_id",
+        "object_type_label",
+        "object_id",
+        "expires_at",
+        "used_at",
+        "revoked_at",
+        "locked_at",
+    ]
+    list_filter = ["purpose"]
+    search_fields = ["=assure_id", "=object_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "purpose",
+        "assure_id",
+        "object_type_label",
+        "object_id",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "used_at",
+        "revoked_at",
+        "failed_checks",
+        "locked_at",
+    ]
+    readonly_fields = ["object_type_label", "created_at", "failed_checks"]
+    list_select_related = ["created_by"]
+
+    @admin.display(description="type d'objet", ordering="object_type")
+    def object_type_label(self, obj):
+        return _object_type_label(obj.object_type) if obj.object_type else "—"

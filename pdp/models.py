@@ -283,3 +283,59 @@ class AuditLog(models.Model):
         return (
             f"{at:%d/%m/%Y %H:%M} {self.user or '—'} {self.get_action_display()} {self.object_type}"
         )
+
+
+class AccessCode(models.Model):
+    """A short code that lets a person without an account reach one thing: book a meeting,
+    manage a booked meeting, later register for a webinar or answer a survey (issue 10, item 1).
+
+    Only an HMAC digest of the code is stored (pdp.access_codes makes, checks and changes
+    codes; nothing else writes this table). `assure_id` is the id of a `referrals.Assure`, kept
+    as a plain integer because `pdp` imports no app (as `AuditLog.assure_id`); `object_type`
+    (a model label, « cases.entretien ») and `object_id` name what the code is bound to, e.g.
+    the meeting a « manage » code manages.
+    """
+
+    class Purpose(models.TextChoices):
+        BOOKING = "booking", "Prendre rendez-vous"
+        MANAGE = "manage", "Gérer un rendez-vous"
+        WEBINAR = "webinar", "Inscription à un webinaire"
+        SURVEY = "survey", "Enquête de satisfaction"
+
+    purpose = models.CharField("usage", max_length=20, choices=Purpose.choices)
+    digest = models.CharField("empreinte", max_length=64, unique=True, editable=False)
+    assure_id = models.BigIntegerField("assuré", db_index=True)
+    object_type = models.CharField("type d'objet", max_length=60, blank=True)
+    object_id = models.CharField("identifiant de l'objet", max_length=40, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="créé par",
+    )
+    expires_at = models.DateTimeField("expire le")
+    used_at = models.DateTimeField("utilisé le", null=True, blank=True)
+    revoked_at = models.DateTimeField("révoqué le", null=True, blank=True)
+    failed_checks = models.PositiveSmallIntegerField(
+        "dates de naissance erronées", default=0, editable=False
+    )
+    locked_at = models.DateTimeField("verrouillé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "code d'accès"
+        verbose_name_plural = "codes d'accès"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="accesscode_object")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(object_type="") | ~Q(object_id=""),
+                name="accesscode_object_id_with_type",
+                violation_error_message="Un objet lié exige son identifiant.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} – assuré {self.assure_id}"

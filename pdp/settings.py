@@ -17,6 +17,9 @@ if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-not-for-production")
 else:
     SECRET_KEY = env("SECRET_KEY")  # mandatory when DEBUG is off
+# Former keys, still accepted while what they signed lives on (sessions, access codes sent
+# by SMS or letter: keep an old key here until the codes issued under it have expired).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -123,6 +126,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_DISABLE_ACCESS_LOG = True  # failures only: no table of every login to purge
 AXES_ENABLE_ADMIN = False  # the admin is for reference data and users (pdp/admin_base.py)
 AXES_VERBOSE = False  # no start-up banner; failures and lockouts are still logged (masked)
+# Look-ups of access codes (pdp.access_codes) allowed per client address and minute.
+ACCESS_CODE_RATE_LIMIT = env.int("ACCESS_CODE_RATE_LIMIT", default=30)
 
 LANGUAGE_CODE = "fr-fr"
 # French only: otherwise LocaleMiddleware follows a browser that asks for English and Django's

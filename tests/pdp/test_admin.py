@@ -10,10 +10,12 @@ from django.apps import apps
 from django.contrib import admin
 from django.forms.models import model_to_dict
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from cases import models as cm
 from coordination import models as co
 from pdp import models as pm
+from pdp.access_codes import access_code_issue
 from pdp.admin_base import ReadOnlyAdmin, ReferenceDataAdmin
 from referrals import models as rm
 from tests.factories import (
@@ -63,6 +65,7 @@ PERSONAL_MODELS = [
     cm.CaseShare,
     rm.DetectionRun,  # not personal, but written by the job only: read-only like them
     rm.CpamImportCaisse,
+    pm.AccessCode,
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -143,6 +146,15 @@ def make_record(model):
         )
     if model is cm.Accompagnement:
         return AccompagnementFactory()
+    if model is pm.AccessCode:
+        row, _code = access_code_issue(
+            purpose=pm.AccessCode.Purpose.MANAGE,
+            assure_id=AssureFactory().pk,
+            expires_at=timezone.now() + datetime.timedelta(days=7),
+            object_type="cases.entretien",
+            object_id="12",
+        )
+        return row
     if model is rm.CpamImportCaisse:
         return rm.CpamImportCaisse.objects.create(
             cpam_import=make_record(rm.CpamImport), cpam=CpamFactory(), line_count=12
@@ -812,6 +824,20 @@ FRENCH_CHANGELISTS = {
     pm.AuditLog: (
         ["Date", "Utilisateur", "Action", "Type d'objet", "Identifiant de l'objet", "Assuré"],
         ["action", "type d'objet"],
+    ),
+    pm.AccessCode: (
+        [
+            "Créé le",
+            "Usage",
+            "Assuré",
+            "Type d'objet",
+            "Identifiant de l'objet",
+            "Expire le",
+            "Utilisé le",
+            "Révoqué le",
+            "Verrouillé le",
+        ],
+        ["usage"],
     ),
     rm.Assure: (
         ["Nom de naissance", "Prénoms", "NIR", "Date de naissance", "Code postal", "CPAM"],
