@@ -303,7 +303,6 @@ class AccessCodeAdmin(ReadOnlyAdmin):
         "locked_at",
     ]
     readonly_fields = ["object_type_label", "created_at", "failed_checks"]
-    list_select_related = ["created_by"]
 
     @admin.display(description="type d'objet", ordering="object_type")
     def object_type_label(self, obj):

@@ -1019,6 +1019,7 @@ def test_every_field_of_the_domain_has_a_french_label():
         (pm.AuditLog, 8),
         (cm.Accompagnement, 9),
         (pm.User, 9),
+        (pm.AccessCode, 8),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
 )
