@@ -21,6 +21,7 @@ from pdp.forms import FrenchChoicesMixin
 from pdp.models import (
     AuditLog,
     CpamOffice,
+    Message,
     Partner,
     PartnerContact,
     Region,
@@ -266,3 +267,40 @@ class AuditLogAdmin(ReadOnlyAdmin):
                 for name, old_new in obj.changes.items()
             ),
         )
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    """The log of SMS and e-mails sent to people (pdp.messaging). The text is not shown: it is
+    written about a person's meeting or file, which the « Administrateur » role does not read
+    (and its access codes are stored masked anyway)."""
+
+    list_display = [
+        "created_at",
+        "channel",
+        "template",
+        "recipient",
+        "status",
+        "segments",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["recipient", "provider_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "channel",
+        "template",
+        "recipient",
+        "assure_id",
+        "object_type",
+        "object_id",
+        "status",
+        "send_after",
+        "sent_at",
+        "provider_id",
+        "segments",
+        "error",
+    ]
+    readonly_fields = ["created_at"]

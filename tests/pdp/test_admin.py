@@ -63,6 +63,7 @@ PERSONAL_MODELS = [
     cm.CaseShare,
     rm.DetectionRun,  # not personal, but written by the job only: read-only like them
     rm.CpamImportCaisse,
+    pm.Message,
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -143,6 +144,15 @@ def make_record(model):
         )
     if model is cm.Accompagnement:
         return AccompagnementFactory()
+    if model is pm.Message:
+        return pm.Message.objects.create(
+            channel=pm.Message.Channel.SMS,
+            template="booking_confirmation",
+            recipient="+33612345678",
+            assure_id=AssureFactory().pk,
+            body="Votre code : ••••••••",
+            segments=1,
+        )
     if model is rm.CpamImportCaisse:
         return rm.CpamImportCaisse.objects.create(
             cpam_import=make_record(rm.CpamImport), cpam=CpamFactory(), line_count=12
@@ -812,6 +822,10 @@ FRENCH_CHANGELISTS = {
     pm.AuditLog: (
         ["Date", "Utilisateur", "Action", "Type d'objet", "Identifiant de l'objet", "Assuré"],
         ["action", "type d'objet"],
+    ),
+    pm.Message: (
+        ["Créé le", "Canal", "Modèle", "Destinataire", "Statut", "Nombre de SMS", "Envoyé le"],
+        ["statut", "canal"],
     ),
     rm.Assure: (
         ["Nom de naissance", "Prénoms", "NIR", "Date de naissance", "Code postal", "CPAM"],
