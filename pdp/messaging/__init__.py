@@ -138,10 +138,17 @@ def send_email(
     """Log an e-mail to ``to`` and send it once the transaction commits (no quiet hours for
     e-mail). ``attachments``: (filename, content, mimetype), e.g. an ICS file."""
     recipient = (to or "").strip()
-    validate_email(recipient)
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise ValidationError(
+            "Adresse e-mail invalide, par exemple prenom.nom@exemple.fr.", code="invalid_email"
+        ) from None
     _check_length(body)
     if len(subject) > Message._meta.get_field("subject").max_length:
         raise ValidationError("Objet du message trop long.", code="too_long")
+    if "\n" in subject or "\r" in subject:
+        raise ValidationError("L'objet du message tient sur une ligne.", code="newline")
     stored_subject, stored_body = mask(subject, secrets), mask(body, secrets)
     object_type, object_id = _about(obj)
     message = Message.objects.create(

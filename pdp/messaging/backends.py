@@ -1,7 +1,7 @@
 """SMS backends, shaped like Django's e-mail backends: the setting ``SMS_BACKEND`` names the
 class (a dotted path), ``get_connection()`` builds it, ``send_messages()`` sends.
 
-- ``ConsoleBackend`` (default): writes each SMS to stdout (development).
+- ``ConsoleBackend`` (default): writes each SMS to stdout, codes in clear (development only).
 - ``FileBackend``: one file per SMS in the directory ``SMS_FILE_PATH``.
 - ``LocmemBackend``: appends to ``pdp.messaging.outbox`` (the test settings use it).
 - ``HttpBackend``: a provider's HTTP API — JSON POSTed to ``SMS_API_URL`` with the key
@@ -12,6 +12,7 @@ message was not accepted.
 """
 
 import json
+import logging
 import sys
 import threading
 import urllib.error
@@ -24,6 +25,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger("pdp.messaging")
 
 DEFAULT_BACKEND = "pdp.messaging.backends.ConsoleBackend"
 HTTP_TIMEOUT_SECONDS = 10
@@ -116,9 +119,9 @@ class HttpBackend(BaseSmsBackend):
 
     Request: ``POST SMS_API_URL`` with ``Authorization: Bearer SMS_API_KEY`` and the body
     ``{"to": "+33612345678", "sender": SMS_SENDER, "text": "…"}``. Any 2xx answer is an
-    acceptance; its JSON body's ``id`` (or ``message_id``) is the provider's id. Anything else,
-    a timeout (10 s) or a network error raises ``SmsError``. Adapting another provider means
-    subclassing and overriding ``payload()`` and ``provider_id()``.
+    acceptance; its JSON body's ``id`` (or ``message_id``) is the provider's id ("" if it has
+    none). Anything else, a timeout (10 s) or a network error raises ``SmsError``. Adapting
+    another provider means subclassing and overriding ``payload()`` and ``provider_id()``.
     """
 
     def __init__(self, *args, url=None, api_key=None, sender=None, timeout=None, **kwargs):
@@ -157,11 +160,13 @@ class HttpBackend(BaseSmsBackend):
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise SmsError(f"Fournisseur SMS injoignable : {reason}.") from error
+        # A 2xx is an acceptance even without a readable id: raising here would invite someone
+        # to send the SMS a second time.
         try:
             answer = json.loads(raw or b"{}")
-        except ValueError as error:
-            raise SmsError("Réponse du fournisseur SMS illisible (JSON attendu).") from error
+        except ValueError:
+            answer = None
         provider_id = self.provider_id(answer) if isinstance(answer, dict) else ""
         if not provider_id:
-            raise SmsError("Le fournisseur SMS n'a pas renvoyé d'identifiant de message.")
+            logger.warning("SMS accepted by the provider without a message id")
         return provider_id

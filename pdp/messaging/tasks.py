@@ -6,6 +6,12 @@ only the run that changed the row sends. A message is thus sent at most once: a 
 between the claim and the provider's answer leaves it « en cours d'envoi », visible in the
 admin, rather than risking a second SMS. A failure is recorded (status « échec », the error)
 and not retried: the caller decides whether to send again.
+
+A deferred SMS is enqueued with its ETA (Monday 08:00 for a Saturday-night SMS). With Redis,
+an ETA beyond the broker's visibility timeout (1 hour by default) gets the task redelivered to
+another worker; the claim makes those copies harmless. A copy that runs before ``send_after``
+(or the eager mode of development and tests, which ignores ETAs) sends nothing and leaves the
+message « différé ».
 """
 
 import base64

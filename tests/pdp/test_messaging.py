@@ -1,9 +1,11 @@
 """Sending SMS and e-mails (issue 10, item 6): backends, GSM-7, quiet hours, the message log,
 delivery on commit only, once, with the access codes masked in the database."""
 
+import contextlib
 import datetime
 import io
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +19,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from pdp import messaging
+from pdp.celery import app
 from pdp.messaging import MASK, gsm, quiet_hours, send_email, send_sms
 from pdp.messaging.backends import (
     BaseSmsBackend,
@@ -82,7 +85,8 @@ class _Provider(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError):  # the client gave up (timeout test)
+            self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -329,9 +333,15 @@ def test_the_http_backend_raises_on_a_server_error(http_settings, provider):
         get_connection().send(Sms(to="+33612345678", body="Bonjour"))
 
 
-def test_the_http_backend_raises_when_the_answer_has_no_id(http_settings, provider):
-    provider.answer = {"status": "ok"}
-    with pytest.raises(SmsError, match="identifiant"):
+def test_the_http_backend_takes_a_2xx_without_id_as_accepted(http_settings, provider):
+    provider.status, provider.answer = 202, {"status": "ok"}
+    assert get_connection().send(Sms(to="+33612345678", body="Bonjour")) == ""
+    assert len(provider.requests) == 1
+
+
+def test_the_http_backend_raises_on_a_refusal(http_settings, provider):
+    provider.status = 401
+    with pytest.raises(SmsError, match="HTTP 401"):
         get_connection().send(Sms(to="+33612345678", body="Bonjour"))
 
 
@@ -626,10 +636,42 @@ def test_an_email_accepts_binary_attachments(django_capture_on_commit_callbacks)
 
 
 @pytest.mark.django_db
-def test_an_invalid_email_address_is_refused(daytime):
-    with pytest.raises(ValidationError):
+def test_an_invalid_email_address_is_refused_in_french(daytime):
+    with pytest.raises(ValidationError, match="Adresse e-mail invalide"):
         send_email(to="pas-une-adresse", subject="S", body="B", template="t")
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_subject_on_two_lines_is_refused(daytime):
+    with pytest.raises(ValidationError, match="une ligne"):
+        send_email(to="a@example.org", subject="S\nBcc: x@example.org", body="B", template="t")
+    assert not Message.objects.exists()
+
+
+def test_the_worker_knows_the_delivery_task():
+    app.loader.import_default_modules()
+    assert "pdp.messaging.tasks.deliver_message" in app.tasks
+
+
+@pytest.mark.celery_worker
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL absent : pas de broker")
+def test_an_sms_goes_through_redis_and_a_real_worker(transactional_db, sms_outbox):
+    from celery.contrib.testing.worker import start_worker
+
+    assert not app.conf.task_always_eager
+    with (
+        time_machine.travel(DAYTIME, tick=True),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+    ):
+        message = send_sms(to="0612345678", body=f"Code {CODE}", template="t", secrets=[CODE])
+        for _ in range(100):
+            message.refresh_from_db()
+            if message.status == Message.Status.SENT:
+                break
+            time.sleep(0.1)
+    assert message.status == Message.Status.SENT
+    assert [sms.body for sms in sms_outbox] == [f"Code {CODE}"]
 
 
 @pytest.mark.django_db
