@@ -22,6 +22,7 @@ from pdp.models import (
     AccessCode,
     AuditLog,
     CpamOffice,
+    Message,
     Partner,
     PartnerContact,
     Region,
@@ -307,3 +308,40 @@ class AccessCodeAdmin(ReadOnlyAdmin):
     @admin.display(description="type d'objet", ordering="object_type")
     def object_type_label(self, obj):
         return _object_type_label(obj.object_type) if obj.object_type else "—"
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    """The log of SMS and e-mails sent to people (pdp.messaging). The text is not shown: it is
+    written about a person's meeting or file, which the « Administrateur » role does not read
+    (and its access codes are stored masked anyway)."""
+
+    list_display = [
+        "created_at",
+        "channel",
+        "template",
+        "recipient",
+        "status",
+        "segments",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["recipient", "provider_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "channel",
+        "template",
+        "recipient",
+        "assure_id",
+        "object_type",
+        "object_id",
+        "status",
+        "send_after",
+        "sent_at",
+        "provider_id",
+        "segments",
+        "error",
+    ]
+    readonly_fields = ["created_at"]

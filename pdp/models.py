@@ -339,3 +339,55 @@ class AccessCode(models.Model):
 
     def __str__(self):
         return f"{self.get_purpose_display()} – assuré {self.assure_id}"
+
+
+class Message(models.Model):
+    """An SMS or e-mail sent (or to be sent) to a person: the log of every message.
+
+    Written by ``pdp.messaging.send_sms`` / ``send_email`` and their task only. The body is
+    stored with its secrets (access codes) masked; the text actually sent keeps them.
+    ``assure_id`` is a plain id: ``pdp`` imports no app.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "e-mail"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "à envoyer"
+        DEFERRED = "deferred", "différé"
+        SENDING = "sending", "en cours d'envoi"
+        SENT = "sent", "envoyé"
+        FAILED = "failed", "échec"
+
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices)
+    template = models.CharField("modèle", max_length=60)
+    recipient = models.CharField("destinataire", max_length=254)
+    assure_id = models.BigIntegerField("assuré", null=True, blank=True, db_index=True)
+    object_type = models.CharField("type d'objet", max_length=60, blank=True)
+    object_id = models.CharField("identifiant de l'objet", max_length=40, blank=True)
+    subject = models.CharField("objet du message", max_length=200, blank=True)
+    body = models.TextField("texte (codes masqués)", max_length=TEXT_MAX_LENGTH)
+    status = models.CharField(
+        "statut", max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    send_after = models.DateTimeField("différé jusqu'au", null=True, blank=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    provider_id = models.CharField("identifiant chez le fournisseur", max_length=100, blank=True)
+    segments = models.PositiveSmallIntegerField("nombre de SMS", null=True, blank=True)
+    error = models.CharField("erreur", max_length=255, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "message envoyé"
+        verbose_name_plural = "messages envoyés"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="message_object_idx"),
+            models.Index(fields=["status", "send_after"], name="message_status_idx"),
+        ]
+
+    def __str__(self):
+        at = timezone.localtime(self.created_at) if self.created_at else None
+        when = f"{at:%d/%m/%Y %H:%M} " if at else ""
+        return f"{when}{self.get_channel_display()} {self.template} → {self.recipient}"

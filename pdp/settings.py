@@ -184,6 +184,17 @@ DOCUMENT_MAX_SIZE = env.int("DOCUMENT_MAX_SIZE", default=10 * 1024 * 1024)
 # EMAIL_URL the messages are written to the console (development).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PDP Service social <pdp@localhost>")
+# SMS (pdp.messaging): the backend class, like EMAIL_BACKEND. Console by default; the HTTP
+# provider adapter (pdp.messaging.backends.HttpBackend) POSTs JSON to SMS_API_URL with
+# SMS_API_KEY as a Bearer token. No SMS between SMS_QUIET_START and SMS_QUIET_END (Europe/Paris),
+# nor on Sundays and public holidays: they wait for the next allowed moment.
+SMS_BACKEND = env("SMS_BACKEND", default="pdp.messaging.backends.ConsoleBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "sms-messages"))
+SMS_API_URL = env("SMS_API_URL", default="")
+SMS_API_KEY = env("SMS_API_KEY", default="")
+SMS_SENDER = env("SMS_SENDER", default="")
+SMS_QUIET_START = env("SMS_QUIET_START", default="20:00")
+SMS_QUIET_END = env("SMS_QUIET_END", default="08:00")
 # The address of this site, for the links e-mails carry.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

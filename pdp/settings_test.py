@@ -17,3 +17,4 @@ STORAGES = {
 }  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+SMS_BACKEND = "pdp.messaging.backends.LocmemBackend"  # pdp.messaging.outbox

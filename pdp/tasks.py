@@ -2,6 +2,9 @@ from celery import shared_task
 from django.db import connection
 from django.utils import timezone
 
+# Tasks of pdp's packages, registered with the worker through this module (autodiscovery).
+from pdp.messaging.tasks import deliver_message  # noqa: F401
+
 
 @shared_task(time_limit=30, soft_time_limit=20)
 def health_check():

@@ -66,6 +66,7 @@ PERSONAL_MODELS = [
     rm.DetectionRun,  # not personal, but written by the job only: read-only like them
     rm.CpamImportCaisse,
     pm.AccessCode,
+    pm.Message,
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -155,6 +156,15 @@ def make_record(model):
             object_id="12",
         )
         return row
+    if model is pm.Message:
+        return pm.Message.objects.create(
+            channel=pm.Message.Channel.SMS,
+            template="booking_confirmation",
+            recipient="+33612345678",
+            assure_id=AssureFactory().pk,
+            body="Votre code : ••••••••",
+            segments=1,
+        )
     if model is rm.CpamImportCaisse:
         return rm.CpamImportCaisse.objects.create(
             cpam_import=make_record(rm.CpamImport), cpam=CpamFactory(), line_count=12
@@ -838,6 +848,10 @@ FRENCH_CHANGELISTS = {
             "Verrouillé le",
         ],
         ["usage"],
+    ),
+    pm.Message: (
+        ["Créé le", "Canal", "Modèle", "Destinataire", "Statut", "Nombre de SMS", "Envoyé le"],
+        ["statut", "canal"],
     ),
     rm.Assure: (
         ["Nom de naissance", "Prénoms", "NIR", "Date de naissance", "Code postal", "CPAM"],
