@@ -9,7 +9,7 @@ through the permission-checked views and the services.
 
 from django.contrib import admin
 
-from cases.models import Accompagnement, CaseShare, DispositifType
+from cases.models import Absence, Accompagnement, CaseShare, DispositifType, Motif, PlageOuverture
 from pdp.admin_base import ReadOnlyAdmin, ReferenceDataAdmin
 
 
@@ -62,3 +62,42 @@ class CaseShareAdmin(ReadOnlyAdmin):
         "revoked_at",
         "revoked_by",
     ]
+
+
+@admin.register(Motif)
+class MotifAdmin(ReferenceDataAdmin):
+    """Why a person books a meeting: its length and booking delays (self-service booking)."""
+
+    list_display = ["label", "duree_minutes", "delai_min_heures", "delai_max_jours", "active"]
+    list_filter = ["active"]
+    search_fields = ["label"]
+
+
+class _StaffPlanningAdmin(ReadOnlyAdmin):
+    """A staff member's planning: set by the ASS or her manager on the availability page
+    (audited there); read-only here, its reads audited, no person's file behind it."""
+
+    audit_assure_id = None
+    list_select_related = ["ass"]
+
+
+@admin.register(PlageOuverture)
+class PlageOuvertureAdmin(_StaffPlanningAdmin):
+    list_display = ["ass", "weekday", "heure_debut", "heure_fin", "lieu", "premier_jour"]
+    list_filter = ["weekday"]
+    fields = [
+        "ass",
+        "weekday",
+        "heure_debut",
+        "heure_fin",
+        "lieu",
+        "modes",
+        "premier_jour",
+        "dernier_jour",
+    ]
+
+
+@admin.register(Absence)
+class AbsenceAdmin(_StaffPlanningAdmin):
+    list_display = ["ass", "debut", "fin"]
+    fields = ["ass", "debut", "fin"]

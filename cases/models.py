@@ -712,3 +712,140 @@ class Document(models.Model):
 
     def __str__(self):
         return self.nom
+
+
+# --- Self-service booking: opening hours, absences, motifs (issue 10, item 2) ---------------
+
+
+def _validate_modes(value):
+    from django.core.exceptions import ValidationError
+
+    known = set(Entretien.Mode.values)
+    if not isinstance(value, list) or any(v not in known for v in value):
+        raise ValidationError("Choisissez des modalités parmi celles proposées.")
+
+
+class Motif(models.Model):
+    """Why a person books a meeting (reference data): its length and its booking delays."""
+
+    label = models.CharField("libellé", max_length=120, unique=True)
+    modes = models.JSONField(
+        "modalités",
+        default=list,
+        blank=True,
+        validators=[_validate_modes],
+        help_text="Vide : toutes les modalités.",
+    )
+    duree_minutes = models.PositiveSmallIntegerField("durée (minutes)", default=60)
+    delai_min_heures = models.PositiveSmallIntegerField(
+        "délai minimal de réservation (heures)", default=24
+    )
+    delai_max_jours = models.PositiveSmallIntegerField(
+        "délai maximal de réservation (jours)", default=56
+    )
+    annulable_jusqu_heures = models.PositiveSmallIntegerField(
+        "annulable jusqu'à (heures avant)", default=4
+    )
+    modifiable_jusqu_heures = models.PositiveSmallIntegerField(
+        "modifiable jusqu'à (heures avant)", default=48
+    )
+    active = models.BooleanField("actif", default=True)
+
+    class Meta:
+        verbose_name = "motif de rendez-vous"
+        verbose_name_plural = "motifs de rendez-vous"
+        ordering = ["label"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duree_minutes__gte=5) & Q(duree_minutes__lte=480),
+                name="motif_duree_between_5_and_480",
+            ),
+            models.CheckConstraint(
+                condition=Q(delai_max_jours__gte=1), name="motif_delai_max_at_least_one_day"
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    def allows(self, mode):
+        return not self.modes or mode is None or mode in self.modes
+
+
+class PlageOuverture(models.Model):
+    """A weekly opening range of one ASS: the hours a person may book with her."""
+
+    ass = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="plages_ouverture",
+        verbose_name="ASS",
+    )
+    weekday = models.PositiveSmallIntegerField(
+        "jour",
+        choices=[
+            (0, "Lundi"),
+            (1, "Mardi"),
+            (2, "Mercredi"),
+            (3, "Jeudi"),
+            (4, "Vendredi"),
+            (5, "Samedi"),
+            (6, "Dimanche"),
+        ],
+    )
+    heure_debut = models.TimeField("de")
+    heure_fin = models.TimeField("à")
+    lieu = models.CharField("lieu", max_length=200, blank=True)
+    modes = models.JSONField("modalités", default=list, validators=[_validate_modes])
+    premier_jour = models.DateField("à partir du", default=timezone.localdate)
+    dernier_jour = models.DateField("jusqu'au", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "plage d'ouverture"
+        verbose_name_plural = "plages d'ouverture"
+        ordering = ["ass", "weekday", "heure_debut"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(heure_fin__gt=F("heure_debut")), name="plage_fin_after_debut"
+            ),
+            models.CheckConstraint(
+                condition=Q(dernier_jour__isnull=True) | Q(dernier_jour__gte=F("premier_jour")),
+                name="plage_dernier_jour_after_premier",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0) & Q(weekday__lte=6), name="plage_weekday_0_to_6"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.heure_debut:%H:%M}–{self.heure_fin:%H:%M}"
+
+    @property
+    def mode_labels(self):
+        labels = dict(Entretien.Mode.choices)
+        return [labels.get(m, m) for m in self.modes]
+
+
+class Absence(models.Model):
+    """A time an ASS is not available for bookings (leave, training, meeting outside)."""
+
+    ass = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="absences",
+        verbose_name="ASS",
+    )
+    debut = models.DateTimeField("du")
+    fin = models.DateTimeField("au")
+    motif = models.CharField("motif", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "absence"
+        ordering = ["ass", "debut"]
+        indexes = [models.Index(fields=["ass", "fin"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(fin__gt=F("debut")), name="absence_fin_after_debut")
+        ]
+
+    def __str__(self):
+        return f"Absence du {timezone.localtime(self.debut):%d/%m/%Y %H:%M}"

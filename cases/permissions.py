@@ -67,3 +67,10 @@ def can_edit_assure(user, assure):
 def get_accompagnement_for_user(user, pk, rule=None):
     qs = Accompagnement.objects.select_related("assure", "referent", "unit", "signalement")
     return fetch_for_user(qs.with_share_flag(user), user, pk, rule)
+
+
+def can_manage_availability(user, ass):
+    """Opening ranges and absences of an ASS: herself, or her unit's manager."""
+    if not in_unit(user) or ass.role != Role.ASS or ass.unit_id != user.unit_id:
+        return False
+    return user.pk == ass.pk or user.role == Role.MANAGER

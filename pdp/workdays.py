@@ -31,6 +31,11 @@ def closed_day_label(d: datetime.date) -> str | None:
     return None
 
 
+def is_public_holiday(d: datetime.date) -> bool:
+    """True if ``d`` is a French public holiday (the calendar above)."""
+    return d in _holidays_for_year(d.year)
+
+
 def is_jour_ouvrable(d: datetime.date) -> bool:
     """True if ``d`` is a Monday-Saturday that is not a public holiday."""
     return d.weekday() != _SUNDAY and d not in _holidays_for_year(d.year)

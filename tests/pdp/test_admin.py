@@ -48,6 +48,7 @@ REFERENCE_MODELS = [
     pm.PartnerContact,
     pm.User,
     cm.DispositifType,
+    cm.Motif,
     co.Instance,
     co.MembreInstance,
     co.TypeDecision,
@@ -67,6 +68,9 @@ PERSONAL_MODELS = [
     rm.CpamImportCaisse,
     pm.AccessCode,
     pm.Message,
+    # A staff member's planning, set through the audited services of the availability page.
+    cm.PlageOuverture,
+    cm.Absence,
 ]
 CASE_CONTENT_MODELS = [
     cm.CaseEvent,
@@ -180,6 +184,25 @@ def make_record(model):
             date_fin=datetime.date(2099, 1, 1),
             created_by=case.referent,
         )
+    if model is cm.Motif:
+        return cm.Motif.objects.create(label=f"Motif {cm.Motif.objects.count()}")
+    if model is cm.PlageOuverture:
+        return cm.PlageOuverture.objects.create(
+            ass=UserFactory(ass=True),
+            weekday=0,
+            heure_debut=datetime.time(9),
+            heure_fin=datetime.time(12),
+            lieu="Agence de Brest",
+            modes=["sur_place"],
+        )
+    if model is cm.Absence:
+        start = datetime.datetime(2026, 3, 2, 8, tzinfo=datetime.UTC)
+        return cm.Absence.objects.create(
+            ass=UserFactory(ass=True),
+            debut=start,
+            fin=start + datetime.timedelta(hours=8),
+            motif="Formation",
+        )
     if model is pm.Region:
         return RegionFactory()
     if model is pm.Unit:
@@ -213,7 +236,13 @@ def expected_assure_id(record):
     if isinstance(record, rm.SignalementEvent | rm.ContactAttempt):
         return record.signalement.assure_id
     if isinstance(
-        record, rm.CpamImport | rm.ImportRejection | rm.DetectionRun | rm.CpamImportCaisse
+        record,
+        rm.CpamImport
+        | rm.ImportRejection
+        | rm.DetectionRun
+        | rm.CpamImportCaisse
+        | cm.PlageOuverture
+        | cm.Absence,
     ):
         return None
     if isinstance(record, cm.CaseShare):
@@ -831,6 +860,18 @@ FRENCH_CHANGELISTS = {
         ["rôle", "unité", "région", "actif", "accès à l'administration"],
     ),
     cm.DispositifType: (["Libellé", "Code", "Quand", "Actif"], ["quand", "actif"]),
+    cm.Motif: (
+        [
+            "Libellé",
+            "Durée (minutes)",
+            "Délai minimal de réservation (heures)",
+            "Délai maximal de réservation (jours)",
+            "Actif",
+        ],
+        ["actif"],
+    ),
+    cm.PlageOuverture: (["ASS", "Jour", "De", "À", "Lieu", "À partir du"], ["jour"]),
+    cm.Absence: (["ASS", "Du", "Au"], []),
     pm.AuditLog: (
         ["Date", "Utilisateur", "Action", "Type d'objet", "Identifiant de l'objet", "Assuré"],
         ["action", "type d'objet"],
