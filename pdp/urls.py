@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("referrals.urls")),
     path("", include("cases.urls")),
     path("cellule/", include("coordination.urls")),
+    path("", include("outreach.urls")),
 ]

@@ -256,7 +256,7 @@ def expected_assure_id(record):
 def test_every_domain_model_is_either_reference_data_personal_or_case_content():
     domain = {
         m
-        for label in ("pdp", "referrals", "cases", "coordination")
+        for label in ("pdp", "referrals", "cases", "coordination", "outreach")
         for m in apps.get_app_config(label).get_models()
     }
     assert domain == {*REFERENCE_MODELS, *PERSONAL_MODELS, *CASE_CONTENT_MODELS}
@@ -1042,7 +1042,7 @@ def test_the_user_page_is_in_french(client, administrateur, ass):
 
 def test_every_field_of_the_domain_has_a_french_label():
     """No label derived from an English field name (e.g. « created by »)."""
-    for label in ("pdp", "referrals", "cases", "coordination"):
+    for label in ("pdp", "referrals", "cases", "coordination", "outreach"):
         for model in apps.get_app_config(label).get_models():
             for field in model._meta.get_fields():
                 if field.auto_created:

@@ -1,0 +1,9 @@
+"""URL map of outreach: every page an assuré reaches without an account, and the staff pages
+that send them a link. Assembled from each feature's own list."""
+
+from outreach.views_public import urlpatterns as public_urls
+from outreach.views_staff import urlpatterns as staff_urls
+
+app_name = "outreach"
+
+urlpatterns = [*public_urls, *staff_urls]
