@@ -60,7 +60,7 @@ class RegionAdmin(ReferenceDataAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(ReferenceDataAdmin):
-    list_display = ["code", "name", "region", "auto_assign"]
+    list_display = ["code", "name", "region", "telephone", "auto_assign"]
     list_filter = ["region", "auto_assign"]
     list_select_related = ["region"]
     search_fields = ["code", "name"]

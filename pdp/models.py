@@ -72,6 +72,12 @@ class Unit(models.Model):
     )
     code = models.CharField("code", max_length=20, unique=True)
     name = models.CharField("nom", max_length=120)
+    telephone = models.CharField(
+        "téléphone",
+        max_length=30,
+        blank=True,
+        help_text="Affiché aux assurés sur les pages de rendez-vous et les courriers.",
+    )
     auto_assign = models.BooleanField(
         "attribution automatique",
         default=False,

@@ -848,7 +848,7 @@ FRENCH_CHANGELISTS = {
         [],
     ),
     pm.Unit: (
-        ["Code", "Nom", "Région", "Attribution automatique"],
+        ["Code", "Nom", "Région", "Téléphone", "Attribution automatique"],
         ["région", "attribution automatique"],
     ),
     pm.UnitTerritory: (["Département ou code postal", "Unité"], ["unité"]),

@@ -27,6 +27,7 @@ UNITS = {
     "LEHAVRE": ("Unité du Havre", ["76600", "76610", "76620", "76290"]),
     "CAEN": ("Unité de Caen", ["14", "50", "61"]),
 }
+PHONES = {"ROUEN": "02 35 00 11 22", "LEHAVRE": "02 32 00 33 44", "CAEN": "02 31 00 55 66"}
 CPAMS = {
     "761": "CPAM de Rouen-Elbeuf-Dieppe",
     "762": "CPAM du Havre",
@@ -141,7 +142,7 @@ class Command(BaseCommand):
         units = {}
         for code, (name, prefixes) in UNITS.items():
             units[code], _ = Unit.objects.update_or_create(
-                code=code, defaults={"name": name, "region": region}
+                code=code, defaults={"name": name, "region": region, "telephone": PHONES[code]}
             )
             for prefix in prefixes:
                 UnitTerritory.objects.update_or_create(
