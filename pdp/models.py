@@ -72,10 +72,13 @@ class Unit(models.Model):
     )
     code = models.CharField("code", max_length=20, unique=True)
     name = models.CharField("nom", max_length=120)
+    # db_default: rows written by code that predates the column (data migrations) stay valid.
     telephone = models.CharField(
         "téléphone",
         max_length=30,
         blank=True,
+        default="",
+        db_default="",
         help_text="Affiché aux assurés sur les pages de rendez-vous et les courriers.",
     )
     auto_assign = models.BooleanField(
