@@ -15,6 +15,7 @@ EDITABLE_FIELDS = (
     "telephone",
     "email",
     "canal_prefere",
+    "rappels",
     "situation_emploi",
     "employeur_nom",
     "employeur_siret",

@@ -1,2 +1,63 @@
 """Records of what an assuré does without an account (bookings through access codes) and of
 what is sent to them (reminders)."""
+
+from django.db import models
+
+from cases.models import Entretien
+from pdp.models import Message
+
+
+class Rappel(models.Model):
+    """One reminder of one meeting, for the time the meeting had when it was made (issue 10,
+    item 7). Written by ``outreach.reminders`` only.
+
+    The unique (entretien, kind, debut) makes a retry or a second worker unable to create a
+    second reminder; a meeting moved to a new time gets a new row (its old row stays, for the
+    old time, and is never sent again); a cancelled meeting gets none. A row is claimed by
+    setting ``sent_at`` (``UPDATE … WHERE sent_at IS NULL``): only the claimer sends. A row
+    with a ``skipped_reason`` is final and sends nothing.
+    """
+
+    class Kind(models.TextChoices):
+        J_2 = "j-2", "48 heures avant"
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "e-mail"
+
+    class Skipped(models.TextChoices):
+        RECENT_MESSAGE = "recent_message", "confirmation envoyée moins de 48 heures avant"
+        NO_CHANNEL = "no_channel", "aucun numéro de mobile ni e-mail utilisable"
+
+    entretien = models.ForeignKey(
+        Entretien, on_delete=models.CASCADE, related_name="rappels", verbose_name="entretien"
+    )
+    kind = models.CharField("rappel", max_length=10, choices=Kind.choices, default=Kind.J_2)
+    debut = models.DateTimeField("pour l'entretien du")
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, blank=True)
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="message",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    skipped_reason = models.CharField(
+        "non envoyé car", max_length=20, choices=Skipped.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = "rappel de rendez-vous"
+        verbose_name_plural = "rappels de rendez-vous"
+        ordering = ["-debut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entretien", "kind", "debut"], name="rappel_once_per_meeting_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.entretien}"

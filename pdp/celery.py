@@ -23,4 +23,10 @@ app.conf.beat_schedule = {
         "task": "referrals.tasks.scan_arrets_task",
         "schedule": crontab(hour=5, minute=30),
     },
+    # Reminders 48 hours before meetings (outreach.reminders): each run sends what became due
+    # in the last quarter of an hour; a run that overlaps the next one sends nothing twice.
+    "send-reminders": {
+        "task": "outreach.tasks.send_reminders",
+        "schedule": crontab(minute="*/15"),
+    },
 }

@@ -97,6 +97,9 @@ class Assure(models.Model):
     canal_prefere = models.CharField(
         "canal de contact préféré", max_length=20, choices=Canal.choices, blank=True
     )
+    # Opt-out of meeting reminders (outreach.reminders); changed by staff on the person's page
+    # or by the person on the public « manage » page (outreach.reminders.assure_reminders_set).
+    rappels = models.BooleanField("recevoir les rappels de rendez-vous", default=True)
     # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). Not indexed:
     # the search looks for each word anywhere in it (LIKE '%mot%'), which a btree cannot serve,
     # and a trigram index would slow the CPAM import down too much (measured).

@@ -157,6 +157,7 @@ def form_data(person, **changes):
         "employeur_siret": person.employeur_siret,
         "poste": person.poste,
         "rqth": "on" if person.rqth else "",
+        "rappels": "on" if person.rappels else "",
         "spst": person.spst_id or "",
     }
     data.update(changes)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cases import models as cm
 from coordination import models as co
+from outreach import models as om
 from pdp import models as pm
 from pdp.access_codes import access_code_issue
 from pdp.admin_base import ReadOnlyAdmin, ReferenceDataAdmin
@@ -92,6 +93,7 @@ CASE_CONTENT_MODELS = [
     co.ActionInstance,
     co.Addendum,
     co.ReunionEvent,
+    om.Rappel,  # a meeting's reminders: seen with the meeting, never edited by hand
 ]
 
 

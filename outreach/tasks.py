@@ -1,0 +1,11 @@
+"""Celery tasks of outreach. Thin: each calls a service (schedules in ``pdp/celery.py``)."""
+
+from celery import shared_task
+
+from outreach.reminders import reminders_send
+
+
+@shared_task(time_limit=300, soft_time_limit=240)
+def send_reminders():
+    """Every 15 minutes: the reminders 48 hours before meetings (``reminders_send``)."""
+    return reminders_send()
