@@ -252,7 +252,7 @@ def slot_owner(*, context, mode, debut, now=None):
     return None
 
 
-def _next_slots(ass_ids, motif, mode, after):
+def next_slots(ass_ids, motif, mode, after):
     now = timezone.now()
     slots = booking_slots(
         ass_ids=ass_ids,
@@ -275,7 +275,7 @@ def _require_free(*, ass, motif, mode, debut, next_ass_ids):
         ass.pk
     ]
     if not any(start == debut for start, _fin in found):
-        raise SlotTaken(_next_slots(next_ass_ids, motif, mode, debut))
+        raise SlotTaken(next_slots(next_ass_ids, motif, mode, debut))
 
 
 def _is_slot_refusal(exc):
@@ -496,10 +496,10 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
     except IntegrityError as exc:
         if "entretien_no_overlap_per_ass" not in str(exc):
             raise
-        raise SlotTaken(_next_slots(context.ass_ids, motif, mode, debut)) from exc
+        raise SlotTaken(next_slots(context.ass_ids, motif, mode, debut)) from exc
     except ValidationError as exc:
         if _is_slot_refusal(exc):
-            raise SlotTaken(_next_slots(context.ass_ids, motif, mode, debut)) from exc
+            raise SlotTaken(next_slots(context.ass_ids, motif, mode, debut)) from exc
         raise
     audit(
         user=None,
@@ -622,10 +622,10 @@ def booking_move(*, code_row, debut):
     except IntegrityError as exc:
         if "entretien_no_overlap_per_ass" not in str(exc):
             raise
-        raise SlotTaken(_next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
+        raise SlotTaken(next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
     except ValidationError as exc:
         if _is_slot_refusal(exc):
-            raise SlotTaken(_next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
+            raise SlotTaken(next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
         raise
     audit(
         user=None,

@@ -79,3 +79,16 @@ def issue_booking_code(frozen, motifs, booking_ass):
         )
 
     return issue
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits_and_outbox():
+    """The rate-limit counters live in the cache, shared by the tests; so does the SMS outbox."""
+    from django.core.cache import cache
+
+    from pdp.messaging import outbox
+
+    cache.clear()
+    outbox.clear()
+    yield
+    outbox.clear()
