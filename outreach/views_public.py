@@ -1,7 +1,7 @@
 """The pages an assuré reaches without an account: a code (link or letter) → birth date →
 book a meeting, or see, move and cancel the booked one (issue 10, items 1, 3 and 4).
 
-Every page: no login, `Referrer-Policy: no-referrer` and `Cache-Control: no-store`. The code
+Every page: no login, `Referrer-Policy: same-origin` and `Cache-Control: no-store`. The code
 appears only in the entry URL `/r/<code>/`, which moves it into the session
 (`pdp.access_codes.code_to_session`) and redirects; every invalid code gets one and the same
 page (`code_invalid`), reached by the same redirect."""
@@ -36,7 +36,10 @@ def public(view):
 
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: with no-referrer Chromium posts forms with « Origin: null »,
+        # which Django's CSRF check refuses. No Referer leaves the site, and no URL past the entry
+        # holds the code.
+        response["Referrer-Policy"] = "same-origin"
         response["X-Robots-Tag"] = "noindex"
         return response
 

@@ -58,7 +58,7 @@ def test_every_invalid_code_gets_the_same_page(client, invalid_codes, unit):
         response = client.get(f"/r/{code}/", follow=True)
         assert response.redirect_chain == [(reverse("outreach:code_invalid"), 302)], kind
         assert response.status_code == 200
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"
         bodies.add(CSRF.sub(b"", response.content))
         posted = client.post(reverse("outreach:code_form"), {"code": code}, follow=True)
         assert posted.redirect_chain == [(reverse("outreach:code_invalid"), 302)], kind
@@ -72,7 +72,7 @@ def test_a_valid_code_leaves_the_url_and_nothing_personal_shows_before_the_birth
     _row, code = issue_booking_code(referral)
     response = client.get(f"/r/{code}/", follow=True)
     assert [url for url, _ in response.redirect_chain] == [reverse("outreach:identify")]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     text = response.content.decode()
     assert (
         "service social de l&#x27;Assurance Maladie" in text
