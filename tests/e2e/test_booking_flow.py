@@ -7,16 +7,9 @@ from playwright.sync_api import expect
 from pdp.messaging import outbox
 from referrals.models import Signalement
 from tests.e2e.conftest import CHROMIUM_ARGS, check_a11y  # noqa: F401
-from tests.outreach.conftest import (  # noqa: F401
-    booking_ass,
-    fresh_limits_and_outbox,
-    frozen,
-    issue_booking_code,
-    motifs,
-    person,
-    referral,
-    unit,
-)
+
+# The booking fixtures (a unit, an ASS open on Tuesday mornings, a person, a referral).
+from tests.outreach.conftest import *  # noqa: F403
 
 PHONE = {"width": 390, "height": 844}
 
@@ -36,7 +29,7 @@ def _book(page, base, code):
     check_a11y(page, "confirmation")
 
 
-def test_book_cancel_and_book_again_on_a_phone(  # noqa: F811 (fixtures imported above)
+def test_book_cancel_and_book_again_on_a_phone(
     browser, live_server, issue_booking_code, referral, django_capture_on_commit_callbacks
 ):
     context = browser.new_context(viewport=PHONE, locale="fr-FR")
