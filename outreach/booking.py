@@ -1,0 +1,643 @@
+"""Self-service booking with an access code (issue 10, items 3 and 4): book, move, cancel.
+
+A « booking » code (`pdp.access_codes`, purpose booking) is bound to the referral or the case
+the link was sent from. It opens a `BookingContext`: the person, their open case (if any) or
+their open service social referral, the ASS whose slots are offered and the motif:
+- an open accompagnement: its référent, motif « Rendez-vous de suivi »; the booking is a
+  planned `Entretien` of the case (`cases.agenda.entretien_schedule`);
+- otherwise the open referral: its assigned ASS, else every active ASS of its unit, motif
+  « Premier rendez-vous »; the booking is the referral's proposed first meeting, stored as a
+  conseiller stores it (`referrals.services.signalement_hand_over`): status « rencontre
+  proposée », `rdv_*` fields, assigned to that ASS. When the ASS opens the case it becomes a
+  planned entretien (`cases.services.case_open_from_signalement`).
+
+No double booking: every booking, move and cancellation first locks the ASS's user row (two
+bookings for one ASS wait for each other, so the second sees the first in `free_slots`), and
+on PostgreSQL the exclusion constraint `entretien_no_overlap_per_ass` refuses overlapping
+planned entretiens whatever the path. Either refusal becomes `SlotTaken` (« Ce créneau vient
+d'être pris »), carrying the next free slots, and the whole transaction is undone: the booking
+code is not spent.
+
+A booking spends the code (`access_code_use`) and issues a « manage » code bound to the
+meeting (`cases.entretien:<pk>` or `referrals.signalement:<pk>`), valid until the meeting
+starts, sent in the confirmation (SMS or e-mail with an ICS file). With it the person cancels
+(until `Motif.annulable_jusqu_heures` before) or moves (until `Motif.modifiable_jusqu_heures`
+before); a move revokes it and sends a new one. No clear code is written anywhere but in the
+message handed to the sender (masked in the `Message` row).
+"""
+
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases import agenda
+from cases.availability import free_slots
+from cases.models import Accompagnement, CaseEvent, Entretien, Motif, PlageOuverture
+from cases.services import case_event_add
+from outreach import ics
+from pdp import access_codes
+from pdp.audit import audit
+from pdp.messaging import normalise_phone, send_email, send_sms
+from pdp.models import AccessCode, AuditLog, Role, Unit, User
+from referrals import services as referral_services
+from referrals.models import Assure, Canal, ContactAttempt, Service, Signalement, Statut
+
+MOTIF_FIRST = "Premier rendez-vous"
+MOTIF_FOLLOW_UP = "Rendez-vous de suivi"
+ENTRETIEN = "cases.entretien"
+SIGNALEMENT = "referrals.signalement"
+ACCOMPAGNEMENT = "cases.accompagnement"
+# What a public page offers: slots up to this far ahead (the motif's window may be shorter).
+NEXT_SLOTS_AFTER_CONFLICT = 6
+MOVED = "booking_moved"  # audit key counting the moves of a meeting (the ICS SEQUENCE)
+
+SLOT_TAKEN = "Ce créneau vient d'être pris. Choisissez-en un autre."
+TOO_LATE_CANCEL = (
+    "Il est trop tard pour annuler en ligne ce rendez-vous : appelez le service social."
+)
+TOO_LATE_MOVE = (
+    "Il est trop tard pour déplacer en ligne ce rendez-vous : appelez le service social."
+)
+NOT_BOOKABLE = "Ce lien ne permet plus de prendre rendez-vous : appelez le service social."
+CANCEL_REASON_MAX_LENGTH = 500
+
+
+class SlotTaken(ValidationError):
+    """The chosen slot is no longer free; `next_slots` are the next free ones (may be [])."""
+
+    def __init__(self, next_slots=()):
+        super().__init__(SLOT_TAKEN, code="slot_taken")
+        self.next_slots = list(next_slots)
+
+
+@dataclasses.dataclass
+class BookingContext:
+    assure: Assure
+    unit: Unit
+    motif: Motif
+    ass_ids: list
+    accompagnement: Accompagnement | None = None
+    signalement: Signalement | None = None
+
+
+@dataclasses.dataclass
+class Meeting:
+    """A booked meeting as the public pages show it, whichever record holds it."""
+
+    kind: str  # ENTRETIEN or SIGNALEMENT
+    pk: int
+    assure: Assure
+    unit: Unit
+    ass: User
+    debut: datetime.datetime
+    duree_minutes: int
+    mode: str
+    motif: Motif
+    cancelled: bool = False
+
+    @property
+    def fin(self):
+        return self.debut + datetime.timedelta(minutes=self.duree_minutes)
+
+    @property
+    def mode_label(self):
+        return Entretien.Mode(self.mode).label
+
+    @property
+    def uid(self):
+        return f"entretien-{self.pk}@pdp" if self.kind == ENTRETIEN else f"rdv-{self.pk}@pdp"
+
+    @property
+    def place(self):
+        return meeting_place(self.ass, self.debut, self.mode, self.unit)
+
+    @property
+    def sequence(self):
+        return AuditLog.objects.filter(
+            object_type=self.kind, object_id=str(self.pk), changes__has_key=MOVED
+        ).count()
+
+    def can_cancel(self, now=None):
+        now = now or timezone.now()
+        limit = datetime.timedelta(hours=self.motif.annulable_jusqu_heures)
+        return not self.cancelled and now <= self.debut - limit
+
+    def can_move(self, now=None):
+        now = now or timezone.now()
+        limit = datetime.timedelta(hours=self.motif.modifiable_jusqu_heures)
+        return not self.cancelled and now <= self.debut - limit
+
+
+def motif_named(label):
+    motif = Motif.objects.filter(label=label, active=True).first()
+    if motif is None:  # a deployment without the data migration's rows: the model's defaults
+        motif = Motif(label=label)
+    return motif
+
+
+def meeting_place(ass, debut, mode, unit):
+    """Where the meeting is: the opening range's place for « sur place », else the mode."""
+    if mode != Entretien.Mode.SUR_PLACE:
+        return Entretien.Mode(mode).label
+    local = timezone.localtime(debut)
+    plage = (
+        PlageOuverture.objects.filter(
+            ass=ass,
+            weekday=local.weekday(),
+            heure_debut__lte=local.time(),
+            heure_fin__gt=local.time(),
+            premier_jour__lte=local.date(),
+        )
+        .exclude(dernier_jour__lt=local.date())
+        .exclude(lieu="")
+        .first()
+    )
+    return plage.lieu if plage is not None else str(unit)
+
+
+# --- Context ----------------------------------------------------------------------------------
+
+
+def _object_pk(row, object_type):
+    if row.object_type != object_type:
+        return None
+    try:
+        return int(row.object_id)
+    except ValueError:
+        return None
+
+
+def booking_context(*, code_row):
+    """What a booking code opens, or None if there is nothing left to book for (case closed,
+    referral closed, unit without ASS)."""
+    assure = Assure.objects.filter(pk=code_row.assure_id).first()
+    if assure is None or code_row.purpose != AccessCode.Purpose.BOOKING:
+        return None
+    cases = Accompagnement.objects.open().filter(assure=assure).select_related("referent", "unit")
+    case_pk = _object_pk(code_row, ACCOMPAGNEMENT)
+    case = (cases.filter(pk=case_pk).first() if case_pk else None) or cases.order_by("-pk").first()
+    if case is not None and case.referent_id and case.referent.is_active:
+        return BookingContext(
+            assure=assure,
+            unit=case.unit,
+            motif=motif_named(MOTIF_FOLLOW_UP),
+            ass_ids=[case.referent_id],
+            accompagnement=case,
+        )
+    referrals = Signalement.objects.open().filter(
+        assure=assure, service=Service.SOCIAL, unit__isnull=False
+    )
+    referral_pk = _object_pk(code_row, SIGNALEMENT)
+    referral = (
+        referrals.filter(pk=referral_pk).first() if referral_pk else None
+    ) or referrals.order_by("-pk").first()
+    if referral is None:
+        return None
+    staff = User.objects.filter(unit=referral.unit_id, role=Role.ASS, is_active=True)
+    assigned = staff.filter(pk=referral.assigned_to_id).values_list("pk", flat=True)
+    ass_ids = list(assigned) or list(staff.order_by("pk").values_list("pk", flat=True))
+    if not ass_ids:
+        return None
+    return BookingContext(
+        assure=assure,
+        unit=referral.unit,
+        motif=motif_named(MOTIF_FIRST),
+        ass_ids=ass_ids,
+        signalement=referral,
+    )
+
+
+def booking_modes(context, now=None):
+    """The modes offered: those of the ASS's current or future ranges that the motif allows,
+    in the order of `Entretien.Mode`."""
+    today = timezone.localdate(now)
+    allowed = set()
+    for modes in (
+        PlageOuverture.objects.filter(ass_id__in=context.ass_ids)
+        .exclude(dernier_jour__lt=today)
+        .values_list("modes", flat=True)
+    ):
+        allowed.update(modes)
+    return [m for m in Entretien.Mode.values if m in allowed and context.motif.allows(m)]
+
+
+def booking_slots(*, ass_ids, motif, mode, start, end, now=None):
+    """[(debut, fin, ass_id), …] sorted by time: one entry per start time (the first ASS
+    free then, by id), so that the person chooses a time, not a worker."""
+    found = free_slots(ass_ids=ass_ids, start=start, end=end, motif=motif, mode=mode, now=now)
+    by_start = {}
+    for ass_id in sorted(found):
+        for debut, fin in found[ass_id]:
+            by_start.setdefault(debut, (debut, fin, ass_id))
+    return [by_start[debut] for debut in sorted(by_start)]
+
+
+def slot_owner(*, context, mode, debut, now=None):
+    """The ASS free at `debut` for this context and mode, or None."""
+    length = datetime.timedelta(minutes=context.motif.duree_minutes)
+    for start, _fin, ass_id in booking_slots(
+        ass_ids=context.ass_ids,
+        motif=context.motif,
+        mode=mode,
+        start=debut,
+        end=debut + length,
+        now=now,
+    ):
+        if start == debut:
+            return User.objects.get(pk=ass_id)
+    return None
+
+
+def next_slots(ass_ids, motif, mode, after):
+    now = timezone.now()
+    slots = booking_slots(
+        ass_ids=ass_ids,
+        motif=motif,
+        mode=mode,
+        start=after,
+        end=now + datetime.timedelta(days=motif.delai_max_jours),
+    )
+    return slots[:NEXT_SLOTS_AFTER_CONFLICT]
+
+
+def _lock_ass(ass):
+    User.objects.select_for_update().filter(pk=ass.pk).values_list("pk", flat=True).get()
+
+
+def _require_free(*, ass, motif, mode, debut, next_ass_ids):
+    """Refuse unless `debut` is a free slot of `ass` now (after the lock)."""
+    length = datetime.timedelta(minutes=motif.duree_minutes)
+    found = free_slots(ass_ids=[ass.pk], start=debut, end=debut + length, motif=motif, mode=mode)[
+        ass.pk
+    ]
+    if not any(start == debut for start, _fin in found):
+        raise SlotTaken(next_slots(next_ass_ids, motif, mode, debut))
+
+
+def _is_slot_refusal(exc):
+    return hasattr(exc, "error_dict") and "debut" in exc.error_dict
+
+
+# --- Meetings behind a manage code ---------------------------------------------------------
+
+
+def meeting_for(*, code_row):
+    """The meeting a « manage » code is bound to, or None (cancelled, case opened since)."""
+    if code_row.purpose != AccessCode.Purpose.MANAGE:
+        return None
+    entretien_pk = _object_pk(code_row, ENTRETIEN)
+    if entretien_pk is not None:
+        entretien = (
+            Entretien.objects.filter(pk=entretien_pk, accompagnement__assure_id=code_row.assure_id)
+            .select_related("accompagnement__assure", "accompagnement__unit", "ass")
+            .first()
+        )
+        if entretien is None:
+            return None
+        return _entretien_meeting(entretien)
+    referral_pk = _object_pk(code_row, SIGNALEMENT)
+    if referral_pk is not None:
+        referral = (
+            Signalement.objects.open()
+            .filter(pk=referral_pk, assure_id=code_row.assure_id, rdv_debut__isnull=False)
+            .select_related("assure", "unit", "rdv_ass")
+            .first()
+        )
+        if referral is None:
+            return None
+        return _referral_meeting(referral)
+    return None
+
+
+def _entretien_meeting(entretien):
+    case = entretien.accompagnement
+    return Meeting(
+        kind=ENTRETIEN,
+        pk=entretien.pk,
+        assure=case.assure,
+        unit=case.unit,
+        ass=entretien.ass,
+        debut=entretien.debut,
+        duree_minutes=entretien.duree_minutes,
+        mode=entretien.mode,
+        motif=motif_named(MOTIF_FOLLOW_UP),
+        cancelled=entretien.statut != Entretien.Statut.PLANIFIE,
+    )
+
+
+def _referral_meeting(referral):
+    return Meeting(
+        kind=SIGNALEMENT,
+        pk=referral.pk,
+        assure=referral.assure,
+        unit=referral.unit,
+        ass=referral.rdv_ass,
+        debut=referral.rdv_debut,
+        duree_minutes=referral.rdv_duree_minutes,
+        mode=referral.rdv_mode,
+        motif=motif_named(MOTIF_FIRST),
+    )
+
+
+def _reload(meeting):
+    if meeting.kind == ENTRETIEN:
+        return _entretien_meeting(
+            Entretien.objects.select_related(
+                "accompagnement__assure", "accompagnement__unit", "ass"
+            ).get(pk=meeting.pk)
+        )
+    return _referral_meeting(
+        Signalement.objects.select_related("assure", "unit", "rdv_ass").get(pk=meeting.pk)
+    )
+
+
+# --- Confirmation ------------------------------------------------------------------------
+
+
+def manage_url(code):
+    return f"{settings.SITE_URL}/r/{code}/"
+
+
+def _when(meeting):
+    return f"{timezone.localtime(meeting.debut):%d/%m/%Y à %H:%M}".replace(":", " h ", 1)
+
+
+def _confirm(*, meeting, code, template, headline):
+    """Send the confirmation by the person's preferred channel (SMS if they have a mobile
+    number and did not ask for e-mail, else e-mail); None if they can be reached by neither.
+    Sent once the transaction commits (pdp.messaging)."""
+    assure = meeting.assure
+    link = manage_url(code)
+    phone = (meeting.unit.telephone or "").strip()
+    mobile = None
+    try:
+        mobile = normalise_phone(assure.telephone, mobile=True) if assure.telephone else None
+    except ValidationError:
+        mobile = None
+    prefers_email = assure.canal_prefere == Canal.EMAIL and assure.email
+    if mobile and not prefers_email:
+        body = (
+            f"{headline} avec le service social de l'Assurance Maladie le {_when(meeting)} "
+            f"({meeting.mode_label.lower()}). Annuler ou déplacer : {link}"
+        )
+        return send_sms(
+            to=mobile,
+            body=body,
+            template=template,
+            assure_id=assure.pk,
+            obj=meeting.unit,
+            secrets=[code],
+        )
+    if assure.email:
+        body = "\n".join(
+            [
+                "Bonjour,",
+                "",
+                f"{headline} avec le service social de l'Assurance Maladie :",
+                f"le {_when(meeting)}, {meeting.mode_label.lower()} ({meeting.place}).",
+                "",
+                f"Pour annuler ou déplacer ce rendez-vous : {link}",
+                f"Pour nous joindre : {phone}" if phone else "",
+                "",
+                "Le service social de l'Assurance Maladie",
+            ]
+        )
+        return send_email(
+            to=assure.email,
+            subject=f"{headline} le {_when(meeting)}",
+            body=body,
+            template=template,
+            assure_id=assure.pk,
+            obj=meeting.unit,
+            secrets=[code],
+            attachments=[("rendez-vous.ics", ics.meeting_ics(meeting), "text/calendar")],
+        )
+    return None
+
+
+def _issue_manage_code(meeting):
+    row, code = access_codes.access_code_issue(
+        purpose=AccessCode.Purpose.MANAGE,
+        assure_id=meeting.assure.pk,
+        expires_at=meeting.debut,
+        object_type=meeting.kind,
+        object_id=meeting.pk,
+    )
+    return row, code
+
+
+@dataclasses.dataclass
+class BookingResult:
+    meeting: Meeting
+    manage_row: AccessCode
+    manage_code: str  # clear, to show once on the confirmation page; never stored
+    message: object  # pdp.models.Message or None
+
+
+# --- Services ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def booking_book(*, code_row, assure, ass, debut, motif, mode):
+    """Book `debut` with `ass` for the person of a booking code. One transaction: spend the
+    code, create the meeting, issue the manage code, queue the confirmation. Raises SlotTaken
+    when the slot was taken meanwhile, ValidationError (French) when the code no longer opens
+    a booking."""
+    if code_row.assure_id != assure.pk:
+        raise ValidationError(NOT_BOOKABLE)
+    context = booking_context(code_row=code_row)
+    if context is None or ass.pk not in context.ass_ids:
+        raise ValidationError(NOT_BOOKABLE)
+    if mode not in booking_modes(context) or not motif.allows(mode):
+        raise ValidationError({"mode": "Choisissez une modalité proposée."})
+    _lock_ass(ass)
+    if not access_codes.access_code_use(row=code_row):
+        raise ValidationError(NOT_BOOKABLE)
+    _require_free(ass=ass, motif=motif, mode=mode, debut=debut, next_ass_ids=context.ass_ids)
+    try:
+        with transaction.atomic():
+            if context.accompagnement is not None:
+                entretien = agenda.entretien_schedule(
+                    accompagnement=context.accompagnement,
+                    acting_user=None,
+                    debut=debut,
+                    mode=mode,
+                    duree_minutes=motif.duree_minutes,
+                    ass=ass,
+                )
+                meeting = _entretien_meeting(entretien)
+            else:
+                referral = context.signalement
+                if not referral_services.can_hand_over(referral):
+                    referral_services.contact_attempt_add(
+                        signalement=referral,
+                        acting_user=None,
+                        canal=assure.canal_prefere or Canal.SMS,
+                        resultat=ContactAttempt.Resultat.JOINT,
+                        note="Rendez-vous pris en ligne par la personne.",
+                    )
+                referral_services.signalement_hand_over(
+                    signalement=referral,
+                    acting_user=None,
+                    ass=ass,
+                    debut=debut,
+                    mode=mode,
+                    duree_minutes=motif.duree_minutes,
+                )
+                meeting = _reload(
+                    Meeting(
+                        SIGNALEMENT, referral.pk, assure, context.unit, ass, debut, 0, mode, motif
+                    )
+                )
+    except IntegrityError as exc:
+        if "entretien_no_overlap_per_ass" not in str(exc):
+            raise
+        raise SlotTaken(next_slots(context.ass_ids, motif, mode, debut)) from exc
+    except ValidationError as exc:
+        if _is_slot_refusal(exc):
+            raise SlotTaken(next_slots(context.ass_ids, motif, mode, debut)) from exc
+        raise
+    audit(
+        user=None,
+        action=AuditLog.Action.CREATE,
+        obj=_record(meeting),
+        assure_id=assure.pk,
+        changes={"booking": [None, "réservé en ligne par la personne"], "debut": [None, debut]},
+    )
+    manage_row, code = _issue_manage_code(meeting)
+    message = _confirm(
+        meeting=meeting, code=code, template="booking_confirmation", headline="Rendez-vous pris"
+    )
+    return BookingResult(meeting=meeting, manage_row=manage_row, manage_code=code, message=message)
+
+
+def _record(meeting):
+    model = Entretien if meeting.kind == ENTRETIEN else Signalement
+    return model(pk=meeting.pk)
+
+
+@transaction.atomic
+def booking_cancel(*, code_row, reason=""):
+    """Cancel the meeting of a manage code (until `annulable_jusqu_heures` before it): the
+    entretien is « annulé » / the referral's proposed meeting is removed and the referral
+    goes back to « contact en cours »; an event on the case or referral timeline; the
+    meeting's manage codes are revoked. Returns the meeting as it was."""
+    reason = " ".join((reason or "").split())[:CANCEL_REASON_MAX_LENGTH]
+    meeting = meeting_for(code_row=code_row)
+    if meeting is None or meeting.cancelled:
+        raise ValidationError(NOT_BOOKABLE)
+    _lock_ass(meeting.ass)
+    meeting = _reload(meeting)
+    if not meeting.can_cancel():
+        raise ValidationError(TOO_LATE_CANCEL)
+    why = "Rendez-vous annulé en ligne par la personne"
+    if meeting.kind == ENTRETIEN:
+        entretien = Entretien.objects.get(pk=meeting.pk)
+        agenda.entretien_record(
+            entretien=entretien, acting_user=None, statut=Entretien.Statut.ANNULE
+        )
+        case_event_add(
+            accompagnement=entretien.accompagnement,
+            acting_user=None,
+            kind=CaseEvent.Kind.ENTRETIEN,
+            summary=f"{why} (entretien du {_when(meeting)})",
+            detail=reason,
+            changes={"entretien": entretien.pk, "annule_par": "la personne"},
+        )
+    else:
+        referral = Signalement.objects.select_for_update().get(pk=meeting.pk)
+        Signalement.objects.filter(pk=referral.pk).update(
+            rdv_debut=None,
+            rdv_duree_minutes=None,
+            rdv_mode="",
+            rdv_ass=None,
+            rdv_par=None,
+            updated_at=timezone.now(),
+        )
+        text = f"{why} (premier rendez-vous du {_when(meeting)})"
+        if reason:
+            text += f" : {reason}"
+        if referral.statut == Statut.RENCONTRE_PROPOSEE:
+            referral_services.signalement_transition(
+                signalement=referral,
+                to_status=Statut.CONTACT_EN_COURS,
+                acting_user=None,
+                reason=text,
+            )
+    audit(
+        user=None,
+        action=AuditLog.Action.UPDATE,
+        obj=_record(meeting),
+        assure_id=meeting.assure.pk,
+        changes={"booking": ["réservé", "annulé en ligne par la personne"]},
+    )
+    access_codes.access_codes_revoke_for(object_type=meeting.kind, object_id=meeting.pk)
+    meeting.cancelled = True
+    return meeting
+
+
+@transaction.atomic
+def booking_move(*, code_row, debut):
+    """Move the meeting of a manage code to the free slot `debut` of the same ASS (until
+    `modifiable_jusqu_heures` before the current time): same entretien (same ICS UID, SEQUENCE
+    one higher), the old manage codes revoked and a new one sent. Raises SlotTaken or
+    ValidationError."""
+    meeting = meeting_for(code_row=code_row)
+    if meeting is None or meeting.cancelled:
+        raise ValidationError(NOT_BOOKABLE)
+    _lock_ass(meeting.ass)
+    meeting = _reload(meeting)
+    if not meeting.can_move():
+        raise ValidationError(TOO_LATE_MOVE)
+    if debut == meeting.debut:
+        raise ValidationError({"debut": "Choisissez un autre créneau que celui du rendez-vous."})
+    motif = meeting.motif
+    _require_free(
+        ass=meeting.ass, motif=motif, mode=meeting.mode, debut=debut, next_ass_ids=[meeting.ass.pk]
+    )
+    old = meeting.debut
+    try:
+        with transaction.atomic():
+            if meeting.kind == ENTRETIEN:
+                agenda.entretien_update(
+                    entretien=Entretien.objects.get(pk=meeting.pk),
+                    acting_user=None,
+                    debut=debut,
+                    mode=meeting.mode,
+                    duree_minutes=meeting.duree_minutes,
+                )
+            else:
+                referral_services.signalement_hand_over(
+                    signalement=Signalement.objects.get(pk=meeting.pk),
+                    acting_user=None,
+                    ass=meeting.ass,
+                    debut=debut,
+                    mode=meeting.mode,
+                    duree_minutes=meeting.duree_minutes,
+                )
+    except IntegrityError as exc:
+        if "entretien_no_overlap_per_ass" not in str(exc):
+            raise
+        raise SlotTaken(next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
+    except ValidationError as exc:
+        if _is_slot_refusal(exc):
+            raise SlotTaken(next_slots([meeting.ass.pk], motif, meeting.mode, debut)) from exc
+        raise
+    audit(
+        user=None,
+        action=AuditLog.Action.UPDATE,
+        obj=_record(meeting),
+        assure_id=meeting.assure.pk,
+        changes={MOVED: "déplacé en ligne par la personne", "debut": [old, debut]},
+    )
+    access_codes.access_codes_revoke_for(object_type=meeting.kind, object_id=meeting.pk)
+    meeting = _reload(meeting)
+    manage_row, code = _issue_manage_code(meeting)
+    message = _confirm(
+        meeting=meeting, code=code, template="booking_moved", headline="Rendez-vous déplacé"
+    )
+    return BookingResult(meeting=meeting, manage_row=manage_row, manage_code=code, message=message)

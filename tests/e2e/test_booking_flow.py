@@ -1,0 +1,60 @@
+"""A person books, cancels and books again from a phone, without an account (issue 10)."""
+
+import re
+
+from playwright.sync_api import expect
+
+from pdp.messaging import outbox
+from referrals.models import Signalement
+from tests.e2e.conftest import CHROMIUM_ARGS, check_a11y  # noqa: F401
+
+# The booking fixtures (a unit, an ASS open on Tuesday mornings, a person, a referral).
+from tests.outreach.conftest import *  # noqa: F403
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _book(page, base, code):
+    page.goto(f"{base}/r/{code}/")
+    assert code not in page.url
+    page.select_option("#id_jour", "12")
+    page.select_option("#id_mois", "5")
+    page.select_option("#id_annee", "1985")
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("link", name="Consultation sociale sur site").click()
+    check_a11y(page, "créneaux")
+    page.get_by_role("link", name=re.compile("09:00")).first.click()
+    page.get_by_role("button", name="Confirmer le rendez-vous").click()
+    expect(page.get_by_role("heading", name="Votre rendez-vous est confirmé")).to_be_visible()
+    check_a11y(page, "confirmation")
+
+
+def test_book_cancel_and_book_again_on_a_phone(
+    browser, live_server, issue_booking_code, referral, django_capture_on_commit_callbacks
+):
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    page = context.new_page()
+    try:
+        _row, code = issue_booking_code(referral)
+        _book(page, live_server.url, code)
+        referral.refresh_from_db()
+        assert referral.rdv_debut is not None
+        (sms,) = outbox
+        manage_code = re.search(r"/r/([0-9A-Z]{8})/", sms.body).group(1)
+
+        page.goto(f"{live_server.url}/r/{manage_code}/")
+        page.select_option("#id_jour", "12")
+        page.select_option("#id_mois", "5")
+        page.select_option("#id_annee", "1985")
+        page.get_by_role("button", name="Continuer").click()
+        check_a11y(page, "gérer")
+        page.fill("#id_reason", "Empêchement")
+        page.get_by_role("button", name="Annuler le rendez-vous").click()
+        expect(page.get_by_role("heading", name="Votre rendez-vous est annulé")).to_be_visible()
+        assert Signalement.objects.get(pk=referral.pk).rdv_debut is None
+
+        _again, new_code = issue_booking_code(referral)
+        _book(page, live_server.url, new_code)
+        assert Signalement.objects.get(pk=referral.pk).rdv_debut is not None
+    finally:
+        context.close()
