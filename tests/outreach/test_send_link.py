@@ -381,3 +381,22 @@ def test_the_referral_and_case_pages_offer_the_button_to_who_may(
     client.force_login(colleague)
     page = client.get(reverse("cases:accompagnement_detail", args=[case.pk])).content
     assert case_url(case).encode() not in page
+
+
+# --- Demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_opens_the_rouen_ass_weekdays_and_runs_twice_harmlessly(unit):
+    from cases.models import PlageOuverture
+    from outreach.demo import seed_outreach
+
+    users = {
+        "ass.rouen": UserFactory(ass=True, unit=unit),
+        "ass2.rouen": UserFactory(ass=True, unit=unit),
+    }
+    assert seed_outreach(users) == 20
+    assert seed_outreach(users) == 0
+    plages = PlageOuverture.objects.filter(ass=users["ass.rouen"])
+    assert sorted({p.weekday for p in plages}) == [0, 1, 2, 3, 4]
+    assert {(p.heure_debut.hour, p.heure_fin.hour) for p in plages} == {(9, 12), (14, 17)}
+    assert all(p.dernier_jour - p.premier_jour == datetime.timedelta(weeks=8) for p in plages)
