@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.permissions import can_schedule_for_case, get_accompagnement_for_user
 from outreach.forms_staff import SendLinkForm
@@ -40,7 +41,7 @@ def _send_link(request, *, context, back_url):
                     f'attachment; filename="courrier-rendez-vous-{day:%Y-%m-%d}.pdf"'
                 )
                 return response
-            messages.success(request, f"Lien envoyé par {_by(channel)} {sent.recipient}.")
+            messages.success(request, _done(sent))
             return redirect(back_url)
     return render(
         request,
@@ -55,8 +56,17 @@ def _send_link(request, *, context, back_url):
     )
 
 
-def _by(channel):
-    return "SMS au" if channel == Channel.SMS else "e-mail à"
+def _done(sent):
+    if sent.channel == Channel.EMAIL:
+        return f"Lien envoyé par e-mail à {sent.recipient}."
+    if sent.message.send_after is None:
+        return f"Lien envoyé par SMS au {sent.recipient}."
+    # No SMS at night, on Sundays or public holidays (pdp.messaging.quiet_hours).
+    at = timezone.localtime(sent.message.send_after)
+    return (
+        f"Lien programmé : le SMS partira au {sent.recipient} le {date_format(at, 'l j F')}"
+        f" à {at:%H:%M} (pas de SMS la nuit, le dimanche ni les jours fériés)."
+    )
 
 
 def send_link_signalement(request, pk):

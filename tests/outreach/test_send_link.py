@@ -400,3 +400,21 @@ def test_the_demo_opens_the_rouen_ass_weekdays_and_runs_twice_harmlessly(unit):
     assert sorted({p.weekday for p in plages}) == [0, 1, 2, 3, 4]
     assert {(p.heure_debut.hour, p.heure_fin.hour) for p in plages} == {(9, 12), (14, 17)}
     assert all(p.dernier_jour - p.premier_jour == datetime.timedelta(weeks=8) for p in plages)
+
+
+def test_an_sms_asked_for_on_a_saturday_night_is_announced_for_monday_morning(
+    client, ass, referral, sms_outbox, django_capture_on_commit_callbacks
+):
+    client.force_login(ass)
+    saturday_night = datetime.datetime(2026, 3, 7, 21, 0, tzinfo=PARIS)
+    with (
+        time_machine.travel(saturday_night, tick=False),
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        response = client.post(referral_url(referral), {"channel": "sms"}, follow=True)
+
+    assert (
+        "Lien programmé : le SMS partira au 06 •• •• •• 78 le lundi 9 mars à 08:00"
+        in response.content.decode()
+    )
+    assert Message.objects.get().status == Message.Status.DEFERRED
