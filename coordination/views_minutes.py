@@ -22,10 +22,10 @@ from django.utils.text import capfirst, slugify
 
 from coordination import services
 from coordination.models import ActionInstance, Decision, Presence, Reunion, Saisine
-from coordination.pdf import PdfUnavailable, render_pdf
 from coordination.permissions import get_reunion_for_user
 from pdp.audit import audit
 from pdp.models import AuditLog
+from pdp.pdf import PdfUnavailable, render_pdf
 
 logger = logging.getLogger(__name__)
 

@@ -198,6 +198,8 @@ SMS_QUIET_START = env("SMS_QUIET_START", default="20:00")
 SMS_QUIET_END = env("SMS_QUIET_END", default="08:00")
 # The address of this site, for the links e-mails carry.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long a booking link sent by SMS, e-mail or letter stays valid (days).
+BOOKING_LINK_DAYS = env.int("BOOKING_LINK_DAYS", default=30)
 
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

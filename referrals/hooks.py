@@ -10,6 +10,11 @@ yet four referral rules depend on records that a higher app owns:
 - a social worker's load, which automatic assignment balances, counts their open cases;
 - the first meeting a conseiller books for an ASS must not overlap her planned entretiens.
 
+It also carries the actions a higher app adds to the referral page (outreach's « send a booking
+link »), like `cases.extensions` carries case panels: `action(request, signalement)` returns
+None (nothing for this user) or a dict with a `template` to include, and its context under
+`panel`.
+
 The higher app registers its answer once, in its `AppConfig.ready()`; without it (referrals
 alone) the rules fall back to referrals only. Each rule keeps one implementation: the higher app
 writes it next to its models, this module only carries it.
@@ -20,6 +25,7 @@ from django.db.models import Value
 _assure_visibility = []
 _open_followup = None
 _meeting_conflicts = []
+_referral_actions = []
 
 
 class OpenFollowup:
@@ -58,6 +64,17 @@ def register_meeting_conflict(finder):
     overlaps [debut, fin), or None."""
     if finder not in _meeting_conflicts:
         _meeting_conflicts.append(finder)
+
+
+def register_referral_action(action):
+    if action not in _referral_actions:
+        _referral_actions.append(action)
+
+
+def referral_actions(request, signalement):
+    """What the registered actions show to this user on the referral page."""
+    shown = (action(request, signalement) for action in _referral_actions)
+    return [panel for panel in shown if panel is not None]
 
 
 def assure_visibility_conditions(user):

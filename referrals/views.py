@@ -13,7 +13,7 @@ from pdp.audit import audit, audit_listed
 from pdp.models import AuditLog, Role
 from pdp.permissions import can_see_nir
 from pdp.typography import de, unit_with_article
-from referrals import services
+from referrals import hooks, services
 from referrals.filters import InboxFilter
 from referrals.forms import (
     AssignForm,
@@ -269,6 +269,7 @@ def _render_detail(request, signalement, *, forms=None, status=200):
         "can_forward": can_forward,
         "already_followed": already_followed,
         "can_record_medical": can_record_medical_decisions(user, signalement),
+        "referral_actions": hooks.referral_actions(request, signalement),
         "today": today,
         "contact_form": None,
         "status_form": None,

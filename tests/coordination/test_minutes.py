@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import services as case_services
-from coordination import pdf, services
+from coordination import services
 from coordination.models import Organisation, Presence, Reunion, TypeDecision
+from pdp import pdf
 from pdp.models import AuditLog
 from referrals.models import Assure
 from tests.coordination.conftest import FICHE

@@ -1,4 +1,4 @@
-"""PDF files made from Django templates with WeasyPrint (the minutes of the cellule PDP).
+"""PDF files made from Django templates with WeasyPrint (minutes of the cellule PDP, letters).
 
 WeasyPrint is imported only when a PDF is asked for: without it (or without its native Pango
 libraries, which it loads at import time and which raise OSError when missing) every other page
