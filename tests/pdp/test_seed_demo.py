@@ -27,6 +27,7 @@ from cases.models import (
     ObjectifStatut,
     Orientation,
     Outcome,
+    PlageOuverture,
 )
 from coordination import models as co
 from pdp.models import Role, User
@@ -101,6 +102,7 @@ def _counts():
         "reunions": co.Reunion.objects.count(),
         "saisines": co.Saisine.objects.count(),
         "actions": co.ActionInstance.objects.count(),
+        "plages": PlageOuverture.objects.count(),
     }
 
 

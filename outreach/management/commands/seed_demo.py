@@ -1,7 +1,8 @@
 """Demo data: one region, three units, four CPAM, one user per role, ~300 assurés and the
 last six months of their referrals and cases (`cases.demo`), then the cellules PDP with their
-members and meetings (`coordination.demo`). It lives in the top app of the ladder because it
-writes through every app's services.
+members and meetings (`coordination.demo`), and the opening hours that let the demo's people
+book online (`outreach.demo`). It lives in the top app of the ladder because it writes through
+every app's services.
 
 Idempotent: reference data and users are upserted (passwords reset to the demo one); the
 people, arrêts, referrals and cases are generated once (a second run finds them and stops).
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from coordination.demo import seed_cellules
+from outreach.demo import seed_outreach
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -133,6 +135,7 @@ class Command(BaseCommand):
             users = self._users(region, units)
             created = self._people(region, cpams, users)
             seed_cellules(region=region, units=units, users=users)
+            seed_outreach(users)
         self._print_summary(created)
 
     def _reference_data(self):
