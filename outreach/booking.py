@@ -29,7 +29,6 @@ message handed to the sender (masked in the `Message` row).
 import dataclasses
 import datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,6 +39,7 @@ from cases.models import Accompagnement, CaseEvent, Entretien, Motif, PlageOuver
 from cases.services import case_event_add
 from outreach import ics
 from pdp import access_codes
+from pdp.access_codes import code_url
 from pdp.audit import audit
 from pdp.messaging import normalise_phone, send_email, send_sms
 from pdp.models import AccessCode, AuditLog, Role, Unit, User
@@ -358,10 +358,6 @@ def _reload(meeting):
 # --- Confirmation ------------------------------------------------------------------------
 
 
-def manage_url(code):
-    return f"{settings.SITE_URL}/r/{code}/"
-
-
 def _when(meeting):
     return f"{timezone.localtime(meeting.debut):%d/%m/%Y à %H:%M}".replace(":", " h ", 1)
 
@@ -371,7 +367,7 @@ def _confirm(*, meeting, code, template, headline):
     number and did not ask for e-mail, else e-mail); None if they can be reached by neither.
     Sent once the transaction commits (pdp.messaging)."""
     assure = meeting.assure
-    link = manage_url(code)
+    link = code_url(code)
     phone = (meeting.unit.telephone or "").strip()
     mobile = None
     try:

@@ -2,7 +2,7 @@
 
 From a referral or a case, an ASS or a conseiller sends the person a one-time booking code —
 by SMS, by e-mail, or printed on a letter (PDF with a QR code, for a window envelope). The
-person opens `booking_url(code)` (or types the code at `SITE_URL/r/`) and books without an
+person opens `code_url(code)` (or types the code at `SITE_URL/r/`) and books without an
 account.
 
 The clear code lives only in what is sent: the SMS and e-mail are stored masked
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Accompagnement, CaseEvent
-from pdp.access_codes import access_code_issue, display
+from pdp.access_codes import access_code_issue, code_url, display
 from pdp.audit import audit
 from pdp.messaging import normalise_phone, send_email, send_sms
 from pdp.models import AccessCode, AuditLog
@@ -58,11 +58,6 @@ class SentLink:
     recipient: str
     message: object = None
     pdf: bytes | None = None
-
-
-def booking_url(code):
-    """The link a person opens to book (the public entry point, `outreach:code_entry`)."""
-    return f"{settings.SITE_URL}/r/{code}/"
 
 
 def code_form_url():
@@ -134,7 +129,7 @@ def sms_text(code, unit_phone):
     call = f" ou appelez le {unit_phone}" if unit_phone else ""
     return (
         "Service social de l'Assurance Maladie : prenez rendez-vous en ligne avec votre code"
-        f" {display(code)} : {booking_url(code)}{call}."
+        f" {display(code)} : {code_url(code)}{call}."
     )
 
 
@@ -144,7 +139,7 @@ def email_text(assure, code, unit):
         f"Bonjour {assure.prenoms} {assure.nom_affiche},\n\n"
         "Le service social de l'Assurance Maladie vous propose un rendez-vous. Choisissez le"
         " jour et l'heure qui vous conviennent en suivant ce lien :\n\n"
-        f"{booking_url(code)}\n\n"
+        f"{code_url(code)}\n\n"
         f"Votre code : {display(code)} (à taper sur {code_form_url()} si le lien ne s'ouvre"
         " pas). Il est personnel ; on vous demandera votre date de naissance.\n"
         f"{call}\n"
@@ -169,7 +164,7 @@ def letter_context(*, assure, unit, code, today=None):
         "today": today or timezone.localdate(),
         "code": display(code),
         "code_form_url": code_form_url(),
-        "qr": qr_data_uri(booking_url(code)),
+        "qr": qr_data_uri(code_url(code)),
     }
 
 

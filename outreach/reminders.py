@@ -37,7 +37,6 @@ Choices:
 import datetime
 import logging
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -47,7 +46,7 @@ from django.utils import timezone
 
 from cases.models import Entretien, PlageOuverture
 from outreach.models import Rappel
-from pdp.access_codes import access_code_issue
+from pdp.access_codes import access_code_issue, code_url
 from pdp.audit import audit
 from pdp.messaging import normalise_phone, quiet_hours, send_email, send_sms
 from pdp.models import AccessCode, AuditLog, Message
@@ -74,11 +73,6 @@ _MONTHS = (
     "novembre",
     "décembre",
 )
-
-
-def manage_url(code):
-    """The public address that opens a « manage » code (the page itself lives elsewhere)."""
-    return f"{settings.SITE_URL}/r/{code}/"
 
 
 def french_moment(moment):
@@ -216,7 +210,7 @@ def _send_one(rappel, now, lieux):
             object_type=ENTRETIEN_LABEL,
             object_id=str(entretien.pk),
         )
-        text = reminder_text(entretien, lieu=lieux.get(entretien.pk, ""), url=manage_url(code))
+        text = reminder_text(entretien, lieu=lieux.get(entretien.pk, ""), url=code_url(code))
         common = {
             "body": text,
             "template": TEMPLATE,

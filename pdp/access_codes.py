@@ -254,3 +254,12 @@ def row_from_session(request):
 def session_forget(request):
     """Drop the hand-off (the booking is made, the person leaves)."""
     request.session.pop(SESSION_KEY, None)
+
+
+def code_url(code):
+    """The public address that opens a code (`/r/<code>/`, outreach's entry point), absolute
+    for messages and QR codes: the one definition every sender uses."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("outreach:code_entry", args=[code])

@@ -14,10 +14,10 @@ from django.urls import reverse
 from cases.models import Entretien, PlageOuverture
 from outreach import reminders
 from outreach.models import Rappel
-from outreach.reminders import assure_reminders_set, manage_url, reminders_send
+from outreach.reminders import assure_reminders_set, reminders_send
 from outreach.tasks import send_reminders
 from pdp import messaging
-from pdp.access_codes import access_code_lookup
+from pdp.access_codes import access_code_lookup, code_url
 from pdp.celery import app
 from pdp.messaging import MASK, send_sms
 from pdp.models import AccessCode, AuditLog, Message
@@ -98,7 +98,7 @@ def test_a_meeting_in_47_hours_gets_one_sms_with_a_manage_link(
     assert (row.object_type, row.object_id) == ("cases.entretien", str(entretien.pk))
     assert row.assure_id == entretien.accompagnement.assure_id
     assert row.expires_at == entretien.debut
-    assert body.endswith(manage_url(code))
+    assert body.endswith(code_url(code))
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from django.urls import reverse
 from cases.models import CaseEvent
 from outreach import links
 from pdp import messaging
-from pdp.access_codes import access_code_lookup, display
+from pdp.access_codes import access_code_lookup, code_url, display
 from pdp.models import AccessCode, AuditLog, Message
 from referrals.models import SignalementEvent
 from tests.factories import (
@@ -209,7 +209,7 @@ def test_the_letter_window_holds_only_the_name_and_the_address(
 
 
 def test_the_letter_has_a_qr_code_of_the_full_link(ass, referral, site):
-    svg_uri = links.qr_data_uri(links.booking_url("ABCDEFGH"))
+    svg_uri = links.qr_data_uri(code_url("ABCDEFGH"))
     assert svg_uri.startswith("data:image/svg+xml;base64,")
     context = links.letter_context(assure=referral.assure, unit=referral.unit, code="ABCDEFGH")
     assert context["qr"] == svg_uri
