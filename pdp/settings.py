@@ -238,8 +238,27 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No access code in any log line (pdp/logging.py).
+    "filters": {"redact_codes": {"()": "pdp.logging.RedactAccessCodes"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_codes"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_codes"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # Failed logins and lockouts are warnings; every successful login at INFO is noise.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # Failed logins and lockouts are warnings; every successful login at INFO is noise.
+        "axes": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
