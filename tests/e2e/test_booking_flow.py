@@ -2,11 +2,12 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from pdp.messaging import outbox
 from referrals.models import Signalement
-from tests.e2e.conftest import CHROMIUM_ARGS, check_a11y  # noqa: F401
+from tests.e2e.conftest import CHROMIUM_ARGS, check_a11y, screenshot  # noqa: F401
 
 # The booking fixtures (a unit, an ASS open on Tuesday mornings, a person, a referral).
 from tests.outreach.conftest import *  # noqa: F403
@@ -56,5 +57,43 @@ def test_book_cancel_and_book_again_on_a_phone(
         _again, new_code = issue_booking_code(referral)
         _book(page, live_server.url, new_code)
         assert Signalement.objects.get(pk=referral.pk).rdv_debut is not None
+    finally:
+        context.close()
+
+
+def _identify(page, base, code):
+    page.goto(f"{base}/r/{code}/")
+    page.select_option("#id_jour", "12")
+    page.select_option("#id_mois", "5")
+    page.select_option("#id_annee", "1985")
+    page.get_by_role("button", name="Continuer").click()
+
+
+@pytest.mark.parametrize("width", [360, 1366])
+def test_the_public_pages_pass_axe_on_a_phone_and_a_desktop(
+    browser, live_server, issue_booking_code, referral, width
+):
+    """Every page an assuré sees, from the code to the confirmation, at 360 and 1366 px."""
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/r/")
+        check_a11y(page, f"saisir le code ({width} px)")
+        page.goto(f"{live_server.url}/r/ZZZZZZZZ/")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        check_a11y(page, f"code non valable ({width} px)")
+        _row, code = issue_booking_code(referral)
+        page.goto(f"{live_server.url}/r/{code}/")
+        check_a11y(page, f"date de naissance ({width} px)")
+        _identify(page, live_server.url, code)
+        check_a11y(page, f"type de rendez-vous ({width} px)")
+        page.get_by_role("link", name="Consultation sociale sur site").click()
+        check_a11y(page, f"créneaux ({width} px)")
+        page.get_by_role("link", name=re.compile("09:00")).first.click()
+        check_a11y(page, f"confirmer ({width} px)")
+        page.get_by_role("button", name="Confirmer le rendez-vous").click()
+        expect(page.get_by_role("heading", name="Votre rendez-vous est confirmé")).to_be_visible()
+        check_a11y(page, f"confirmation ({width} px)")
+        screenshot(page, f"booking_confirmation_{width}")
     finally:
         context.close()
