@@ -3,7 +3,8 @@
 Each client opens the code's link, confirms the birth date (as a person does), then asks for
 the free slots of the week R times; prints p50 / p95 / max of those requests and the rate.
 
-    python tests/tools/load_public.py http://127.0.0.1:8000 CODE 1972-03-15 --clients 20 --requests 25
+    python tests/tools/load_public.py http://127.0.0.1:8000 CODE 1972-03-15 \
+        --clients 20 --requests 25
 
 The code is a booking code of the running site (e.g. `manage.py shell`: pdp.access_codes.
 access_code_issue); the birth date is the person's.
