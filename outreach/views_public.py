@@ -1,5 +1,6 @@
 """The pages an assuré reaches without an account: a code (link or letter) → birth date →
-book a meeting, or see, move and cancel the booked one (issue 10, items 1, 3 and 4).
+book a meeting, or see, move and cancel the booked one, and turn the reminders off or back on
+(issue 10, items 1, 3, 4 and 7).
 
 Every page: no login, `Referrer-Policy: same-origin` and `Cache-Control: no-store`. The code
 appears only in the entry URL `/r/<code>/`, which moves it into the session
@@ -9,6 +10,7 @@ page (`code_invalid`), reached by the same redirect."""
 import datetime
 from collections import OrderedDict
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -18,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from outreach import booking, ics
+from outreach import booking, ics, reminders
 from outreach.forms_public import BirthDateForm, CancelForm, CodeForm
 from pdp import access_codes
 from pdp.models import AccessCode, Unit
@@ -29,6 +31,11 @@ IDENTIFIED = "outreach_identified"  # pk of the code whose birth date was confir
 DONE = "outreach_meeting"  # the meeting just booked or moved: {"kind", "pk", "assure_id"}
 WEEKS = 9  # weeks a person can page through (the motif's window may end sooner)
 BIRTH_DATE_ERROR = "Cette date de naissance ne correspond pas. Vérifiez-la et réessayez."
+# The confirmations of the « Rappels » button (\u00a0: no-break space before « : »).
+REMINDERS_OFF = "C'est noté\u00a0: vous ne recevrez plus de rappel avant vos rendez-vous."
+REMINDERS_ON = (
+    "C'est noté\u00a0: vous recevrez à nouveau un rappel 48\u00a0heures avant vos rendez-vous."
+)
 
 
 def public(view):
@@ -408,6 +415,29 @@ def manage_move(request):
     return _done(request, result)
 
 
+@public
+@require_POST
+def manage_reminders(request):
+    """Turn the person's reminders off (``rappels=0``) or back on (``rappels=1``), then back to
+    the manage page with a confirmation. The wanted state is posted, not toggled, so a double
+    click or a resent form cannot flip it back."""
+    _row, meeting = _managed(request)
+    if meeting is None:
+        return _invalid()
+    wanted = request.POST.get("rappels")
+    if wanted not in ("0", "1"):
+        return render(
+            request,
+            "outreach/public_manage.html",
+            {"meeting": meeting, "form": CancelForm()},
+            status=400,
+        )
+    enabled = wanted == "1"
+    reminders.assure_reminders_set(assure=meeting.assure, enabled=enabled, acting_user=None)
+    messages.success(request, REMINDERS_ON if enabled else REMINDERS_OFF)
+    return redirect("outreach:manage")
+
+
 urlpatterns = [
     path("r/", code_form, name="code_form"),
     path("r/<str:code>/", code_entry, name="code_entry"),
@@ -419,4 +449,5 @@ urlpatterns = [
     path("rdv/gerer/", manage, name="manage"),
     path("rdv/gerer/annuler/", manage_cancel, name="cancel"),
     path("rdv/gerer/deplacer/", manage_move, name="move"),
+    path("rdv/gerer/rappels/", manage_reminders, name="reminders_toggle"),
 ]

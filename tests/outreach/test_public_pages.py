@@ -172,3 +172,118 @@ def test_a_slot_taken_meanwhile_shows_the_next_ones(client, issue_booking_code, 
     )
     assert response.status_code == 409
     assert "vient d&#x27;être pris" in response.content.decode()
+
+
+# --- Reminders: the person turns them off or back on, on the manage page --------------------
+
+HEALTH_WORDS = ("santé", "médic", "arrêt", "handicap", "diagnos", "soin", "patho")
+
+
+def _reminder_logs(person):
+    return AuditLog.objects.filter(
+        object_type="referrals.assure", object_id=str(person.pk), changes__has_key="rappels"
+    )
+
+
+@pytest.fixture
+def manage_code(issue_booking_code, referral):
+    from tests.outreach.test_booking import book
+
+    row, _code = issue_booking_code(referral)
+    return book(row).manage_code
+
+
+def test_the_person_turns_the_reminders_off_then_on_again(client, manage_code, person):
+    page = identify(client, manage_code)
+    assert page.redirect_chain[-1][0] == reverse("outreach:manage")
+    text = page.content.decode()
+    assert "Vous recevrez un rappel 48&nbsp;heures avant le rendez-vous." in text
+    assert "Ne plus recevoir de rappels" in text
+
+    off = client.post(reverse("outreach:reminders_toggle"), {"rappels": "0"}, follow=True)
+    assert off.redirect_chain == [(reverse("outreach:manage"), 302)]
+    text = off.content.decode()
+    assert "vous ne recevrez plus de rappel" in text
+    assert "Recevoir à nouveau les rappels" in text
+    assert "Ne plus recevoir de rappels" not in text
+    for word in HEALTH_WORDS:
+        assert word not in text.lower()
+    person.refresh_from_db()
+    assert person.rappels is False
+    (log,) = _reminder_logs(person)
+    assert log.user is None and log.action == AuditLog.Action.UPDATE
+    assert log.assure_id == person.pk and log.changes == {"rappels": [True, False]}
+
+    # Sent twice (a double click): the posted state is kept, not flipped back, nor audited again.
+    client.post(reverse("outreach:reminders_toggle"), {"rappels": "0"})
+    person.refresh_from_db()
+    assert person.rappels is False and _reminder_logs(person).count() == 1
+
+    on = client.post(reverse("outreach:reminders_toggle"), {"rappels": "1"}, follow=True)
+    assert on.redirect_chain == [(reverse("outreach:manage"), 302)]
+    text = on.content.decode()
+    assert "vous recevrez à nouveau un rappel 48\u00a0heures" in text
+    assert "Ne plus recevoir de rappels" in text
+    person.refresh_from_db()
+    assert person.rappels is True
+    assert _reminder_logs(person).latest("pk").changes == {"rappels": [False, True]}
+    # The message is shown once.
+    assert "à nouveau un rappel" not in client.get(reverse("outreach:manage")).content.decode()
+
+
+def test_an_unknown_value_changes_nothing(client, manage_code, person):
+    identify(client, manage_code)
+    response = client.post(reverse("outreach:reminders_toggle"), {"rappels": "peut-être"})
+    assert response.status_code == 400
+    person.refresh_from_db()
+    assert person.rappels is True and not _reminder_logs(person).exists()
+
+
+def test_the_reminders_cannot_be_changed_without_the_birth_date(client, manage_code, person):
+    url = reverse("outreach:reminders_toggle")
+    # No code at all in the session.
+    assert client.post(url, {"rappels": "0"}).url == reverse("outreach:code_invalid")
+    # The code entered, but not the birth date.
+    client.get(f"/r/{manage_code}/")
+    assert client.post(url, {"rappels": "0"}).url == reverse("outreach:code_invalid")
+    # A GET is no way round.
+    identify(client, manage_code)
+    assert client.get(url).status_code == 405
+    person.refresh_from_db()
+    assert person.rappels is True and not _reminder_logs(person).exists()
+
+
+def test_a_booking_code_cannot_change_the_reminders(client, issue_booking_code, referral, person):
+    _row, code = issue_booking_code(referral)
+    assert identify(client, code).redirect_chain[-1][0] == reverse("outreach:booking")
+    response = client.post(reverse("outreach:reminders_toggle"), {"rappels": "0"})
+    # The same refusal as cancelling or moving with it.
+    assert response.url == reverse("outreach:code_invalid")
+    assert client.post(reverse("outreach:cancel"), {"reason": ""}).url == response.url
+    person.refresh_from_db()
+    assert person.rappels is True and not _reminder_logs(person).exists()
+
+
+def test_the_reminders_form_needs_its_csrf_token(manage_code, person):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+
+    def token(response):
+        return re.search(rb'name="csrfmiddlewaretoken" value="([^"]*)"', response.content)[1]
+
+    page = client.get(f"/r/{manage_code}/", follow=True)
+    manage = client.post(
+        reverse("outreach:identify"),
+        {"jour": 12, "mois": 5, "annee": 1985, "csrfmiddlewaretoken": token(page).decode()},
+        follow=True,
+    )
+    assert manage.redirect_chain[-1][0] == reverse("outreach:manage")
+    url = reverse("outreach:reminders_toggle")
+    assert client.post(url, {"rappels": "0"}).status_code == 403
+    person.refresh_from_db()
+    assert person.rappels is True and not _reminder_logs(person).exists()
+    response = client.post(url, {"rappels": "0", "csrfmiddlewaretoken": token(manage).decode()})
+    assert response.url == reverse("outreach:manage")
+    person.refresh_from_db()
+    assert person.rappels is False
