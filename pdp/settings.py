@@ -259,6 +259,13 @@ LOGGING = {
     "loggers": {
         # Failed logins and lockouts are warnings; every successful login at INFO is noise.
         "axes": {"level": "WARNING"},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # Filtered on the loggers too: whatever handler a record reaches, it is already masked.
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_codes"],
+        },
+        "django.request": {"filters": ["redact_codes"]},
     },
 }
