@@ -385,7 +385,7 @@ def _confirm(*, meeting, code, template, headline):
             body=body,
             template=template,
             assure_id=assure.pk,
-            obj=meeting.unit,
+            obj=_record(meeting),  # the meeting: the reminders look for it
             secrets=[code],
         )
     if assure.email:
@@ -408,7 +408,7 @@ def _confirm(*, meeting, code, template, headline):
             body=body,
             template=template,
             assure_id=assure.pk,
-            obj=meeting.unit,
+            obj=_record(meeting),  # the meeting: the reminders look for it
             secrets=[code],
             attachments=[("rendez-vous.ics", ics.meeting_ics(meeting), "text/calendar")],
         )

@@ -2,20 +2,26 @@
 what is sent to them (reminders)."""
 
 from django.db import models
+from django.db.models import Q
 
 from cases.models import Entretien
 from pdp.models import Message
+from referrals.models import Signalement
 
 
 class Rappel(models.Model):
     """One reminder of one meeting, for the time the meeting had when it was made (issue 10,
     item 7). Written by ``outreach.reminders`` only.
 
-    The unique (entretien, kind, debut) makes a retry or a second worker unable to create a
-    second reminder; a meeting moved to a new time gets a new row (its old row stays, for the
-    old time, and is never sent again); a cancelled meeting gets none. A row is claimed by
-    setting ``sent_at`` (``UPDATE … WHERE sent_at IS NULL``): only the claimer sends. A row
-    with a ``skipped_reason`` is final and sends nothing.
+    The meeting is either a planned ``entretien`` of a case or the first meeting proposed on a
+    referral (``signalement``, status « rencontre proposée », its ``rdv_*`` fields): exactly
+    one of the two is set (constraint).
+
+    The unique (entretien, kind, debut) — or (signalement, kind, debut) — makes a retry or a
+    second worker unable to create a second reminder; a meeting moved to a new time gets a new
+    row (its old row stays, for the old time, and is never sent again); a cancelled meeting
+    gets none. A row is claimed by setting ``sent_at`` (``UPDATE … WHERE sent_at IS NULL``):
+    only the claimer sends. A row with a ``skipped_reason`` is final and sends nothing.
     """
 
     class Kind(models.TextChoices):
@@ -30,7 +36,22 @@ class Rappel(models.Model):
         NO_CHANNEL = "no_channel", "aucun numéro de mobile ni e-mail utilisable"
 
     entretien = models.ForeignKey(
-        Entretien, on_delete=models.CASCADE, related_name="rappels", verbose_name="entretien"
+        Entretien,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rappels",
+        verbose_name="entretien",
+        db_index=False,  # the partial unique constraint starts with it
+    )
+    signalement = models.ForeignKey(
+        Signalement,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rappels",
+        verbose_name="premier rendez-vous du signalement",
+        db_index=False,  # the partial unique constraint starts with it
     )
     kind = models.CharField("rappel", max_length=10, choices=Kind.choices, default=Kind.J_2)
     debut = models.DateTimeField("pour l'entretien du")
@@ -54,10 +75,22 @@ class Rappel(models.Model):
         verbose_name_plural = "rappels de rendez-vous"
         ordering = ["-debut"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(entretien__isnull=False, signalement__isnull=True)
+                | Q(entretien__isnull=True, signalement__isnull=False),
+                name="rappel_one_meeting",
+            ),
             models.UniqueConstraint(
-                fields=["entretien", "kind", "debut"], name="rappel_once_per_meeting_time"
+                fields=["entretien", "kind", "debut"],
+                condition=Q(entretien__isnull=False),
+                name="rappel_once_per_meeting_time",
+            ),
+            models.UniqueConstraint(
+                fields=["signalement", "kind", "debut"],
+                condition=Q(signalement__isnull=False),
+                name="rappel_once_per_referral_meeting_time",
             ),
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} — {self.entretien}"
+        return f"{self.get_kind_display()} — {self.entretien or self.signalement}"

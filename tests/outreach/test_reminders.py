@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import Entretien, PlageOuverture
+from cases.services import case_open_from_signalement
 from outreach import reminders
 from outreach.models import Rappel
 from outreach.reminders import assure_reminders_set, reminders_send
@@ -21,8 +24,15 @@ from pdp.access_codes import access_code_lookup, code_url
 from pdp.celery import app
 from pdp.messaging import MASK, send_sms
 from pdp.models import AccessCode, AuditLog, Message
-from referrals.models import Canal
-from tests.factories import AccompagnementFactory, AssureFactory, EntretienFactory
+from referrals.models import Canal, Signalement, Statut
+from tests.factories import (
+    AccompagnementFactory,
+    AssureFactory,
+    EntretienFactory,
+    SignalementFactory,
+    UnitFactory,
+    UserFactory,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 # A Tuesday afternoon (SMS allowed), and a Saturday night (SMS wait for Monday 08:00).
@@ -427,3 +437,241 @@ def test_staff_turn_reminders_off_on_the_person_page(client, ass):
         object_type="referrals.assure", action=AuditLog.Action.UPDATE
     ).get()
     assert log.changes == {"rappels": [True, False]} and log.user == ass
+
+
+# --- The first meeting proposed on a referral (booked online without a case) ---------------
+
+
+def referral_meeting(start, *, statut=Statut.RENCONTRE_PROPOSEE, mode="sur_place", **person):
+    person.setdefault("telephone", "06 12 34 56 78")
+    unit = UnitFactory()
+    ass = UserFactory(ass=True, unit=unit)
+    return SignalementFactory(
+        assure=AssureFactory(**person),
+        unit=unit,
+        statut=statut,
+        assigned_to=ass,
+        rdv_debut=start,
+        rdv_duree_minutes=60,
+        rdv_mode=mode,
+        rdv_ass=ass,
+    )
+
+
+def test_a_referral_meeting_in_47_hours_gets_one_reminder_with_a_manage_link_to_it(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=47))
+    PlageOuverture.objects.create(
+        ass=referral.rdv_ass,
+        weekday=3,
+        heure_debut=datetime.time(9),
+        heure_fin=datetime.time(17),
+        lieu="Agence de Rouen, 12 rue des Carmes",
+        modes=["sur_place"],
+        premier_jour=datetime.date(2026, 1, 1),
+    )
+    result = run(NOW, django_capture_on_commit_callbacks)
+
+    assert result == {"looked_at": 1, "created": 1, "skipped": 0, "sent": 1}
+    rappel = Rappel.objects.get()
+    assert (rappel.signalement, rappel.entretien, rappel.debut) == (
+        referral,
+        None,
+        referral.rdv_debut,
+    )
+    assert rappel.sent_at == NOW and rappel.channel == "sms"
+    assert (rappel.message.object_type, rappel.message.object_id) == (
+        "referrals.signalement",
+        str(referral.pk),
+    )
+    assert len(sms_outbox) == 1
+    body = sms_outbox[0].body
+    assert body.startswith(
+        "Rappel : rendez-vous avec le service social de l'Assurance Maladie le jeudi 12 mars "
+        "à 14 h 00 (sur place, Agence de Rouen, 12 rue des Carmes). Pour annuler ou déplacer : "
+    )
+    row = access_code_lookup(code=CODE_RE.search(body).group(1))
+    assert row.purpose == AccessCode.Purpose.MANAGE
+    assert (row.object_type, row.object_id) == ("referrals.signalement", str(referral.pk))
+    assert (row.assure_id, row.expires_at) == (referral.assure_id, referral.rdv_debut)
+
+    at(NOW + datetime.timedelta(minutes=15))
+    again = run(NOW + datetime.timedelta(minutes=15), django_capture_on_commit_callbacks)
+    assert again == {"looked_at": 0, "created": 0, "skipped": 0, "sent": 0}
+    assert Rappel.objects.count() == 1 and len(sms_outbox) == 1
+
+
+def test_a_referral_meeting_by_phone_says_so_by_email_when_preferred(
+    at, mailoutbox, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral_meeting(
+        NOW + datetime.timedelta(hours=30),
+        mode="telephone",
+        canal_prefere=Canal.EMAIL,
+        email="helene.martin@exemple.fr",
+    )
+    assert run(NOW, django_capture_on_commit_callbacks)["sent"] == 1
+    assert sms_outbox == [] and len(mailoutbox) == 1
+    assert mailoutbox[0].subject == "Rappel de votre rendez-vous du mercredi 11 mars à 21 h 00"
+    assert "(par téléphone)" in mailoutbox[0].body
+
+
+@pytest.mark.parametrize("hours", [49, -1])
+def test_no_reminder_for_a_referral_meeting_outside_the_window(
+    at, sms_outbox, django_capture_on_commit_callbacks, hours
+):
+    at(NOW)
+    referral_meeting(NOW + datetime.timedelta(hours=hours))
+    assert run(NOW, django_capture_on_commit_callbacks)["looked_at"] == 0
+    assert not Rappel.objects.exists() and sms_outbox == []
+
+
+def test_no_reminder_for_a_referral_of_a_person_who_opted_out(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral_meeting(NOW + datetime.timedelta(hours=30), rappels=False)
+    assert run(NOW, django_capture_on_commit_callbacks)["looked_at"] == 0
+    assert sms_outbox == []
+
+
+def test_a_moved_referral_meeting_gets_a_reminder_for_its_new_time_only(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=47))
+    run(NOW, django_capture_on_commit_callbacks)
+    new_time = NOW + datetime.timedelta(hours=70)
+    Signalement.objects.filter(pk=referral.pk).update(rdv_debut=new_time)
+
+    later = NOW + datetime.timedelta(hours=23)
+    at(later)
+    assert run(later, django_capture_on_commit_callbacks)["sent"] == 1
+    assert sorted(Rappel.objects.values_list("debut", flat=True)) == [
+        NOW + datetime.timedelta(hours=47),
+        new_time,
+    ]
+    assert len(sms_outbox) == 2
+    assert "vendredi 13 mars à 13 h 00" in sms_outbox[1].body
+
+
+def test_a_referral_meeting_moved_before_its_reminder_gets_none_for_the_old_time(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=47))
+    Rappel.objects.create(signalement=referral, debut=referral.rdv_debut, channel="sms")
+    Signalement.objects.filter(pk=referral.pk).update(rdv_debut=NOW + datetime.timedelta(hours=60))
+    assert run(NOW, django_capture_on_commit_callbacks)["sent"] == 0
+    assert Rappel.objects.get().sent_at is None and sms_outbox == []
+
+
+@pytest.mark.parametrize("cleared", [True, False])
+def test_a_cancelled_referral_meeting_gets_none(
+    at, sms_outbox, django_capture_on_commit_callbacks, cleared
+):
+    """Cancelled online (rdv cleared, back to « à contacter ») or the referral moved on to
+    another status with its rdv fields kept: no reminder, not even a row written before."""
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=47))
+    Rappel.objects.create(signalement=referral, debut=referral.rdv_debut, channel="sms")
+    referral_meeting(NOW + datetime.timedelta(hours=30), statut=Statut.A_CONTACTER)
+    changes = {"statut": Statut.A_CONTACTER}
+    if cleared:
+        changes.update(rdv_debut=None, rdv_duree_minutes=None, rdv_mode="", rdv_ass=None)
+    Signalement.objects.filter(pk=referral.pk).update(**changes)
+    result = run(NOW, django_capture_on_commit_callbacks)
+    assert result == {"looked_at": 0, "created": 0, "skipped": 0, "sent": 0}
+    assert Rappel.objects.get().sent_at is None and sms_outbox == []
+
+
+def test_a_referral_meeting_confirmed_less_than_48_hours_before_gets_no_second_message(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=20))
+    send_sms(to="0612345678", body="Confirmation", template="outreach/confirmation", obj=referral)
+    assert run(NOW, django_capture_on_commit_callbacks)["sent"] == 0
+    assert Rappel.objects.get().skipped_reason == Rappel.Skipped.RECENT_MESSAGE
+    assert Message.objects.count() == 1  # the confirmation only
+
+
+def test_a_referral_meeting_booked_online_25_hours_ahead_gets_only_its_confirmation(
+    issue_booking_code, referral, booking_ass, django_capture_on_commit_callbacks
+):
+    """The real booking flow (tests/outreach/conftest.py: Monday 08:00, booked for Tuesday
+    09:00): the confirmation carries the link, the reminder is skipped."""
+    from tests.outreach.test_booking import book
+
+    row, _code = issue_booking_code(referral)
+    with django_capture_on_commit_callbacks(execute=True):
+        book(row)
+    referral.refresh_from_db()
+    assert referral.statut == Statut.RENCONTRE_PROPOSEE and not hasattr(referral, "entretien")
+    confirmations = len(messaging.outbox)
+    assert confirmations == 1
+    confirmation = Message.objects.get()
+    assert (confirmation.object_type, confirmation.object_id) == (
+        "referrals.signalement",
+        str(referral.pk),
+    )
+
+    result = run(timezone.now(), django_capture_on_commit_callbacks)
+    assert result == {"looked_at": 1, "created": 1, "skipped": 1, "sent": 0}
+    rappel = Rappel.objects.get()
+    assert (rappel.signalement, rappel.skipped_reason) == (referral, "recent_message")
+    assert len(messaging.outbox) == confirmations
+
+
+def test_a_case_opened_from_a_reminded_referral_does_not_remind_its_first_meeting_again(
+    at, sms_outbox, django_capture_on_commit_callbacks
+):
+    at(NOW)
+    referral = referral_meeting(NOW + datetime.timedelta(hours=47))
+    assert run(NOW, django_capture_on_commit_callbacks)["sent"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        case = case_open_from_signalement(
+            signalement=referral, acting_user=referral.rdv_ass, referent=referral.rdv_ass
+        )
+    entretien = case.entretiens.get()
+    assert entretien.debut == referral.rdv_debut
+
+    later = NOW + datetime.timedelta(hours=1)
+    at(later)
+    result = run(later, django_capture_on_commit_callbacks)
+    assert result == {"looked_at": 1, "created": 1, "skipped": 1, "sent": 0}
+    assert Rappel.objects.get(entretien=entretien).skipped_reason == "recent_message"
+    assert len(sms_outbox) == 1
+
+
+def test_the_selection_takes_the_same_queries_for_one_meeting_or_many(
+    at, django_capture_on_commit_callbacks
+):
+    def queries(count):
+        Rappel.objects.all().delete()
+        for hours in range(count):
+            meeting(NOW + datetime.timedelta(hours=10 + hours), telephone="02 35 00 00 00")
+            referral_meeting(NOW + datetime.timedelta(hours=20 + hours), telephone="0235000000")
+        with CaptureQueriesContext(connection) as captured:
+            result = reminders_send(now=NOW)
+        assert result["skipped"] == result["created"] >= 2 * count
+        return len(captured)
+
+    at(NOW)
+    assert queries(1) == queries(3)
+
+
+def test_a_reminder_row_is_for_exactly_one_meeting():
+    referral = referral_meeting(NOW)
+    entretien = meeting(NOW)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rappel.objects.create(debut=NOW, channel="sms")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rappel.objects.create(entretien=entretien, signalement=referral, debut=NOW)
+    Rappel.objects.create(signalement=referral, debut=NOW)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rappel.objects.create(signalement=referral, debut=NOW)
+    assert str(Rappel.objects.get()) == f"48 heures avant — {referral}"
