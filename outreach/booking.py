@@ -44,7 +44,7 @@ from pdp.audit import audit
 from pdp.messaging import normalise_phone, send_email, send_sms
 from pdp.models import AccessCode, AuditLog, Role, Unit, User
 from referrals import services as referral_services
-from referrals.models import Assure, Canal, ContactAttempt, Service, Signalement, Statut
+from referrals.models import Assure, Canal, ContactAttempt, Service, Signalement
 
 MOTIF_FIRST = "Premier rendez-vous"
 MOTIF_FOLLOW_UP = "Rendez-vous de suivi"
@@ -545,25 +545,12 @@ def booking_cancel(*, code_row, reason=""):
             changes={"entretien": entretien.pk, "annule_par": "la personne"},
         )
     else:
-        referral = Signalement.objects.select_for_update().get(pk=meeting.pk)
-        Signalement.objects.filter(pk=referral.pk).update(
-            rdv_debut=None,
-            rdv_duree_minutes=None,
-            rdv_mode="",
-            rdv_ass=None,
-            rdv_par=None,
-            updated_at=timezone.now(),
-        )
         text = f"{why} (premier rendez-vous du {_when(meeting)})"
         if reason:
             text += f" : {reason}"
-        if referral.statut == Statut.RENCONTRE_PROPOSEE:
-            referral_services.signalement_transition(
-                signalement=referral,
-                to_status=Statut.CONTACT_EN_COURS,
-                acting_user=None,
-                reason=text,
-            )
+        referral_services.signalement_meeting_cancel(
+            signalement=Signalement.objects.get(pk=meeting.pk), acting_user=None, reason=text
+        )
     audit(
         user=None,
         action=AuditLog.Action.UPDATE,

@@ -899,6 +899,30 @@ def signalement_hand_over(*, signalement, acting_user, ass, debut, mode, duree_m
     return signalement
 
 
+@transaction.atomic
+def signalement_meeting_cancel(*, signalement, acting_user, reason=""):
+    """The proposed first meeting is cancelled: its slot is freed (the `rdv_*` fields emptied)
+    and a referral still « rencontre proposée » goes back to « contact en cours », with
+    `reason` on its timeline."""
+    locked = Signalement.objects.select_for_update().get(pk=signalement.pk)
+    Signalement.objects.filter(pk=locked.pk).update(
+        rdv_debut=None,
+        rdv_duree_minutes=None,
+        rdv_mode="",
+        rdv_ass=None,
+        rdv_par=None,
+        updated_at=timezone.now(),
+    )
+    if locked.statut == S.RENCONTRE_PROPOSEE:
+        signalement_transition(
+            signalement=locked,
+            to_status=S.CONTACT_EN_COURS,
+            acting_user=acting_user,
+            reason=reason,
+        )
+    return locked
+
+
 def can_lead_to_case(signalement):
     """Whether the referral's status allows opening its accompagnement now."""
     table = TRANSITIONS.get(signalement.service, {})
