@@ -50,6 +50,7 @@ from django.db import transaction
 from django.db.models import BooleanField, CharField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.models import Entretien, PlageOuverture
 from outreach.models import Rappel
@@ -66,30 +67,11 @@ TEMPLATE = "outreach/rappel_j2"
 ENTRETIEN_LABEL = "cases.entretien"
 SIGNALEMENT_LABEL = "referrals.signalement"
 
-_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
 
 def french_moment(moment):
     """« mardi 12 mars à 14 h 00 », in Paris time."""
     local = timezone.localtime(moment)
-    return (
-        f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
-        f"à {local.hour} h {local.minute:02d}"
-    )
+    return f"{date_format(local, 'l j F')} à {local.hour} h {local.minute:02d}"
 
 
 @dataclasses.dataclass(frozen=True)
