@@ -3,6 +3,8 @@
 - `consent_revoked`: sent inside the revocation's transaction, so that what a higher app does
   about it (the cellule PDP withdraws the situation from every future agenda) commits or rolls
   back with the revocation itself.
+- `first_meeting_planned`: the same, when a case opened from a referral turns the referral's
+  proposed first meeting into an entretien (outreach moves the person's « manage » link to it).
 - Case panels: a higher app registers `panel(request, case)` in its `AppConfig.ready()`; it
   returns None (nothing to show to this user) or a dict with a `template` to include on the
   accompagnement page, and the context that template needs under `panel`.
@@ -12,6 +14,9 @@ from django.dispatch import Signal
 
 # Arguments: consentement, accompagnement, acting_user.
 consent_revoked = Signal()
+# Sent inside `case_open_from_signalement`'s transaction when the referral's proposed first
+# meeting became a planned entretien. Arguments: signalement, entretien, acting_user.
+first_meeting_planned = Signal()
 
 _case_panels = []
 

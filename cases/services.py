@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases.extensions import consent_revoked
+from cases.extensions import consent_revoked, first_meeting_planned
 from cases.models import (
     Accompagnement,
     Action,
@@ -164,7 +164,7 @@ def _plan_proposed_first_meeting(case, signalement, acting_user):
         return None
     if not ass.is_active or ass.unit_id != case.unit_id or ass.role != Role.ASS:
         return None
-    return entretien_schedule(
+    entretien = entretien_schedule(
         accompagnement=case,
         acting_user=acting_user,
         debut=signalement.rdv_debut,
@@ -172,6 +172,10 @@ def _plan_proposed_first_meeting(case, signalement, acting_user):
         duree_minutes=signalement.rdv_duree_minutes,
         ass=ass,
     )
+    first_meeting_planned.send(
+        sender=Entretien, signalement=signalement, entretien=entretien, acting_user=acting_user
+    )
+    return entretien
 
 
 # --- Guards ----------------------------------------------------------------------------------

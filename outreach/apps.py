@@ -6,9 +6,12 @@ class OutreachConfig(AppConfig):
     verbose_name = "Prise de rendez-vous et contacts"
 
     def ready(self):
-        from cases.extensions import register_case_panel
-        from outreach import panels
+        from cases.extensions import first_meeting_planned, register_case_panel
+        from outreach import booking, panels
         from referrals.hooks import register_referral_action
 
+        first_meeting_planned.connect(
+            booking.on_first_meeting_planned, dispatch_uid="outreach-manage-codes"
+        )
         register_case_panel(panels.case_panel)
         register_referral_action(panels.referral_action)

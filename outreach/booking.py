@@ -22,13 +22,23 @@ A booking spends the code (`access_code_use`) and issues a « manage » code bou
 meeting (`cases.entretien:<pk>` or `referrals.signalement:<pk>`), valid until the meeting
 starts, sent in the confirmation (SMS or e-mail with an ICS file). With it the person cancels
 (until `Motif.annulable_jusqu_heures` before) or moves (until `Motif.modifiable_jusqu_heures`
-before); a move revokes it and sends a new one. No clear code is written anywhere but in the
-message handed to the sender (masked in the `Message` row).
+before); a move revokes it and sends a new one. A cancellation revokes it too, tells the
+person (SMS or e-mail, with an ICS file that cancels the event) and hands them a fresh booking
+code bound to the same case or referral, so that they can book again at once (the cancelled page
+offers it, the message carries it). No clear code is written anywhere but in the message handed
+to the sender (masked in the `Message` row).
+
+One booking per link: booking a referral's first meeting revokes the referral's other booking
+codes, and a referral whose first meeting is booked opens no booking (`booking_context` is None:
+the person moves it with their « manage » code). When the ASS opens the case from the referral,
+the meeting becomes a planned entretien (`cases.extensions.first_meeting_planned`) and the
+person's « manage » codes follow it (`on_first_meeting_planned`).
 """
 
 import dataclasses
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -37,12 +47,12 @@ from cases import agenda
 from cases.availability import free_slots
 from cases.models import Accompagnement, CaseEvent, Entretien, Motif, PlageOuverture
 from cases.services import case_event_add
-from outreach import ics
+from outreach import ics, reminders
 from pdp import access_codes
 from pdp.access_codes import code_url
 from pdp.audit import audit
-from pdp.messaging import normalise_phone, send_email, send_sms
-from pdp.models import AccessCode, AuditLog, Role, Unit, User
+from pdp.messaging import send_email, send_sms
+from pdp.models import AccessCode, AuditLog, Message, Role, Unit, User
 from referrals import services as referral_services
 from referrals.models import Assure, Canal, ContactAttempt, Service, Signalement
 
@@ -53,7 +63,8 @@ SIGNALEMENT = "referrals.signalement"
 ACCOMPAGNEMENT = "cases.accompagnement"
 # What a public page offers: slots up to this far ahead (the motif's window may be shorter).
 NEXT_SLOTS_AFTER_CONFLICT = 6
-MOVED = "booking_moved"  # audit key counting the moves of a meeting (the ICS SEQUENCE)
+MOVED = "booking_moved"  # audit keys counting the moves and the cancellation of a meeting
+CANCELLED = "booking_cancelled"  # (the ICS SEQUENCE)
 
 SLOT_TAKEN = "Ce créneau vient d'être pris. Choisissez-en un autre."
 TOO_LATE_CANCEL = (
@@ -118,8 +129,18 @@ class Meeting:
     @property
     def sequence(self):
         return AuditLog.objects.filter(
-            object_type=self.kind, object_id=str(self.pk), changes__has_key=MOVED
+            object_type=self.kind, object_id=str(self.pk), changes__has_any_keys=[MOVED, CANCELLED]
         ).count()
+
+    @property
+    def reminder_channel(self):
+        """ "sms" or "email": how the 48-hour reminder would reach the person; None if neither."""
+        return reachable_by(self.assure)
+
+    @property
+    def reminder_ahead(self):
+        """Whether the 48-hour reminder is still to come (False once within 48 hours)."""
+        return self.debut - timezone.now() > reminders.LEAD_TIME
 
     def can_cancel(self, now=None):
         now = now or timezone.now()
@@ -195,8 +216,8 @@ def booking_context(*, code_row):
     referral = (
         referrals.filter(pk=referral_pk).first() if referral_pk else None
     ) or referrals.order_by("-pk").first()
-    if referral is None:
-        return None
+    if referral is None or (referral.rdv_debut is not None and referral.rdv_debut > timezone.now()):
+        return None  # nothing open, or its first meeting is booked: moved with the manage code
     staff = User.objects.filter(unit=referral.unit_id, role=Role.ASS, is_active=True)
     assigned = staff.filter(pk=referral.assigned_to_id).values_list("pk", flat=True)
     ass_ids = list(assigned) or list(staff.order_by("pk").values_list("pk", flat=True))
@@ -313,6 +334,25 @@ def meeting_for(*, code_row):
     return None
 
 
+def on_first_meeting_planned(sender, *, signalement, entretien, acting_user, **kwargs):
+    """The case opened from a referral turned its first meeting into `entretien`: the person's
+    « manage » codes bound to the referral now open the entretien (same link, same page)."""
+    moved = AccessCode.objects.filter(
+        purpose=AccessCode.Purpose.MANAGE,
+        object_type=SIGNALEMENT,
+        object_id=str(signalement.pk),
+        revoked_at__isnull=True,
+    ).update(object_type=ENTRETIEN, object_id=str(entretien.pk))
+    if moved:
+        audit(
+            user=acting_user,
+            action=AuditLog.Action.UPDATE,
+            obj=entretien,
+            assure_id=signalement.assure_id,
+            changes={"manage_codes": [f"{SIGNALEMENT}:{signalement.pk}", moved]},
+        )
+
+
 def _entretien_meeting(entretien):
     case = entretien.accompagnement
     return Meeting(
@@ -362,33 +402,33 @@ def _when(meeting):
     return f"{timezone.localtime(meeting.debut):%d/%m/%Y à %H:%M}".replace(":", " h ", 1)
 
 
+def reachable_by(assure):
+    """How a message about a meeting reaches the person: "sms" or "email" as for a reminder
+    (`reminders.choose_channel`: their preferred channel if usable, else the other), or None."""
+    return reminders.choose_channel(assure) or None
+
+
 def _confirm(*, meeting, code, template, headline):
-    """Send the confirmation by the person's preferred channel (SMS if they have a mobile
-    number and did not ask for e-mail, else e-mail); None if they can be reached by neither.
-    Sent once the transaction commits (pdp.messaging)."""
+    """Send the confirmation by the person's channel (`reachable_by`); None if they can be
+    reached by neither. Sent once the transaction commits (pdp.messaging)."""
     assure = meeting.assure
     link = code_url(code)
     phone = (meeting.unit.telephone or "").strip()
-    mobile = None
-    try:
-        mobile = normalise_phone(assure.telephone, mobile=True) if assure.telephone else None
-    except ValidationError:
-        mobile = None
-    prefers_email = assure.canal_prefere == Canal.EMAIL and assure.email
-    if mobile and not prefers_email:
+    channel = reachable_by(assure)
+    if channel == "sms":
         body = (
             f"{headline} avec le service social de l'Assurance Maladie le {_when(meeting)} "
             f"({meeting.mode_label.lower()}). Annuler ou déplacer : {link}"
         )
         return send_sms(
-            to=mobile,
+            to=assure.telephone,
             body=body,
             template=template,
             assure_id=assure.pk,
             obj=_record(meeting),  # the meeting: the reminders look for it
             secrets=[code],
         )
-    if assure.email:
+    if channel == "email":
         body = "\n".join(
             [
                 "Bonjour,",
@@ -415,6 +455,73 @@ def _confirm(*, meeting, code, template, headline):
     return None
 
 
+def _notify_cancelled(*, meeting, code):
+    """Tell the person their meeting is cancelled, with `code` (a fresh booking code) to book
+    another one, or the unit's phone number when there is none; None if they can be reached by
+    neither channel. The e-mail carries an ICS file that cancels the event in their calendar."""
+    assure = meeting.assure
+    phone = (meeting.unit.telephone or "").strip()
+    again = f"Pour prendre un autre rendez-vous : {code_url(code)}" if code else ""
+    if not again and phone:
+        again = f"Pour prendre un autre rendez-vous, appelez le {phone}."
+    channel = reachable_by(assure)
+    headline = (
+        f"Votre rendez-vous avec le service social de l'Assurance Maladie du {_when(meeting)}"
+        " est annulé."
+    )
+    secrets = [code] if code else []
+    if channel == "sms":
+        return send_sms(
+            to=assure.telephone,
+            body=f"{headline} {again}".strip(),
+            template="booking_cancelled",
+            assure_id=assure.pk,
+            obj=_record(meeting),
+            secrets=secrets,
+        )
+    if channel == "email":
+        lines = ["Bonjour,", "", headline, "", again]
+        if code and phone:
+            lines.append(f"Pour nous joindre : {phone}")
+        lines += ["", "Le service social de l'Assurance Maladie"]
+        return send_email(
+            to=assure.email,
+            subject=f"Rendez-vous du {_when(meeting)} annulé",
+            body="\n".join(lines),
+            template="booking_cancelled",
+            assure_id=assure.pk,
+            obj=_record(meeting),
+            secrets=secrets,
+            attachments=[("rendez-vous.ics", ics.meeting_ics(meeting), "text/calendar")],
+        )
+    return None
+
+
+def _issue_rebook_code(meeting):
+    """A booking code bound to the case or referral of a cancelled meeting, valid
+    BOOKING_LINK_DAYS, if it opens a booking; (None, "") otherwise (the case is closed…)."""
+    if meeting.kind == ENTRETIEN:
+        object_type = ACCOMPAGNEMENT
+        object_id = Entretien.objects.filter(pk=meeting.pk).values_list(
+            "accompagnement_id", flat=True
+        )[0]
+    else:
+        object_type, object_id = SIGNALEMENT, meeting.pk
+    row, code = access_codes.access_code_issue(
+        purpose=AccessCode.Purpose.BOOKING,
+        assure_id=meeting.assure.pk,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.BOOKING_LINK_DAYS),
+        object_type=object_type,
+        object_id=object_id,
+    )
+    if booking_context(code_row=row) is None:
+        access_codes.access_codes_revoke_for(
+            object_type=object_type, object_id=object_id, purpose=AccessCode.Purpose.BOOKING
+        )
+        return None, ""
+    return row, code
+
+
 def _issue_manage_code(meeting):
     row, code = access_codes.access_code_issue(
         purpose=AccessCode.Purpose.MANAGE,
@@ -432,6 +539,13 @@ class BookingResult:
     manage_row: AccessCode
     manage_code: str  # clear, to show once on the confirmation page; never stored
     message: object  # pdp.models.Message or None
+
+
+@dataclasses.dataclass
+class CancelResult:
+    meeting: Meeting  # as it was, marked cancelled
+    rebook_row: AccessCode | None  # a fresh booking code, if the case or referral opens one
+    message: object  # the cancellation notice (pdp.models.Message) or None
 
 
 # --- Services ----------------------------------------------------------------------------
@@ -469,12 +583,14 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
             else:
                 referral = context.signalement
                 if not referral_services.can_hand_over(referral):
+                    canal = link_channel(referral)
                     referral_services.contact_attempt_add(
                         signalement=referral,
                         acting_user=None,
-                        canal=assure.canal_prefere or Canal.SMS,
+                        canal=canal,
                         resultat=ContactAttempt.Resultat.JOINT,
-                        note="Rendez-vous pris en ligne par la personne.",
+                        note="Rendez-vous pris en ligne par la personne, avec le lien reçu par "
+                        f"{Canal(canal).label.lower()}.",
                     )
                 referral_services.signalement_hand_over(
                     signalement=referral,
@@ -504,11 +620,41 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
         assure_id=assure.pk,
         changes={"booking": [None, "réservé en ligne par la personne"], "debut": [None, debut]},
     )
+    if meeting.kind == SIGNALEMENT:  # one first meeting per referral: its other links die
+        access_codes.access_codes_revoke_for(
+            object_type=SIGNALEMENT, object_id=meeting.pk, purpose=AccessCode.Purpose.BOOKING
+        )
     manage_row, code = _issue_manage_code(meeting)
     message = _confirm(
         meeting=meeting, code=code, template="booking_confirmation", headline="Rendez-vous pris"
     )
     return BookingResult(meeting=meeting, manage_row=manage_row, manage_code=code, message=message)
+
+
+def link_channel(referral):
+    """The channel the person's booking link came by: the last SMS or e-mail link sent about
+    the referral, else a letter (`outreach.links`; a letter leaves no message row)."""
+    channel = (
+        Message.objects.filter(
+            object_type=SIGNALEMENT, object_id=str(referral.pk), template="outreach.booking_link"
+        )
+        .order_by("-pk")
+        .values_list("channel", flat=True)
+        .first()
+    )
+    return {Message.Channel.SMS: Canal.SMS, Message.Channel.EMAIL: Canal.EMAIL}.get(
+        channel, Canal.COURRIER
+    )
+
+
+def _revoke_codes(code_row, meeting):
+    """Revoke the meeting's codes, and those bound where `code_row` is (a referral, when the
+    meeting became an entretien of the case opened since)."""
+    access_codes.access_codes_revoke_for(object_type=meeting.kind, object_id=meeting.pk)
+    if (code_row.object_type, code_row.object_id) != (meeting.kind, str(meeting.pk)):
+        access_codes.access_codes_revoke_for(
+            object_type=code_row.object_type, object_id=code_row.object_id
+        )
 
 
 def _record(meeting):
@@ -521,7 +667,8 @@ def booking_cancel(*, code_row, reason=""):
     """Cancel the meeting of a manage code (until `annulable_jusqu_heures` before it): the
     entretien is « annulé » / the referral's proposed meeting is removed and the referral
     goes back to « contact en cours »; an event on the case or referral timeline; the
-    meeting's manage codes are revoked. Returns the meeting as it was."""
+    meeting's manage codes are revoked; the person is told, with a fresh booking code when the
+    case or referral still opens a booking. Returns a `CancelResult`."""
     reason = " ".join((reason or "").split())[:CANCEL_REASON_MAX_LENGTH]
     meeting = meeting_for(code_row=code_row)
     if meeting is None or meeting.cancelled:
@@ -556,11 +703,13 @@ def booking_cancel(*, code_row, reason=""):
         action=AuditLog.Action.UPDATE,
         obj=_record(meeting),
         assure_id=meeting.assure.pk,
-        changes={"booking": ["réservé", "annulé en ligne par la personne"]},
+        changes={CANCELLED: "annulé en ligne par la personne"},
     )
-    access_codes.access_codes_revoke_for(object_type=meeting.kind, object_id=meeting.pk)
+    _revoke_codes(code_row, meeting)
     meeting.cancelled = True
-    return meeting
+    rebook_row, rebook_code = _issue_rebook_code(meeting)
+    message = _notify_cancelled(meeting=meeting, code=rebook_code)
+    return CancelResult(meeting=meeting, rebook_row=rebook_row, message=message)
 
 
 @transaction.atomic
@@ -617,7 +766,7 @@ def booking_move(*, code_row, debut):
         assure_id=meeting.assure.pk,
         changes={MOVED: "déplacé en ligne par la personne", "debut": [old, debut]},
     )
-    access_codes.access_codes_revoke_for(object_type=meeting.kind, object_id=meeting.pk)
+    _revoke_codes(code_row, meeting)
     meeting = _reload(meeting)
     manage_row, code = _issue_manage_code(meeting)
     message = _confirm(

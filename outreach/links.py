@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Accompagnement, CaseEvent
-from pdp.access_codes import access_code_issue, code_url, display
+from pdp.access_codes import access_code_issue, access_codes_revoke_for, code_url, display
 from pdp.audit import audit
 from pdp.messaging import normalise_phone, send_email, send_sms
 from pdp.models import AccessCode, AuditLog
@@ -210,8 +210,9 @@ def _record(*, context, channel, row, acting_user):
 def booking_link_send(*, assure, context, channel, acting_user):
     """Issue a booking code for `assure` bound to `context` (the Signalement or Accompagnement
     it is sent from), valid BOOKING_LINK_DAYS days, and send it by `channel` (sms / email /
-    courrier). Returns a `SentLink`; for a courrier its `pdf` is the letter to print. Raises a
-    French ValidationError when the person has no mobile, e-mail or postal address for the
+    courrier); the booking codes sent before from the same referral or case are revoked.
+    Returns a `SentLink`; for a courrier its `pdf` is the letter to print. Raises a French
+    ValidationError when the person has no mobile, e-mail or postal address for the
     channel; nothing is issued then."""
     if channel not in Channel.done:
         raise ValidationError("Canal d'envoi inconnu.", code="channel")
@@ -224,6 +225,13 @@ def booking_link_send(*, assure, context, channel, acting_user):
     if unit is None:
         raise ValidationError("Aucune unité : le lien ne peut pas être envoyé.", code="no_unit")
     expires_at = timezone.now() + datetime.timedelta(days=settings.BOOKING_LINK_DAYS)
+    # One live link per referral or case: the new one replaces those sent before.
+    access_codes_revoke_for(
+        object_type=context._meta.label_lower,
+        object_id=context.pk,
+        acting_user=acting_user,
+        purpose=AccessCode.Purpose.BOOKING,
+    )
     row, code = access_code_issue(
         purpose=AccessCode.Purpose.BOOKING,
         assure_id=assure.pk,

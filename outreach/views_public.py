@@ -28,7 +28,9 @@ from pdp.ratelimit import RATE_LIMIT_MESSAGE, access_code_lookup_allowed
 from referrals.models import Assure
 
 IDENTIFIED = "outreach_identified"  # pk of the code whose birth date was confirmed
-DONE = "outreach_meeting"  # the meeting just booked or moved: {"kind", "pk", "assure_id"}
+# The meeting just booked or moved: {"kind", "pk", "assure_id", "moved", "sent"} ("sent": the
+# confirmation's channel, "sms" / "email", or "" when the person has neither).
+DONE = "outreach_meeting"
 WEEKS = 9  # weeks a person can page through (the motif's window may end sooner)
 BIRTH_DATE_ERROR = "Cette date de naissance ne correspond pas. Vérifiez-la et réessayez."
 # The confirmations of the « Rappels » button (\u00a0: no-break space before « : »).
@@ -270,11 +272,17 @@ def booking_page(request):
     return _done(request, result)
 
 
-def _done(request, result):
+def _done(request, result, *, moved=False):
     access_codes.session_forget(request)
     request.session.pop(IDENTIFIED, None)
     meeting = result.meeting
-    request.session[DONE] = {"kind": meeting.kind, "pk": meeting.pk, "assure_id": meeting.assure.pk}
+    request.session[DONE] = {
+        "kind": meeting.kind,
+        "pk": meeting.pk,
+        "assure_id": meeting.assure.pk,
+        "moved": moved,
+        "sent": result.message.channel if result.message is not None else "",
+    }
     return redirect("outreach:confirmation")
 
 
@@ -300,7 +308,12 @@ def confirmation(request):
     meeting = _done_meeting(request)
     if meeting is None:
         return _invalid()
-    return render(request, "outreach/public_confirmation.html", {"meeting": meeting})
+    entry = request.session[DONE]
+    return render(
+        request,
+        "outreach/public_confirmation.html",
+        {"meeting": meeting, "moved": entry.get("moved"), "sent": entry.get("sent")},
+    )
 
 
 @public
@@ -351,7 +364,7 @@ def manage_cancel(request):
             request, "outreach/public_manage.html", {"meeting": meeting, "form": form}, status=400
         )
     try:
-        meeting = booking.booking_cancel(code_row=row, reason=form.cleaned_data["reason"])
+        result = booking.booking_cancel(code_row=row, reason=form.cleaned_data["reason"])
     except ValidationError as exc:
         return render(
             request,
@@ -361,7 +374,20 @@ def manage_cancel(request):
         )
     access_codes.session_forget(request)
     request.session.pop(IDENTIFIED, None)
-    return render(request, "outreach/public_cancelled.html", {"meeting": meeting})
+    if result.rebook_row is not None:
+        # The person is identified: the fresh booking code opens the slots without asking
+        # their birth date again (the same code was sent to them to come back later).
+        access_codes.code_to_session(request, result.rebook_row)
+        request.session[IDENTIFIED] = result.rebook_row.pk
+    return render(
+        request,
+        "outreach/public_cancelled.html",
+        {
+            "meeting": result.meeting,
+            "rebook": result.rebook_row is not None,
+            "sent": result.message,
+        },
+    )
 
 
 @public
@@ -412,7 +438,7 @@ def manage_move(request):
             {"meeting": meeting, "form": CancelForm(), "error": exc.messages[0]},
             status=400,
         )
-    return _done(request, result)
+    return _done(request, result, moved=True)
 
 
 @public

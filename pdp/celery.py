@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "task": "referrals.tasks.scan_arrets_task",
         "schedule": crontab(hour=5, minute=30),
     },
+    # Deferred messages whose ETA task was lost (pdp.messaging.tasks).
+    "deliver-overdue-messages": {
+        "task": "pdp.messaging.tasks.deliver_overdue_messages",
+        "schedule": crontab(minute="7,22,37,52"),
+    },
     # Reminders 48 hours before meetings (outreach.reminders): each run sends what became due
     # in the last quarter of an hour; a run that overlaps the next one sends nothing twice.
     "send-reminders": {

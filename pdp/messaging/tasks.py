@@ -12,9 +12,18 @@ an ETA beyond the broker's visibility timeout (1 hour by default) gets the task 
 another worker; the claim makes those copies harmless. A copy that runs before ``send_after``
 (or the eager mode of development and tests, which ignores ETAs) sends nothing and leaves the
 message « différé ».
+
+A safety net, ``deliver_overdue_messages`` (every 15 minutes, ``pdp/celery.py``), catches a
+deferred message whose ETA task was lost (Redis restarted without persistence): one still
+« différé » ``OVERDUE_AFTER`` past its time is delivered then. A message stored without secrets
+is sent as stored; one whose code is masked cannot be (the clear text only lived in the lost
+task) and is marked « échec », « Texte en clair indisponible », for the staff to send a new
+link. Messages « en attente » (not deferred) are left to their task, which may be queued behind
+a large campaign.
 """
 
 import base64
+import datetime
 import logging
 
 from celery import shared_task
@@ -32,6 +41,9 @@ from pdp.models import Message
 logger = logging.getLogger("pdp.messaging")
 
 ERROR_MAX_LENGTH = Message._meta.get_field("error").max_length
+# Past its time by this much, a deferred message's own task is taken for lost.
+OVERDUE_AFTER = datetime.timedelta(hours=2)
+SWEEP_BATCH = 500
 
 
 def _claim(message_id, now):
@@ -103,3 +115,23 @@ def deliver_message(message_id, clear=None, attachments=()):
     )
     logger.info("Message %s (%s) sent", message.pk, message.template)
     return "sent"
+
+
+@shared_task(time_limit=600, soft_time_limit=540, ignore_result=True)
+def deliver_overdue_messages(now=None):
+    """Deliver the deferred messages whose time passed more than OVERDUE_AFTER ago (their ETA
+    task was lost), SWEEP_BATCH at most per run; returns {"sent": n, "failed": n, …}. Each goes
+    through ``deliver_message``'s claim: a late ETA task or a second sweep sends nothing twice."""
+    now = now or timezone.now()
+    overdue = (
+        Message.objects.filter(status=Message.Status.DEFERRED, send_after__lte=now - OVERDUE_AFTER)
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    outcome = {}
+    for message_id in list(overdue):
+        result = deliver_message(message_id)
+        outcome[result] = outcome.get(result, 0) + 1
+    if outcome:
+        logger.info("Overdue messages delivered: %s", outcome)
+    return outcome

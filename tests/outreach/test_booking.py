@@ -84,9 +84,18 @@ def test_booking_without_a_case_proposes_the_first_meeting_on_the_referral(
     assert result.manage_code not in message.body
     assert "••••••••" in message.body
     assert any(f"/r/{result.manage_code}/" in sms.body for sms in outbox)
-    # The booking code is spent: a second booking with it is refused.
+    # The booking code is spent, and the referral whose first meeting is booked opens no
+    # booking any more (the person moves it with the manage code): a second one is refused.
+    assert booking.booking_context(code_row=row) is None
     with pytest.raises(ValidationError):
-        book(row, debut=TUESDAY_9 + datetime.timedelta(hours=1))
+        booking.booking_book(
+            code_row=row,
+            assure=referral.assure,
+            ass=booking_ass,
+            debut=TUESDAY_9 + datetime.timedelta(hours=1),
+            motif=booking.motif_named(booking.MOTIF_FIRST),
+            mode="sur_place",
+        )
 
 
 def test_booking_with_an_open_case_plans_an_entretien_with_the_referent(

@@ -197,7 +197,8 @@ def test_the_person_turns_the_reminders_off_then_on_again(client, manage_code, p
     page = identify(client, manage_code)
     assert page.redirect_chain[-1][0] == reverse("outreach:manage")
     text = page.content.decode()
-    assert "Vous recevrez un rappel 48&nbsp;heures avant le rendez-vous." in text
+    # Tuesday 9:00 seen on Monday 8:00: the reminder's time has passed, nothing is promised.
+    assert "moins de 48&nbsp;heures&nbsp;: vous ne recevrez pas d'autre rappel" in text
     assert "Ne plus recevoir de rappels" in text
 
     off = client.post(reverse("outreach:reminders_toggle"), {"rappels": "0"}, follow=True)
@@ -229,6 +230,23 @@ def test_the_person_turns_the_reminders_off_then_on_again(client, manage_code, p
     assert _reminder_logs(person).latest("pk").changes == {"rappels": [False, True]}
     # The message is shown once.
     assert "à nouveau un rappel" not in client.get(reverse("outreach:manage")).content.decode()
+
+
+def test_the_manage_page_promises_a_reminder_only_when_one_can_come(
+    client, issue_booking_code, referral, person
+):
+    from tests.outreach.test_booking import book
+
+    row, _code = issue_booking_code(referral)
+    later = book(row, debut=TUESDAY_9 + datetime.timedelta(days=7)).manage_code
+    text = identify(client, later).content.decode()
+    assert "Vous recevrez un rappel par SMS 48&nbsp;heures avant le rendez-vous." in text
+
+    person.telephone = "02 35 11 22 33"  # a landline: no SMS, and no e-mail address
+    person.save()
+    text = client.get(reverse("outreach:manage")).content.decode()
+    assert "aucun rappel ne pourra vous être envoyé" in text
+    assert "Ne plus recevoir de rappels" not in text
 
 
 def test_an_unknown_value_changes_nothing(client, manage_code, person):

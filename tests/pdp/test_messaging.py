@@ -701,3 +701,23 @@ def test_the_admin_shows_the_log_but_not_the_text(client, admin_user):
     assert "+33612345678" in page
     assert "booking_link" in page
     assert "Texte-du-message-confidentiel" not in page
+
+
+@pytest.mark.django_db
+def test_the_sweep_delivers_a_deferred_message_whose_task_was_lost(sms_outbox):
+    from pdp.messaging.tasks import deliver_overdue_messages
+
+    with time_machine.travel(SATURDAY_NIGHT, tick=False):
+        plain = send_sms(to="0612345678", body="Rappel de rendez-vous", template="t")
+        coded = send_sms(to="0612345679", body=f"Code {CODE}", template="t", secrets=[CODE])
+    # Monday 09:00: one hour past the allowed time, the ETA tasks may still come.
+    assert deliver_overdue_messages(now=paris(2026, 3, 9, 9, 0)) == {}
+    # 10:30: lost. The plain one is sent as stored; the masked one cannot be, and says why.
+    with time_machine.travel(paris(2026, 3, 9, 10, 30), tick=False):
+        assert deliver_overdue_messages() == {"sent": 1, "failed": 1}
+        assert deliver_overdue_messages() == {}  # a second sweep: nothing left, nothing twice
+    plain.refresh_from_db()
+    coded.refresh_from_db()
+    assert plain.status == Message.Status.SENT
+    assert coded.status == Message.Status.FAILED and "Texte en clair" in coded.error
+    assert [sms.body for sms in sms_outbox] == ["Rappel de rendez-vous"]
