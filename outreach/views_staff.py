@@ -158,8 +158,10 @@ def _confirmation_text(result):
         )
     # No SMS at night, on Sundays or public holidays (pdp.messaging.quiet_hours).
     at = message.send_after
+    day, today = timezone.localdate(at), timezone.localdate()
+    when = {today: "aujourd'hui", today + datetime.timedelta(days=1): "demain"}.get(day)
     return (
-        f"La confirmation partira par SMS au {recipient} le {day_label(timezone.localdate(at))}"
+        f"La confirmation partira par SMS au {recipient} {when or 'le ' + day_label(day)}"
         f" à {time_label(at)} (pas de SMS la nuit, le dimanche ni les jours fériés)."
     )
 
@@ -173,6 +175,19 @@ def _booked_text(result):
         f"Rendez-vous pris pour {meeting.assure} le {day_label(timezone.localdate(meeting.debut))}"
         f" à {time_label(meeting.debut)} avec {meeting.ass} ({how}). "
         f"{_confirmation_text(result)}"
+    )
+
+
+def _proposed_text(signalement):
+    """The first meeting already proposed on the referral, in words, or ""."""
+    if signalement.rdv_debut is None:
+        return ""
+    at = signalement.rdv_debut
+    who = f" avec {signalement.rdv_ass}" if signalement.rdv_ass_id else ""
+    mode = f" ({signalement.get_rdv_mode_display().lower()})" if signalement.rdv_mode else ""
+    return (
+        f"Un premier rendez-vous est déjà proposé le {day_label(timezone.localdate(at))} à "
+        f"{time_label(at)}{who}{mode}."
     )
 
 
@@ -286,6 +301,7 @@ def book_for_signalement(request, pk):
             "error": error,
             "taken_days": _by_day(taken_slots, names),
             "recipient": staff_booking.confirmation_recipient(signalement.assure),
+            "proposed": _proposed_text(signalement),
         },
         status=status,
     )

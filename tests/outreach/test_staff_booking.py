@@ -152,6 +152,11 @@ def test_a_reached_person_gets_no_second_contact_attempt_and_a_new_booking_repla
     first = access_codes.access_code_lookup(code=sent_code())
     outbox.clear()
     later = TUESDAY_9 + datetime.timedelta(days=7)
+    page = text(client.get(page_url(referral)))
+    assert (
+        f"Un premier rendez-vous est déjà proposé le mardi 2 mars à 9{NBSP}h avec {ass} "
+        "(consultation sociale sur site)." in page
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(page_url(referral), slot(debut=later, ass=ass))
     assert response.status_code == 302
@@ -216,6 +221,14 @@ def test_an_sms_confirmation_at_night_says_when_it_will_go(
         f"La confirmation partira par SMS au 06 •• •• •• 78 le lundi 8 mars à 8{NBSP}h "
         "(pas de SMS la nuit, le dimanche ni les jours fériés)." in notice
     )
+    # Early on a weekday: it goes at 08:00 the same day.
+    frozen.move_to(datetime.datetime(2027, 3, 9, 6, 30, tzinfo=PARIS))
+    client.force_login(setup)  # the referral is hers now
+    response = client.post(
+        page_url(referral), slot(debut=TUESDAY_9 + datetime.timedelta(days=14), ass=setup)
+    )
+    notice = flash(response)[-1]  # the first one was not shown (no page read)
+    assert f"au 06 •• •• •• 78 aujourd'hui à 8{NBSP}h" in notice
 
 
 # --- Refusals -------------------------------------------------------------------------------
