@@ -57,10 +57,13 @@ from referrals.permissions import can_work_signalement
 CONFIRMATION_TEMPLATE = "booking_confirmation_staff"
 CONFIRMATION_HEADLINE = "Rendez-vous pris"
 PHONE_NOTE = "Rendez-vous pris au téléphone avec la personne."
-FORBIDDEN = "Vous ne travaillez pas ce signalement : vous ne pouvez pas y prendre de rendez-vous."
+NBSP = "\u00a0"
+FORBIDDEN = (
+    f"Vous ne travaillez pas ce signalement{NBSP}: vous ne pouvez pas y prendre de rendez-vous."
+)
 NOT_BOOKABLE = (
-    "Ce signalement n'est plus ouvert au service social d'une unité : aucun rendez-vous ne peut "
-    "y être pris."
+    f"Ce signalement n'est plus ouvert au service social d'une unité{NBSP}: aucun rendez-vous ne"
+    " peut y être pris."
 )
 UNKNOWN_MODE = "Choisissez une modalité proposée par les plages d'ouverture de cette ASS."
 
@@ -146,7 +149,7 @@ def _check_bookable(signalement, ass, mode, motif):
         or ass.unit_id != signalement.unit_id
     ):
         raise ValidationError(
-            {"ass": f"Choisissez une ASS en activité de l'unité « {signalement.unit} »."}
+            {"ass": f"Choisissez une ASS en activité de l'unité «{NBSP}{signalement.unit}{NBSP}»."}
         )
     context = first_meeting_context(signalement, [ass.pk], motif)
     if mode not in booking_modes(context) or not motif.allows(mode):

@@ -94,11 +94,15 @@ def send_link_case(request, pk):
 
 NBSP = "\u00a0"
 DAYS_PER_PAGE = 7  # days with free slots shown at once; « Créneaux suivants » for more
-CLOSED = "Ce signalement est clos : aucun rendez-vous ne peut plus y être pris."
-BAD_SLOT = "Ce créneau est illisible : choisissez un créneau dans la liste."
+CLOSED = f"Ce signalement est clos{NBSP}: aucun rendez-vous ne peut plus y être pris."
+BAD_SLOT = f"Ce créneau est illisible{NBSP}: choisissez un créneau dans la liste."
 BAD_ASS = (
-    "Cette ASS n'est pas une ASS en activité de l'unité : choisissez un créneau dans la liste."
+    f"Cette ASS n'est pas une ASS en activité de l'unité{NBSP}: choisissez un créneau dans la"
+    " liste."
 )
+# A slot's start is within the motif's window; far outside it is a mangled form, refused
+# before any date arithmetic (year 1 or 9999 would overflow).
+PLAUSIBLE = datetime.timedelta(days=400)
 BAD_MODE = "Choisissez une modalité parmi celles proposées."
 TAKEN = (
     f"Ce créneau vient d'être pris{NBSP}: choisissez-en un autre. Voici les suivants avec la même"
@@ -216,7 +220,7 @@ def _posted(request, staff):
         debut = datetime.datetime.fromisoformat(request.POST.get("debut", ""))
     except ValueError:
         raise ValidationError(BAD_SLOT) from None
-    if timezone.is_naive(debut):
+    if timezone.is_naive(debut) or abs(debut - timezone.now()) > PLAUSIBLE:
         raise ValidationError(BAD_SLOT)
     return ass, debut, mode
 

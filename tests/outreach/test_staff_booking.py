@@ -271,13 +271,26 @@ def test_a_slot_taken_meanwhile_shows_the_next_ones_and_changes_nothing(
         ({"debut": "mardi 9 h"}, "Ce créneau est illisible"),
         ({"debut": "2027-03-02T09:00:00"}, "Ce créneau est illisible"),  # no offset
         ({"debut": ""}, "Ce créneau est illisible"),
+        ({"debut": "0001-01-01T00:00:00+01:00"}, "Ce créneau est illisible"),
+        ({"debut": "9999-12-31T23:59:00-01:00"}, "Ce créneau est illisible"),
         ({"ass": "999999"}, "n'est pas une ASS en activité de l'unité"),
         ({"ass": "abc"}, "n'est pas une ASS en activité de l'unité"),
         ({"mode": "fax"}, "Choisissez une modalité"),
         ({"mode": "visio"}, "Choisissez une modalité proposée"),  # not in the ASS's ranges
         ({"debut": "2027-03-02T13:00:00+01:00"}, "Ce créneau vient d'être pris"),  # closed then
     ],
-    ids=["words", "naive", "empty", "unknown-ass", "not-a-number", "mode", "not-offered", "closed"],
+    ids=[
+        "words",
+        "naive",
+        "empty",
+        "year-1",
+        "year-9999",
+        "unknown-ass",
+        "not-a-number",
+        "mode",
+        "not-offered",
+        "closed",
+    ],
 )
 def test_a_mangled_post_shows_the_page_again_with_a_french_message(
     setup, client, conseiller, referral, bad, message
