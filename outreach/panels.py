@@ -1,5 +1,6 @@
 """Outreach's « Prise de rendez-vous » on the referral and case pages (registered in
-`OutreachConfig.ready`): a button to send the person a booking link, for whoever may."""
+`OutreachConfig.ready`): a button to send the person a booking link, for whoever may, and on
+an open referral a second one to book the first meeting for the person on the phone."""
 
 from django.urls import reverse
 
@@ -13,7 +14,11 @@ TEMPLATE = "outreach/staff_panel.html"
 def case_panel(request, case):
     if case.statut == CaseStatus.CLOTURE or not can_schedule_for_case(request.user, case):
         return None
-    return {"template": TEMPLATE, "url": reverse("outreach:send_link_case", args=[case.pk])}
+    return {
+        "template": TEMPLATE,
+        "url": reverse("outreach:send_link_case", args=[case.pk]),
+        "book_url": None,
+    }
 
 
 def referral_action(request, signalement):
@@ -22,4 +27,5 @@ def referral_action(request, signalement):
     return {
         "template": TEMPLATE,
         "url": reverse("outreach:send_link_signalement", args=[signalement.pk]),
+        "book_url": reverse("outreach:book_for_signalement", args=[signalement.pk]),
     }

@@ -203,14 +203,15 @@ def access_code_revoke(*, row, acting_user):
 @transaction.atomic
 def access_codes_revoke_for(*, object_type, object_id, acting_user=None, purpose=None):
     """Revoke every code bound to an object still unrevoked (a cancelled meeting's « manage »
-    codes; with `purpose`, only those of that purpose: the booking codes of a referral whose
-    meeting is booked). One audit row per code revoked; returns how many were."""
+    codes), or only those of `purpose` (one purpose, or several in a list, tuple or set) when
+    given. One audit row per code revoked; returns how many were."""
     now = timezone.now()
     pending = AccessCode.objects.select_for_update().filter(
         object_type=object_type, object_id=str(object_id), revoked_at__isnull=True
     )
     if purpose is not None:
-        pending = pending.filter(purpose=purpose)
+        purposes = [purpose] if isinstance(purpose, str) else list(purpose)
+        pending = pending.filter(purpose__in=purposes)
     rows = list(pending.only("pk", "assure_id"))
     AccessCode.objects.filter(pk__in=[row.pk for row in rows]).update(revoked_at=now)
     AuditLog.objects.bulk_create(

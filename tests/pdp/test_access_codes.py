@@ -217,6 +217,28 @@ def test_the_codes_of_an_object_are_revoked_together(ass):
     assert access_codes_revoke_for(object_type="cases.entretien", object_id=7) == 0
 
 
+def test_the_codes_of_an_object_are_revoked_for_one_purpose_only_when_asked():
+    booking, booking_code = issue(object_type="referrals.signalement", object_id=5)
+    manage, manage_code = issue(Purpose.MANAGE, object_type="referrals.signalement", object_id=5)
+    assert (
+        access_codes_revoke_for(
+            object_type="referrals.signalement", object_id=5, purpose=Purpose.BOOKING
+        )
+        == 1
+    )
+    assert access_code_lookup(code=booking_code) is None
+    assert access_code_lookup(code=manage_code) == manage
+    assert (
+        access_codes_revoke_for(
+            object_type="referrals.signalement",
+            object_id=5,
+            purpose=[Purpose.BOOKING, Purpose.MANAGE],
+        )
+        == 1
+    )
+    assert access_code_lookup(code=manage_code) is None
+
+
 # --- Birth date ------------------------------------------------------------------------------
 
 
