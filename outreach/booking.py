@@ -522,8 +522,9 @@ def _issue_rebook_code(meeting):
     return row, code
 
 
-def _issue_manage_code(meeting):
+def _issue_manage_code(meeting, acting_user=None):
     row, code = access_codes.access_code_issue(
+        acting_user=acting_user,
         purpose=AccessCode.Purpose.MANAGE,
         assure_id=meeting.assure.pk,
         expires_at=meeting.debut,

@@ -236,7 +236,7 @@ def booking_book_for_person(*, signalement, acting_user, ass, debut, mode):
     )
     manage_row = message = None
     if confirmation_recipient(meeting.assure) is not None:
-        manage_row, code = _issue_manage_code(meeting)
+        manage_row, code = _issue_manage_code(meeting, acting_user=acting_user)
         message = _confirm(
             meeting=meeting,
             code=code,

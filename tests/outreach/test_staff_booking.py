@@ -106,6 +106,7 @@ def test_a_conseiller_books_the_first_meeting_for_the_person_on_the_phone(
         "referrals.signalement",
         str(referral.pk),
     )
+    assert manage.created_by == conseiller  # the code issued on the phone names who did
     # The booking link sent earlier no longer books (it would replace this meeting).
     assert access_codes.access_code_lookup(code=old_code) is None
     old_row.refresh_from_db()
