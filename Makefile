@@ -37,10 +37,10 @@ run: install .env
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		echo "PostgreSQL + Redis : serveur web, worker et beat Celery (honcho)"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho -f Procfile.dev start; \
 	else \
 		echo "SQLite, tâches exécutées dans le processus web : http://127.0.0.1:$(PORT)"; \
-		DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+		DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
 	fi
 
 ## make test: install the test dependencies and run the whole suite (PostgreSQL when

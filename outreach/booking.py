@@ -51,7 +51,7 @@ from outreach import ics, reminders
 from pdp import access_codes
 from pdp.access_codes import code_url
 from pdp.audit import audit
-from pdp.messaging import send_email, send_sms
+from pdp.messaging import quiet_hours, send_email, send_sms
 from pdp.models import AccessCode, AuditLog, Message, Role, Unit, User
 from referrals import services as referral_services
 from referrals.models import Assure, Canal, ContactAttempt, Service, Signalement
@@ -402,10 +402,16 @@ def _when(meeting):
     return f"{timezone.localtime(meeting.debut):%d/%m/%Y à %H:%M}".replace(":", " h ", 1)
 
 
-def reachable_by(assure):
+def reachable_by(assure, now=None):
     """How a message about a meeting reaches the person: "sms" or "email" as for a reminder
-    (`reminders.choose_channel`: their preferred channel if usable, else the other), or None."""
-    return reminders.choose_channel(assure) or None
+    (`reminders.choose_channel`: their preferred channel if usable, else the other), or None.
+    While SMS wait (night, Sunday, public holiday) an e-mail goes instead when the person has
+    an address: they just booked, and the link to manage it should not wait for 08:00."""
+    channel = reminders.choose_channel(assure) or None
+    now = now or timezone.now()
+    if channel == "sms" and quiet_hours.next_allowed(now) > now and reminders.email_ok(assure):
+        return "email"
+    return channel
 
 
 def _confirm(*, meeting, code, template, headline):

@@ -139,7 +139,7 @@ def _sms_ok(assure):
     return True
 
 
-def _email_ok(assure):
+def email_ok(assure):
     try:
         validate_email((assure.email or "").strip())
     except ValidationError:
@@ -153,7 +153,7 @@ def choose_channel(assure):
     order = [Rappel.Channel.SMS, Rappel.Channel.EMAIL]
     if assure.canal_prefere == Canal.EMAIL:
         order.reverse()
-    usable = {Rappel.Channel.SMS: _sms_ok, Rappel.Channel.EMAIL: _email_ok}
+    usable = {Rappel.Channel.SMS: _sms_ok, Rappel.Channel.EMAIL: email_ok}
     return next((channel for channel in order if usable[channel](assure)), "")
 
 

@@ -282,6 +282,12 @@ def _done(request, result, *, moved=False):
         "assure_id": meeting.assure.pk,
         "moved": moved,
         "sent": result.message.channel if result.message is not None else "",
+        # A deferred SMS (no e-mail address to send instead): when it will go.
+        "later": (
+            result.message.send_after.timestamp()
+            if result.message is not None and result.message.send_after is not None
+            else None
+        ),
     }
     return redirect("outreach:confirmation")
 
@@ -302,6 +308,15 @@ def _done_meeting(request):
     return booking.meeting_for(code_row=fake)
 
 
+def _later(timestamp):
+    if not isinstance(timestamp, int | float):
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 @public
 @require_http_methods(["GET", "HEAD"])
 def confirmation(request):
@@ -312,7 +327,12 @@ def confirmation(request):
     return render(
         request,
         "outreach/public_confirmation.html",
-        {"meeting": meeting, "moved": entry.get("moved"), "sent": entry.get("sent")},
+        {
+            "meeting": meeting,
+            "moved": entry.get("moved"),
+            "sent": entry.get("sent"),
+            "later": _later(entry.get("later")),
+        },
     )
 
 

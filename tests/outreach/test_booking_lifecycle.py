@@ -147,3 +147,32 @@ def test_the_manage_link_follows_the_meeting_into_the_case(
     context = booking.booking_context(code_row=cancelled.rebook_row)
     assert context.accompagnement == case
     assert context.motif.label == booking.MOTIF_FOLLOW_UP
+
+
+def test_a_night_booking_is_confirmed_by_email_rather_than_an_sms_at_8(
+    issue_booking_code, referral, person, frozen, django_capture_on_commit_callbacks
+):
+    person.email = "marie@exemple.fr"
+    person.save()
+    frozen.move_to(TUESDAY_9.replace(day=1, hour=6))  # Monday 06:00: no SMS before 08:00
+    row, _ = issue_booking_code(referral)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = book(row)
+    assert result.message.channel == Message.Channel.EMAIL
+    result.message.refresh_from_db()
+    assert result.message.status == Message.Status.SENT
+    assert outbox == [] and len(mail.outbox) == 1
+
+
+def test_without_an_email_the_confirmation_page_says_when_the_sms_will_go(
+    client, issue_booking_code, referral, frozen
+):
+    frozen.move_to(TUESDAY_9.replace(day=1, hour=6))
+    row, code = issue_booking_code(referral)
+    client.get(f"/r/{code}/")
+    client.post(reverse("outreach:identify"), {"jour": 12, "mois": 5, "annee": 1985})
+    t = int(TUESDAY_9.timestamp())
+    client.post(reverse("outreach:booking"), {"mode": "sur_place", "t": t})
+    page = client.get(reverse("outreach:confirmation")).content.decode()
+    assert "Vous recevrez un SMS de confirmation le lundi 1 mars à partir de 8&nbsp;h" in page
+    assert Message.objects.get(template="booking_confirmation").status == Message.Status.DEFERRED

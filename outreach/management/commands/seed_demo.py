@@ -16,7 +16,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from coordination.demo import seed_cellules
-from outreach.demo import seed_outreach
+from outreach.demo import seed_demo_emails, seed_outreach
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -136,6 +136,7 @@ class Command(BaseCommand):
             created = self._people(region, cpams, users)
             seed_cellules(region=region, units=units, users=users)
             seed_outreach(users)
+            seed_demo_emails(users)
         self._print_summary(created)
 
     def _reference_data(self):
