@@ -201,6 +201,7 @@ class CaseEvent(models.Model):
         REOPENED = "reopened", "Réouverture"
         SHARE = "share", "Partage"
         CELLULE = "cellule", "Cellule PDP"
+        COLLECTIVE = "collective", "Action collective"
 
     accompagnement = models.ForeignKey(
         Accompagnement,

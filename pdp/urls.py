@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("referrals.urls")),
     path("", include("cases.urls")),
     path("cellule/", include("coordination.urls")),
+    path("actions-collectives/", include("collective.urls")),
     path("", include("outreach.urls")),
 ]

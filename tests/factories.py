@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from cases import models as cm
+from collective import models as colm
 from coordination import models as co
 from pdp import models as pm
 from pdp.identifiers import nir_key
@@ -267,3 +268,30 @@ class ReunionFactory(factory.django.DjangoModelFactory):
     debut = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=7))
     lieu = "Salle du conseil, CARSAT"
     created_by = factory.SubFactory(UserFactory, coordinateur=True)
+
+
+class ActionCollectiveFactory(factory.django.DjangoModelFactory):
+    """An ISIC led by an ASS of a unit, in projet; `type` by code (« isic », « webinaire »…)."""
+
+    class Meta:
+        model = colm.ActionCollective
+        skip_postgeneration_save = True
+
+    type = factory.LazyFunction(lambda: colm.ActionType.objects.get(code="isic"))
+    titre = factory.Sequence(lambda n: f"Groupe n° {n}")
+    animateur = factory.SubFactory(UserFactory, ass=True)
+    unit = factory.LazyAttribute(lambda o: o.animateur.unit)
+    region = factory.LazyAttribute(lambda o: o.animateur.unit.region)
+    created_by = factory.LazyAttribute(lambda o: o.animateur)
+    capacite = 10
+
+
+class SeanceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = colm.Seance
+
+    action = factory.SubFactory(ActionCollectiveFactory)
+    debut = factory.Sequence(
+        lambda n: timezone.now().replace(microsecond=0) + datetime.timedelta(days=7 * (n + 1))
+    )
+    lieu = "Salle de réunion de l'agence"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("pdp", "referrals", "cases", "coordination", "outreach")
+APPS = ("pdp", "referrals", "cases", "coordination", "collective", "outreach")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 pytestmark = pytest.mark.skipif(

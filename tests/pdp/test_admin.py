@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from cases import models as cm
+from collective import models as colm
 from coordination import models as co
 from outreach import models as om
 from pdp import models as pm
@@ -53,6 +54,9 @@ REFERENCE_MODELS = [
     co.Instance,
     co.MembreInstance,
     co.TypeDecision,
+    colm.ActionType,
+    colm.Theme,
+    colm.ParticipantStatus,
 ]
 PERSONAL_MODELS = [
     rm.Assure,
@@ -94,6 +98,14 @@ CASE_CONTENT_MODELS = [
     co.Addendum,
     co.ReunionEvent,
     om.Rappel,  # a meeting's reminders: seen with the meeting, never edited by hand
+    # Collective actions: their participants say something about health (the themes); managed
+    # in the application's pages only.
+    colm.ActionCollective,
+    colm.Seance,
+    colm.Validation,
+    colm.Participant,
+    colm.Presence,
+    colm.ActionEvent,
 ]
 
 
@@ -225,6 +237,16 @@ def make_record(model):
         return InstanceFactory(units=[UnitFactory()])
     if model is co.MembreInstance:
         return MembreFactory()
+    if model is colm.ActionType:
+        n = colm.ActionType.objects.count()
+        return colm.ActionType.objects.create(code=f"type{n}", label=f"Type {n}")
+    if model is colm.Theme:
+        return colm.Theme.objects.create(label=f"Thème {colm.Theme.objects.count()}")
+    if model is colm.ParticipantStatus:
+        n = colm.ParticipantStatus.objects.count()
+        return colm.ParticipantStatus.objects.create(
+            code=f"statut{n}", label=f"Statut {n}", classe="positive"
+        )
     if model is co.TypeDecision:
         return co.TypeDecision.objects.create(
             code=f"t{co.TypeDecision.objects.count()}", libelle="Autre"
@@ -258,7 +280,7 @@ def expected_assure_id(record):
 def test_every_domain_model_is_either_reference_data_personal_or_case_content():
     domain = {
         m
-        for label in ("pdp", "referrals", "cases", "coordination", "outreach")
+        for label in ("pdp", "referrals", "cases", "coordination", "collective", "outreach")
         for m in apps.get_app_config(label).get_models()
     }
     assert domain == {*REFERENCE_MODELS, *PERSONAL_MODELS, *CASE_CONTENT_MODELS}
@@ -987,6 +1009,21 @@ FRENCH_CHANGELISTS = {
         ["Libellé", "Code", "Ordre", "Met fin au suivi en cellule", "À représenter", "Actif"],
         ["actif"],
     ),
+    colm.ActionType: (
+        [
+            "Libellé",
+            "Code",
+            "Nombre minimal de séances",
+            "Validation de l'unité requise",
+            "Validation régionale requise",
+            "Inscription par la personne avec un code (invitation)",
+            "Questionnaire de fin d'action",
+            "Actif",
+        ],
+        ["actif"],
+    ),
+    colm.Theme: (["Libellé", "Actif"], ["actif"]),
+    colm.ParticipantStatus: (["Libellé", "Code", "Classe", "Occupe une place", "Ordre"], []),
 }
 
 
@@ -1044,7 +1081,7 @@ def test_the_user_page_is_in_french(client, administrateur, ass):
 
 def test_every_field_of_the_domain_has_a_french_label():
     """No label derived from an English field name (e.g. « created by »)."""
-    for label in ("pdp", "referrals", "cases", "coordination", "outreach"):
+    for label in ("pdp", "referrals", "cases", "coordination", "collective", "outreach"):
         for model in apps.get_app_config(label).get_models():
             for field in model._meta.get_fields():
                 if field.auto_created:

@@ -1,0 +1,287 @@
+"""Participants of a collective action: registration against capacity, the waitlist and its
+promotion, confirmation, cancellation, expiry (issue 11, item 2).
+
+Capacity is held by the database: a seat is taken with one conditional update —
+``UPDATE … SET places_prises = places_prises + 1 WHERE id = … AND (capacite IS NULL OR
+places_prises < capacite)`` — and a check constraint refuses ``places_prises > capacite``
+whatever the path. Two registrations racing for the last seat: the update of the second waits
+for the first's row lock, then finds no seat left and puts that person on the waitlist (or
+refuses when the action has none). A seat freed (cancellation, expiry) goes to the first
+waitlisted person (by registration time) as « à confirmer » until ``confirmer_avant``
+(``delai_confirmation_heures``); not confirmed by then, `participants_expire` (periodic)
+marks them « expiré » and offers the seat to the next one.
+
+Every change: an `ActionEvent` (without the person's name: the action's history is read by
+its animateurs), an audit row naming the person, and an event on the person's open
+accompagnement's timeline.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cases.models import Accompagnement, CaseEvent
+from cases.services import case_event_add
+from collective.models import (
+    ActionCollective,
+    ActionEvent,
+    ActionStatus,
+    Participant,
+    ParticipantSource,
+    ParticipantStatus,
+    StatusClass,
+)
+from collective.signals import participant_promoted
+from pdp.audit import audit
+from pdp.models import AuditLog
+
+INSCRIT = "inscrit"
+A_CONFIRMER = "a_confirmer"
+LISTE_ATTENTE = "liste_attente"
+PRESENT = "present"
+ANNULE = "annule"
+EXPIRE = "expire"
+
+CLOSED = {ActionStatus.TERMINEE, ActionStatus.ANNULEE}
+FULL = "L'action est complète et n'a pas de liste d'attente."
+
+
+def status(code):
+    return ParticipantStatus.objects.get(code=code)
+
+
+def _take_seat(action_id):
+    """Take one seat if one is free: True when taken (one conditional UPDATE)."""
+    return (
+        ActionCollective.objects.filter(pk=action_id)
+        .filter(Q(capacite__isnull=True) | Q(places_prises__lt=F("capacite")))
+        .update(places_prises=F("places_prises") + 1)
+        == 1
+    )
+
+
+def _free_seats(action_id, count=1):
+    if count:
+        ActionCollective.objects.filter(pk=action_id).update(
+            places_prises=F("places_prises") - count
+        )
+
+
+def _case_of(participant):
+    if participant.accompagnement_id:
+        return participant.accompagnement
+    return Accompagnement.objects.open().filter(assure_id=participant.assure_id).first()
+
+
+def record(participant, *, acting_user, summary, changes=None):
+    """The three traces of a change of `participant`: action history, audit, case timeline."""
+    action = participant.action
+    ActionEvent.objects.create(
+        action=action,
+        actor=acting_user,
+        kind="participant",
+        summary=summary,
+        changes={"participant": participant.pk, **(changes or {})},
+    )
+    audit(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        obj=participant,
+        assure_id=participant.assure_id,
+        changes={"statut": participant.statut.code, **(changes or {})},
+    )
+    case = _case_of(participant)
+    if case is not None:
+        case_event_add(
+            accompagnement=case,
+            acting_user=acting_user,
+            kind=CaseEvent.Kind.COLLECTIVE,
+            summary=f"{action.type} « {action.titre} » : {summary[:1].lower()}{summary[1:]}",
+            changes={"action_collective": action.pk, "participant": participant.pk},
+        )
+
+
+@transaction.atomic
+def participant_register(
+    *, action, assure, source, acting_user=None, accompagnement=None, accord=False
+):
+    """Register `assure` in `action`: a seat if one is free, else the waitlist (or a French
+    ValidationError when full without waitlist). Added by an ASS (`source` « ass »), the
+    person's agreement must be recorded (`accord`) and `accompagnement` is their open case.
+    Registering someone already in (not cancelled) changes nothing and returns their row."""
+    action = ActionCollective.objects.select_related("type").get(pk=action.pk)
+    if action.statut in CLOSED:
+        raise ValidationError("Cette action est terminée ou annulée : plus d'inscription.")
+    if source == ParticipantSource.ASS:
+        if not accord:
+            raise ValidationError(
+                {"accord": "Recueillez l'accord de la personne avant de l'inscrire."}
+            )
+        if accompagnement is None or accompagnement.assure_id != assure.pk:
+            raise ValueError("an ASS adds a person from their accompagnement")
+    existing = (
+        Participant.objects.select_for_update()
+        .select_related("statut")
+        .filter(action=action, assure=assure)
+        .first()
+    )
+    if existing is not None and existing.statut.classe != StatusClass.NEGATIVE:
+        return existing
+    if _take_seat(action.pk):
+        code = INSCRIT
+    elif action.liste_attente:
+        code = LISTE_ATTENTE
+    else:
+        raise ValidationError(FULL)
+    now = timezone.now()
+    fields = {
+        "statut": status(code),
+        "source": source,
+        "accompagnement": accompagnement,
+        "accord_le": now if accord else None,
+        "accord_par": acting_user if accord and acting_user is not None else None,
+        "confirmer_avant": None,
+        "created_by": acting_user
+        if acting_user is not None and acting_user.is_authenticated
+        else None,
+    }
+    if existing is not None:  # cancelled or expired before: registered again
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        existing.inscrit_le = now
+        existing.save()
+        participant = existing
+    else:
+        try:
+            with transaction.atomic():
+                participant = Participant.objects.create(action=action, assure=assure, **fields)
+        except IntegrityError:  # the same person registered at the same moment elsewhere
+            _free_seats(action.pk, 1 if code == INSCRIT else 0)
+            return Participant.objects.get(action=action, assure=assure)
+    participant.action = action
+    record(
+        participant,
+        acting_user=acting_user,
+        summary="Inscription" if code == INSCRIT else "Inscription sur liste d'attente",
+        changes={"source": source},
+    )
+    return participant
+
+
+def promote_next(action, now=None):
+    """Offer the free seats of `action` to the first waitlisted people (« à confirmer » until
+    now + delai_confirmation_heures). Inside the caller's transaction. Returns who."""
+    now = now or timezone.now()
+    promoted = []
+    while True:
+        candidate = (
+            Participant.objects.select_for_update(skip_locked=True)
+            .filter(action_id=action.pk, statut__code=LISTE_ATTENTE)
+            .order_by("inscrit_le", "pk")
+            .first()
+        )
+        if candidate is None or not _take_seat(action.pk):
+            break
+        candidate.statut = status(A_CONFIRMER)
+        candidate.confirmer_avant = now + datetime.timedelta(hours=action.delai_confirmation_heures)
+        candidate.save(update_fields=["statut", "confirmer_avant"])
+        candidate.action = action
+        record(
+            candidate,
+            acting_user=None,
+            summary="Place libérée proposée (à confirmer avant le "
+            f"{timezone.localtime(candidate.confirmer_avant):%d/%m/%Y à %H:%M})",
+        )
+        participant_promoted.send(sender=Participant, participant=candidate)
+        promoted.append(candidate)
+    return promoted
+
+
+@transaction.atomic
+def participant_cancel(*, participant, acting_user=None, reason=""):
+    """Cancel a registration: its seat (if it held one) goes to the waitlist."""
+    participant = (
+        Participant.objects.select_for_update()
+        .select_related("statut", "action__type")
+        .get(pk=participant.pk)
+    )
+    if participant.statut.classe == StatusClass.NEGATIVE:
+        return participant
+    held = participant.statut.compte
+    participant.statut = status(ANNULE)
+    participant.confirmer_avant = None
+    participant.save(update_fields=["statut", "confirmer_avant"])
+    if held:
+        _free_seats(participant.action_id)
+    record(
+        participant,
+        acting_user=acting_user,
+        summary="Inscription annulée" + (f" : {reason.strip()[:200]}" if reason.strip() else ""),
+    )
+    if held and participant.action.statut not in CLOSED:
+        promote_next(participant.action)
+    return participant
+
+
+@transaction.atomic
+def participant_confirm(*, participant, acting_user=None, now=None):
+    """« À confirmer » → « inscrit », before the deadline."""
+    now = now or timezone.now()
+    participant = (
+        Participant.objects.select_for_update()
+        .select_related("statut", "action")
+        .get(pk=participant.pk)
+    )
+    if participant.statut.code == INSCRIT:
+        return participant
+    if participant.statut.code != A_CONFIRMER or (
+        participant.confirmer_avant is not None and participant.confirmer_avant < now
+    ):
+        raise ValidationError(
+            "Cette place n'est plus réservée : le délai pour confirmer est passé."
+        )
+    participant.statut = status(INSCRIT)
+    participant.confirmer_avant = None
+    participant.save(update_fields=["statut", "confirmer_avant"])
+    record(participant, acting_user=acting_user, summary="Place confirmée")
+    return participant
+
+
+def participants_expire(now=None):
+    """The periodic job: « à confirmer » past `confirmer_avant` → « expiré », their seats to
+    the next on the waitlist. Safe with two workers (rows locked, skip_locked). Returns how
+    many expired."""
+    now = now or timezone.now()
+    expired = 0
+    with transaction.atomic():
+        rows = list(
+            Participant.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(statut__code=A_CONFIRMER, confirmer_avant__lt=now)
+            .select_related("action")
+        )
+        if not rows:
+            return 0
+        expired_status = status(EXPIRE)
+        by_action = {}
+        for participant in rows:
+            participant.statut = expired_status
+            participant.confirmer_avant = None
+            by_action.setdefault(participant.action_id, []).append(participant)
+        Participant.objects.bulk_update(rows, ["statut", "confirmer_avant"])
+        for action_id, participants in by_action.items():
+            _free_seats(action_id, len(participants))
+            for participant in participants:
+                record(participant, acting_user=None, summary="Place non confirmée à temps")
+            expired += len(participants)
+            action = participants[0].action
+            if action.statut not in CLOSED:
+                promote_next(action, now=now)
+    return expired
+
+
+def section_context(user, action):
+    """What the action page shows of its participants (filled by the participants pages)."""
+    return {}

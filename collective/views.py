@@ -1,0 +1,3 @@
+"""Staff pages of collective actions (filled in by the actions work)."""
+
+urlpatterns = []
