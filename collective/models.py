@@ -26,7 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from cases.models import Accompagnement
-from pdp.models import TEXT_MAX_LENGTH, PartnerContact, Region, Unit
+from pdp.models import TEXT_MAX_LENGTH, PartnerContact, Region, Role, Unit
 from referrals.models import Assure
 
 
@@ -78,11 +78,17 @@ class ActionStatus(models.TextChoices):
 
 class ActionQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Staff of the action's region see it (the calendar); participants are checked
-        separately (`collective.permissions`)."""
-        if not user.is_authenticated or user.region_id is None:
+        """Staff of the action's region see it (the calendar): the unit roles (whose region
+        is their unit's) and the regional manager; participants are checked separately
+        (`collective.permissions`). Other roles (médecin conseil, coordinators, partners,
+        administrators) see none."""
+        if not user.is_authenticated or user.is_admin:
             return self.none()
-        return self.filter(region_id=user.region_id)
+        if user.is_unit_member:
+            return self.filter(region__units=user.unit_id)
+        if user.role == Role.REGIONAL and user.region_id is not None:
+            return self.filter(region_id=user.region_id)
+        return self.none()
 
 
 class ActionCollective(models.Model):
