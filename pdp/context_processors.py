@@ -24,6 +24,13 @@ NAV_ITEMS = [
     # ASS and managers land on their situations presented (that page links their meetings).
     ("Cellule PDP", "coordination:saisine_list_unit", {Role.ASS, Role.MANAGER}),
     ("Cellule PDP", "coordination:mes_reunions", MEMBERS),
+    # The region's collective actions; the regional manager's only section (their home is
+    # its validation queue).
+    (
+        "Actions collectives",
+        "collective:action_list",
+        {Role.ASS, Role.CONSEILLER, Role.MANAGER, Role.REGIONAL},
+    ),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 
@@ -50,7 +57,7 @@ def is_cellule_member(user):
 def _allowed(user, url_name, roles):
     if url_name == "admin:index" and user.is_superuser:
         return True
-    if url_name.startswith("coordination:") and user.is_admin:
+    if url_name.startswith(("coordination:", "collective:")) and user.is_admin:
         return False  # the administrator sees no individual record
     if roles == MEMBERS:
         return user.role not in CELLULE_ROLES and is_cellule_member(user)

@@ -20,6 +20,9 @@ def home(request):
         return redirect("coordination:home")
     if not user.is_admin and user.role == Role.PARTENAIRE:
         return redirect("coordination:mes_reunions")
+    if not user.is_admin and user.role == Role.REGIONAL and user.region_id:
+        # Regional managers validate collective actions (issue 11); their indicators come later.
+        return redirect("collective:validation_queue")
     return render(request, "pdp/home.html")
 
 

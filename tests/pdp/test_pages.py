@@ -64,7 +64,7 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
     assert [i["label"] for i in nav_items_for(admin)] == ["Administration"]
     assert "Administration" not in [i["label"] for i in nav_items_for(medecin)]
     assert "Mon activité" not in [i["label"] for i in nav_items_for(medecin)]
-    assert nav_items_for(regional) == []
+    assert [i["label"] for i in nav_items_for(regional)] == ["Actions collectives"]
 
 
 # --- The home page is the role's working page --------------------------------------------
@@ -80,6 +80,7 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
         ("admin_user", "admin:index"),
         ("coordinateur", "coordination:home"),
         ("partenaire", "coordination:mes_reunions"),
+        ("regional", "collective:validation_queue"),
     ],
 )
 def test_the_home_page_opens_the_roles_working_page(client, request, persona, target):
@@ -95,7 +96,8 @@ def test_the_home_page_opens_the_roles_working_page(client, request, persona, ta
 
 @pytest.mark.parametrize("persona", ["regional"])
 def test_staff_without_individual_records_get_a_page_saying_what_is_coming(client, unit, persona):
-    user = UserFactory(**{persona: True}, region=unit.region)
+    # A regional manager without a region has no validation queue yet.
+    user = UserFactory(**{persona: True}, region=None)
     client.force_login(user)
     response = client.get(reverse("home"))
     assert response.status_code == 200
