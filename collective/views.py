@@ -297,6 +297,8 @@ def _detail_response(request, action, *, bound=None, status=200):
                 "problem": services.request_problem(action, level, count) if runs else "",
             }
         )
+        problem = levels[-1]["problem"]
+        levels[-1]["problem_inline"] = problem[:1].lower() + problem[1:]
     pending = []
     for validation in latest.values():
         if validation.statut != ValidationStatus.DEMANDEE:
@@ -328,6 +330,21 @@ def _detail_response(request, action, *, bound=None, status=200):
                     "form": form,
                 }
             )
+    requestable = [level for level in levels if runs and not level["problem"]]
+    settled = (ValidationStatus.APPROUVEE, ValidationStatus.DEMANDEE)
+    blocked = [
+        level
+        for level in levels
+        if runs
+        and level["problem"]
+        and action.statut not in services.CLOSED
+        and not (level["validation"] and level["validation"].statut in settled)
+    ]
+    waiting = ", ".join(
+        level["label"]
+        for level in levels
+        if level["validation"] and level["validation"].statut == ValidationStatus.DEMANDEE
+    )
     cancel_form = None
     if runs and action.statut not in services.CLOSED:
         cancel_form = bound["form"] if bound.get("step") == CANCEL else CancelForm()
@@ -343,6 +360,9 @@ def _detail_response(request, action, *, bound=None, status=200):
             action.validations.all(), key=lambda v: (v.demandee_le, v.pk), reverse=True
         ),
         "pending": pending,
+        "requestable": requestable,
+        "blocked": blocked,
+        "waiting": waiting if action.statut not in services.CLOSED else "",
         "steps": steps,
         "cancel_form": cancel_form,
         "co_animateurs": list(action.co_animateurs.all()),
@@ -602,7 +622,7 @@ def _queue_response(request, *, bound=None, status=200):
             "pending": pending,
             "decided": decided,
             "regional": regional,
-            "level_label": "régionale" if regional else "de l'unité",
+            "level_label": "régionales" if regional else "de l'unité",
             "tabs": _tabs(user, "queue"),
         },
         status=status,

@@ -15,6 +15,7 @@ from django.core.management import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
+from collective.demo import seed_collective
 from coordination.demo import seed_cellules
 from outreach.demo import seed_demo_emails, seed_outreach
 from pdp.identifiers import nir_key
@@ -135,6 +136,7 @@ class Command(BaseCommand):
             users = self._users(region, units)
             created = self._people(region, cpams, users)
             seed_cellules(region=region, units=units, users=users)
+            seed_collective(users)
             seed_outreach(users)
             seed_demo_emails(users)
         self._print_summary(created)
