@@ -19,8 +19,9 @@ region when both are required. Publishing and starting also need `min_seances` s
 for each required level, an approved last validation (`publish_problems`, the one list the page
 shows and the services enforce). A validation is asked by who runs the action once its
 sessions are planned (the validators judge a programme), and answered by a manager of the
-action's unit (unit) or the region's « Encadrement régional » (region); a refusal needs a
-comment and sends the action back to projet, from where the unit is asked again.
+action's unit (unit) or the region's « Encadrement régional » (region); when both are
+required, the unit's approval asks the region's at once (requested by the approver). A refusal
+needs a comment and sends the action back to projet, from where the unit is asked again.
 
 What may change when (`action_update`): everything while the action is a projet with no
 validation pending; once a validation is asked or given, what the validators approved — type,
@@ -681,7 +682,27 @@ def validation_approve(*, validation, acting_user, commentaire=""):
         summary += f"\u00a0: {commentaire}"
     _event(action, acting_user, "validation", summary, changes)
     _audit(acting_user, action, validation, changes)
+    if level == ValidationLevel.UNITE and action.type.validation_region:
+        _forward_to_region(action, acting_user)
     return validation
+
+
+def _forward_to_region(action, acting_user):
+    """The unit's approval asks the region's in the same step (« validated locally then
+    regionally »): nobody has to come back to ask it."""
+    region = Validation.objects.create(
+        action=action, niveau=ValidationLevel.REGION, demandee_par=acting_user
+    )
+    changes = {"validation": region.pk, "niveau": ValidationLevel.REGION}
+    _event(
+        action,
+        acting_user,
+        "validation",
+        "Validation de la région demandée (transmise par l'unité)",
+        changes,
+    )
+    _audit(acting_user, action, region, changes, kind=AuditLog.Action.CREATE)
+    return region
 
 
 @transaction.atomic

@@ -342,9 +342,8 @@ def test_the_whole_path_through_the_pages(client, action, ass, manager, regional
         {"retour": "file", f"{prefix}-commentaire": ""},
     )
     assert response.status_code == 302 and response.url == reverse("collective:validation_queue")
-    client.force_login(ass)
-    client.post(reverse("collective:validation_request", args=[action.pk, "region"]))
-    region = action.validations.get(niveau="region")
+    # The unit's approval asked the region's.
+    region = action.validations.get(niveau="region", statut=ValidationStatus.DEMANDEE)
     client.force_login(regional)
     home = client.get(reverse("home"))
     assert home.url == reverse("collective:validation_queue")

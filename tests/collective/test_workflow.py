@@ -67,9 +67,12 @@ def isic(ass):
 
 
 def _approve(action, level, user):
-    validation = services.validation_request(
-        action=action, acting_user=action.animateur, niveau=level
-    )
+    """Approve `level`, asking it first unless the unit's approval already did."""
+    validation = action.validations.filter(niveau=level, statut="demandee").first()
+    if validation is None:
+        validation = services.validation_request(
+            action=action, acting_user=action.animateur, niveau=level
+        )
     return services.validation_approve(validation=validation, acting_user=user)
 
 
@@ -280,7 +283,9 @@ def test_only_the_units_manager_approves_the_unit_and_the_regional_manager_the_r
     services.validation_approve(validation=validation, acting_user=manager, commentaire="Bien")
     with pytest.raises(ValidationError):  # answered once
         services.validation_approve(validation=validation, acting_user=manager)
-    region = services.validation_request(action=isic, acting_user=ass, niveau=REGION)
+    # The unit's approval asked the region's.
+    region = isic.validations.get(niveau=REGION, statut=ValidationStatus.DEMANDEE)
+    assert region.demandee_par == manager
     other_regional = UserFactory(regional=True, region=RegionFactory(code="ARA"))
     for user in (manager, other_regional):
         with pytest.raises(PermissionDenied):
@@ -313,7 +318,7 @@ def test_a_refusal_needs_a_comment_and_sends_the_action_back_to_projet(
 ):
     add_seances(isic, 3)
     _approve(isic, UNITE, manager)
-    region = services.validation_request(action=isic, acting_user=ass, niveau=REGION)
+    region = isic.validations.get(niveau=REGION, statut=ValidationStatus.DEMANDEE)
     with pytest.raises(ValidationError) as refused:
         services.validation_refuse(validation=region, acting_user=regional, commentaire="  ")
     assert "commentaire" in refused.value.message_dict
@@ -334,7 +339,7 @@ def test_a_refusal_needs_a_comment_and_sends_the_action_back_to_projet(
     services.action_publish(action=isic, acting_user=ass)
     summaries = list(isic.events.filter(kind="validation").values_list("summary", flat=True))
     assert any("refusée\u00a0: Préciser les partenaires" in s for s in summaries)
-    assert Validation.objects.filter(action=isic).count() == 4
+    assert Validation.objects.filter(action=isic).count() == 4  # unit, region, unit, region
 
 
 # --- Editing -------------------------------------------------------------------------------------
