@@ -397,6 +397,9 @@ def action_step(request, pk, step):
     if step not in STEPS and step != CANCEL:
         raise Http404("Étape inconnue.")
     action = _load(request.user, pk, can_run_action)
+    if action.statut in services.CLOSED:
+        messages.error(request, "L'action est terminée ou annulée\u00a0: elle ne change plus.")
+        return redirect(_detail_url(action))
     if step == CANCEL:
         form = CancelForm(request.POST)
         if form.is_valid():
@@ -556,6 +559,14 @@ def validation_decide(request, validation_pk, decision):
     user = request.user
     validation = _get_validation(user, validation_pk)
     from_queue = request.POST.get("retour") == "file"
+    if (
+        validation.statut != ValidationStatus.DEMANDEE
+        or validation.action.statut in services.CLOSED
+    ):
+        messages.error(request, "Cette demande de validation a déjà reçu une réponse.")
+        if from_queue:
+            return redirect("collective:validation_queue")
+        return redirect(_detail_url(validation.action, "validations"))
     refuse = decision == "refuser"
     form = CommentForm(request.POST, prefix=f"v{validation.pk}", required=refuse)
     if form.is_valid():

@@ -454,3 +454,28 @@ def test_the_navigation_offers_collective_actions_to_the_regions_staff(client, a
     assert "Actions collectives" not in [
         i["label"] for i in nav_items_for(UserFactory(coordinateur=True))
     ]
+
+
+def test_a_decision_on_an_answered_validation_or_a_step_on_a_closed_action_says_so(
+    client, action, ass, manager
+):
+    with_sessions(action)
+    validation = ask(action)
+    services.validation_approve(validation=validation, acting_user=manager)
+    client.force_login(manager)
+    response = client.post(
+        reverse("collective:validation_decide", args=[validation.pk, "refuser"]),
+        {"retour": "file", f"v{validation.pk}-commentaire": "Trop tard"},
+        follow=True,
+    )
+    assert "déjà reçu une réponse" in text(response)
+    validation.refresh_from_db()
+    assert validation.statut == ValidationStatus.APPROUVEE
+    services.action_cancel(action=action, acting_user=ass, reason="Abandon")
+    client.force_login(ass)
+    response = client.post(
+        reverse("collective:action_step", args=[action.pk, "annuler"]),
+        {"reason": "Encore"},
+        follow=True,
+    )
+    assert "terminée ou annulée" in text(response)
