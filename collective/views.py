@@ -95,6 +95,12 @@ def _get_action(user, pk, rule=None):
     return action
 
 
+def _decision_form_ids(validation, decision):
+    """The approve and refuse forms of a validation post the same field name (`v<pk>-…`)
+    under ids of their own."""
+    return {"prefix": f"v{validation.pk}", "auto_id": f"id_{decision}_%s"}
+
+
 def _errors(form):
     return " ".join(message for errors in form.errors.values() for message in errors)
 
@@ -305,8 +311,12 @@ def _detail_response(request, action, *, bound=None, status=200):
             continue
         validation.action = action
         if services.can_decide(user, validation):
-            form = CommentForm(prefix=f"v{validation.pk}")
-            refuse = CommentForm(prefix=f"v{validation.pk}", required=True)
+            form = CommentForm(
+                **_decision_form_ids(validation, "approuver"), label="Commentaire (facultatif)"
+            )
+            refuse = CommentForm(
+                **_decision_form_ids(validation, "refuser"), required=True, label="Motif du refus"
+            )
             if bound.get("validation") == validation.pk:
                 refuse = bound["form"]
             pending.append({"validation": validation, "approve": form, "refuse": refuse})
@@ -568,7 +578,12 @@ def validation_decide(request, validation_pk, decision):
             return redirect("collective:validation_queue")
         return redirect(_detail_url(validation.action, "validations"))
     refuse = decision == "refuser"
-    form = CommentForm(request.POST, prefix=f"v{validation.pk}", required=refuse)
+    form = CommentForm(
+        request.POST,
+        **_decision_form_ids(validation, decision),
+        required=refuse,
+        label="Motif du refus" if refuse else "Commentaire (facultatif)",
+    )
     if form.is_valid():
         service = services.validation_refuse if refuse else services.validation_approve
         done = apply_service(
@@ -615,10 +630,11 @@ def _queue_response(request, *, bound=None, status=200):
         .order_by("demandee_le", "pk")
     )
     for validation in pending:
-        prefix = f"v{validation.pk}"
-        validation.approve_form = CommentForm(prefix=prefix, label="Commentaire (facultatif)")
+        validation.approve_form = CommentForm(
+            **_decision_form_ids(validation, "approuver"), label="Commentaire (facultatif)"
+        )
         validation.refuse_form = bound.get(validation.pk) or CommentForm(
-            prefix=prefix, required=True, label="Motif du refus"
+            **_decision_form_ids(validation, "refuser"), required=True, label="Motif du refus"
         )
     decided = list(
         scope.exclude(statut=ValidationStatus.DEMANDEE)

@@ -7,7 +7,9 @@ axe-core and photographed. (The participants and their attendance: test_collecti
 """
 
 import datetime
+import importlib
 
+from django.apps import apps
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -24,7 +26,14 @@ def _logout(page):
         page.get_by_role("button", name="Se déconnecter").click()
 
 
+def _reference_data():
+    """The types, themes and statuses of the data migration: an earlier browser test's
+    truncation may have emptied their tables."""
+    importlib.import_module("collective.migrations.0002_reference_data").load(apps, None)
+
+
 def test_an_isic_goes_from_project_to_published(page, live_server):
+    _reference_data()
     unit = UnitFactory(name="Unité de Rouen")
     ass = UserFactory(
         ass=True, unit=unit, username="camille", first_name="Camille", last_name="Durand"
