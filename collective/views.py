@@ -319,7 +319,14 @@ def _detail_response(request, action, *, bound=None, status=200):
             )
             if bound.get("validation") == validation.pk:
                 refuse = bound["form"]
-            pending.append({"validation": validation, "approve": form, "refuse": refuse})
+            pending.append(
+                {
+                    "validation": validation,
+                    "label": services.LEVEL_LABELS[validation.niveau],
+                    "approve": form,
+                    "refuse": refuse,
+                }
+            )
     steps = []
     if runs:
         for slug in services.next_steps(action):
@@ -371,7 +378,7 @@ def _detail_response(request, action, *, bound=None, status=200):
         ),
         "pending": pending,
         "requestable": requestable,
-        "blocked": blocked,
+        "blocked": [] if waiting else blocked,
         "waiting": waiting if action.statut not in services.CLOSED else "",
         "steps": steps,
         "cancel_form": cancel_form,
