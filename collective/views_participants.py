@@ -377,9 +377,9 @@ def attendance_import(request, pk, seance_pk):
     action = get_action_for_user(user, pk, can_run_action)
     seance = get_object_or_404(action.seances, pk=seance_pk)
     seance.action = action
-    form = ImportForm(request.POST or None, request.FILES or None)
-    report = None
     posted = request.method == "POST"
+    form = ImportForm(request.POST, request.FILES) if posted else ImportForm()
+    report = None
     if not attendance.is_past(seance):
         refused = "La séance n'a pas encore eu lieu : importez les présences après."
     elif action.statut == ActionStatus.ANNULEE:

@@ -126,6 +126,10 @@ def migrate_isic(apps, schema_editor):
             )
         migrated.setdefault(action.pk, 0)
         migrated[action.pk] += 1
+        if CaseEvent.objects.filter(
+            accompagnement=case, kind="collective", changes__dispositif=dispositif.pk
+        ).exists():  # already taken over (the function run twice)
+            continue
         CaseEvent.objects.create(
             accompagnement=case,
             actor=None,
