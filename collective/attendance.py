@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from cases.models import CaseEvent
 from cases.services import case_event_add
@@ -44,6 +43,7 @@ from pdp.audit import audit
 from pdp.models import AuditLog
 
 COUNTED = (p.INSCRIT, p.A_CONFIRMER, p.PRESENT)
+french_day, french_time = p.french_day, p.french_time
 
 TIMELINE = {
     PresenceStatus.PRESENT: "présent·e à la séance du {day}",
@@ -51,17 +51,6 @@ TIMELINE = {
     PresenceStatus.ABSENT: "absent·e à la séance du {day}",
     "": "présence à la séance du {day} effacée",
 }
-
-
-def french_day(moment):
-    """« mardi 15 décembre 2026 » (Paris time)."""
-    return date_format(timezone.localtime(moment), "l j F Y")
-
-
-def french_time(moment):
-    """« 14 h 30 », « 9 h » (Paris time)."""
-    local = timezone.localtime(moment)
-    return f"{local.hour}\u00a0h" + (f"\u00a0{local.minute:02d}" if local.minute else "")
 
 
 def seance_label(seance):

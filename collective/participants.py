@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.models import Accompagnement, CaseEvent, CaseStatus
 from cases.services import case_event_add
@@ -48,6 +49,19 @@ EXPIRE = "expire"
 
 CLOSED = {ActionStatus.TERMINEE, ActionStatus.ANNULEE}
 FULL = "L'action est complète et n'a pas de liste d'attente."
+
+
+def french_day(moment):
+    """« mardi 15 décembre 2026 », « mardi 1er décembre 2026 » (Paris time)."""
+    local = timezone.localtime(moment)
+    day = "1er" if local.day == 1 else str(local.day)
+    return f"{date_format(local, 'l')} {day} {date_format(local, 'F Y')}"
+
+
+def french_time(moment):
+    """« 14 h 30 », « 9 h » (Paris time, non-breaking spaces)."""
+    local = timezone.localtime(moment)
+    return f"{local.hour}\u00a0h" + (f"\u00a0{local.minute:02d}" if local.minute else "")
 
 
 def status(code):
@@ -368,6 +382,11 @@ def section_context(user, action):
     groups = {classe: [] for _title, classe in SECTION_GROUPS}
     for row in rows:
         row.case = row.accompagnement or next(iter(row.assure.open_cases), None)
+        row.confirmer_label = (
+            f"{french_day(row.confirmer_avant)} à {french_time(row.confirmer_avant)}"
+            if row.confirmer_avant
+            else ""
+        )
         groups[row.statut.classe].append(row)
     waiting = groups[StatusClass.WAITING]
     for position, row in enumerate(waiting, start=1):

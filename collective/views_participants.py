@@ -180,7 +180,6 @@ def participant_add(request, pk):
             "accord_label": ACCORD_LABEL,
             "no_unit": action.unit_id is None and user.unit_id is None,
         },
-        status=400 if posted and form.errors else 200,
     )
 
 
@@ -243,7 +242,6 @@ def participant_cancel(request, pk, participant_pk):
             "participant": participant,
             "form": form,
         },
-        status=400 if posted and form.errors else 200,
     )
 
 
@@ -355,7 +353,6 @@ def attendance_grid(request, pk):
             "error": error,
             "cancelled": action.statut == ActionStatus.ANNULEE,
         },
-        status=400 if error else 200,
     )
 
 
@@ -429,7 +426,6 @@ def attendance_import(request, pk, seance_pk):
             "email_headers": attendance.EMAIL_HEADERS,
             "code_headers": attendance.CODE_HEADERS,
         },
-        status=400 if posted and form.errors else 200,
     )
 
 
