@@ -78,17 +78,17 @@ def attendance_record(*, seance, statuses, acting_user, summary=None):
     seance = Seance.objects.select_related("action__type").get(pk=seance.pk)
     action = seance.action
     if action.statut == ActionStatus.ANNULEE:
-        raise ValidationError("L'action est annulée : les présences ne se saisissent plus.")
+        raise ValidationError("L'action est annulée\u00a0: les présences ne se saisissent plus.")
     if not is_past(seance):
         raise ValidationError(
-            f"La séance du {french_day(seance.debut)} n'a pas encore eu lieu : "
+            f"La séance du {french_day(seance.debut)} n'a pas encore eu lieu\u00a0: "
             "les présences se saisissent après."
         )
     wanted = {}
     for key, value in statuses.items():
         value = (value or "").strip()
         if value and value not in PresenceStatus.values:
-            raise ValidationError(f"Présence inconnue : « {value[:30]} ».")
+            raise ValidationError(f"Présence inconnue\u00a0: «\u00a0{value[:30]}\u00a0».")
         try:
             wanted[int(key)] = value
         except (TypeError, ValueError):
@@ -101,7 +101,7 @@ def attendance_record(*, seance, statuses, acting_user, summary=None):
     }
     if set(wanted) - set(people):
         raise ValidationError(
-            "Un des participants n'est pas (ou plus) inscrit à cette action : "
+            "Un des participants n'est pas (ou plus) inscrit à cette action\u00a0: "
             "rechargez la page et recommencez."
         )
     existing = {row.participant_id: row for row in seance.presences.filter(participant__in=people)}
@@ -133,7 +133,7 @@ def attendance_record(*, seance, statuses, acting_user, summary=None):
         kind="presence",
         summary=summary
         or (
-            f"Présences de la séance du {day} : {counts['present']} présent·e(s), "
+            f"Présences de la séance du {day}\u00a0: {counts['present']} présent·e(s), "
             f"{counts['excuse']} excusé·e(s), {counts['absent']} absent·e(s)"
         ),
         changes={"seance": seance.pk, "modifiees": len(changed), **counts},
@@ -152,7 +152,8 @@ def attendance_record(*, seance, statuses, acting_user, summary=None):
                 accompagnement=case,
                 acting_user=acting_user,
                 kind=CaseEvent.Kind.COLLECTIVE,
-                summary=f"{action.type} « {action.titre} » : " + TIMELINE[new].format(day=day),
+                summary=f"{action.type} «\u00a0{action.titre}\u00a0»\u00a0: "
+                + TIMELINE[new].format(day=day),
                 changes={
                     "action_collective": action.pk,
                     "participant": participant.pk,
@@ -257,10 +258,12 @@ class Outcome:
 
     LABELS = {
         PRESENT: "Pointé·e présent·e",
-        INCONNU: "Inconnu·e : aucune personne inscrite ne correspond",
-        AMBIGU: "Ambigu : plusieurs personnes inscrites correspondent, à pointer à la main",
-        DOUBLON: "Doublon : déjà pointé·e par une ligne précédente",
-        NON_INSCRIT: "Reconnu·e mais pas inscrit·e (annulé·e ou en liste d'attente) : non pointé·e",
+        INCONNU: "Inconnu·e\u00a0: aucune personne inscrite ne correspond",
+        AMBIGU: "Ambigu\u00a0: plusieurs personnes inscrites correspondent, à pointer à la main",
+        DOUBLON: "Doublon\u00a0: déjà pointé·e par une ligne précédente",
+        NON_INSCRIT: (
+            "Reconnu·e mais pas inscrit·e (annulé·e ou en liste d'attente)\u00a0: non pointé·e"
+        ),
         SANS_IDENTIFIANT: "Ni e-mail ni code sur la ligne",
     }
 
@@ -310,6 +313,10 @@ def _delimiter(first_line):
     return ";" if first_line.count(";") >= first_line.count(",") and ";" in first_line else ","
 
 
+def _quoted(names):
+    return ", ".join(f"\u00ab\u00a0{name[:40]}\u00a0\u00bb" for name in names)
+
+
 def _mask(code):
     normal = access_codes.normalize(code)
     return f"{normal[:4]}-••••" if len(normal) > 4 else "••••"
@@ -337,7 +344,9 @@ def parse_attendance(data):
     if not data:
         raise ValidationError("Le fichier est vide.")
     if len(data) > MAX_IMPORT_BYTES:
-        raise ValidationError("Le fichier dépasse 2 Mo : est-ce bien l'export des présences ?")
+        raise ValidationError(
+            "Le fichier dépasse 2 Mo\u00a0: est-ce bien l'export des présences\u00a0?"
+        )
     text, encoding = decode(data)
     if "\x00" in text:
         raise ValidationError("Ce fichier n'est pas un fichier CSV (texte).")
@@ -357,14 +366,15 @@ def parse_attendance(data):
                 code_at = next((i for i, k in enumerate(keys) if k in _CODE_KEYS), None)
                 if email_at is None and code_at is None:
                     raise ValidationError(
-                        "La première ligne doit nommer une colonne « e-mail » (ou « email », "
-                        "« courriel ») ou « code » : colonnes trouvées "
-                        f"{', '.join(f'« {h[:40]} »' for h in header[:10]) or 'aucune'}."
+                        "La première ligne doit nommer une colonne «\u00a0e-mail\u00a0» "
+                        "(ou «\u00a0email\u00a0», «\u00a0courriel\u00a0») ou «\u00a0code\u00a0»"
+                        "\u00a0: colonnes trouvées "
+                        f"{_quoted(header[:10]) or 'aucune'}."
                     )
                 continue
             if len(rows) >= MAX_IMPORT_LINES:
                 raise ValidationError(
-                    f"Le fichier dépasse {MAX_IMPORT_LINES} lignes : découpez-le."
+                    f"Le fichier dépasse {MAX_IMPORT_LINES} lignes\u00a0: découpez-le."
                 )
 
             def cell(at, record=record):
@@ -447,7 +457,7 @@ def attendance_import(*, seance, data, acting_user):
             statuses=to_mark,
             acting_user=acting_user,
             summary=(
-                f"Import des présences de la séance du {french_day(seance.debut)} : "
+                f"Import des présences de la séance du {french_day(seance.debut)}\u00a0: "
                 f"{len(report.lines)} ligne(s), {report.count(Outcome.PRESENT)} pointée(s) "
                 f"présente(s), {len(report.lines) - report.count(Outcome.PRESENT)} non pointée(s)"
             ),

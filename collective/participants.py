@@ -114,7 +114,8 @@ def record(participant, *, acting_user, summary, changes=None):
             accompagnement=case,
             acting_user=acting_user,
             kind=CaseEvent.Kind.COLLECTIVE,
-            summary=f"{action.type} « {action.titre} » : {summary[:1].lower()}{summary[1:]}",
+            summary=f"{action.type} «\u00a0{action.titre}\u00a0»\u00a0: "
+            f"{summary[:1].lower()}{summary[1:]}",
             changes={"action_collective": action.pk, "participant": participant.pk},
         )
 
@@ -129,7 +130,7 @@ def participant_register(
     Registering someone already in (not cancelled) changes nothing and returns their row."""
     action = ActionCollective.objects.select_related("type").get(pk=action.pk)
     if action.statut in CLOSED:
-        raise ValidationError("Cette action est terminée ou annulée : plus d'inscription.")
+        raise ValidationError("Cette action est terminée ou annulée\u00a0: plus d'inscription.")
     if source == ParticipantSource.ASS:
         if not accord:
             raise ValidationError(
@@ -211,13 +212,14 @@ def participant_add_from_case(*, action, accompagnement, accord, acting_user):
     if not accord:
         raise ValidationError(
             {
-                "accord": "Cochez « La personne a donné son accord pour participer » : "
+                "accord": "Cochez «\u00a0La personne a donné son accord pour participer\u00a0»"
+                "\u00a0: "
                 "sans son accord, elle ne peut pas être inscrite."
             }
         )
     if accompagnement.statut == CaseStatus.CLOTURE:
         raise ValidationError(
-            "Cet accompagnement est clôturé : la personne ne peut pas être ajoutée."
+            "Cet accompagnement est clôturé\u00a0: la personne ne peut pas être ajoutée."
         )
     unit_id = action.unit_id or acting_user.unit_id
     if accompagnement.unit_id != unit_id:
@@ -291,7 +293,8 @@ def participant_cancel(*, participant, acting_user=None, reason=""):
     record(
         participant,
         acting_user=acting_user,
-        summary="Inscription annulée" + (f" : {reason.strip()[:200]}" if reason.strip() else ""),
+        summary="Inscription annulée"
+        + (f"\u00a0: {reason.strip()[:200]}" if reason.strip() else ""),
     )
     if held and participant.action.statut not in CLOSED:
         promote_next(participant.action)
@@ -313,7 +316,7 @@ def participant_confirm(*, participant, acting_user=None, now=None):
         participant.confirmer_avant is not None and participant.confirmer_avant < now
     ):
         raise ValidationError(
-            "Cette place n'est plus réservée : le délai pour confirmer est passé."
+            "Cette place n'est plus réservée\u00a0: le délai pour confirmer est passé."
         )
     participant.statut = status(INSCRIT)
     participant.confirmer_avant = None

@@ -60,10 +60,10 @@ def _seat_message(participant):
     name = participant.assure
     if participant.statut.code == p.LISTE_ATTENTE:
         return (
-            f"L'action est complète : {name} est inscrit·e sur la liste d'attente "
+            f"L'action est complète\u00a0: {name} est inscrit·e sur la liste d'attente "
             f"(position {p.waitlist_position(participant)}). Une place libérée lui sera proposée."
         )
-    return f"{name} est inscrit·e : une place lui est réservée."
+    return f"{name} est inscrit·e\u00a0: une place lui est réservée."
 
 
 # --- The participants page -------------------------------------------------------------------
@@ -144,7 +144,7 @@ def participant_add(request, pk):
     closed = action.statut in p.CLOSED
     if posted and closed:
         form.is_valid()
-        form.add_error(None, "Cette action est terminée ou annulée : plus d'inscription.")
+        form.add_error(None, "Cette action est terminée ou annulée\u00a0: plus d'inscription.")
     elif posted and form.is_valid():
         participant = apply_service(
             form,
@@ -192,7 +192,8 @@ class CancelForm(FrenchChoicesMixin, forms.Form):
         max_length=200,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Indiquez le motif de l'annulation."},
-        help_text="Par exemple : « ne souhaite plus participer », « reprise du travail ».",
+        help_text="Par exemple\u00a0: «\u00a0ne souhaite plus participer\u00a0», "
+        "«\u00a0reprise du travail\u00a0».",
     )
 
 
@@ -291,7 +292,9 @@ def attendance_grid(request, pk):
         }
         try:
             if action.statut == ActionStatus.ANNULEE:
-                raise ValidationError("L'action est annulée : les présences ne se saisissent plus.")
+                raise ValidationError(
+                    "L'action est annulée\u00a0: les présences ne se saisissent plus."
+                )
             if not seances:
                 raise ValidationError("Aucune séance n'a encore eu lieu.")
             with transaction.atomic():
@@ -360,7 +363,8 @@ class ImportForm(FrenchChoicesMixin, forms.Form):
     fichier = forms.FileField(
         label="Export des présences (CSV)",
         help_text="Fichier CSV exporté par l'outil de visioconférence, avec une ligne d'en-tête "
-        "et une colonne « e-mail » ou « code » (séparateur point-virgule ou virgule, "
+        "et une colonne «\u00a0e-mail\u00a0» ou «\u00a0code\u00a0» "
+        "(séparateur point-virgule ou virgule, "
         "encodage UTF-8 ou Windows-1252).",
         error_messages={
             "required": "Choisissez le fichier exporté par l'outil de visioconférence.",
@@ -378,9 +382,9 @@ def attendance_import(request, pk, seance_pk):
     form = ImportForm(request.POST, request.FILES) if posted else ImportForm()
     report = None
     if not attendance.is_past(seance):
-        refused = "La séance n'a pas encore eu lieu : importez les présences après."
+        refused = "La séance n'a pas encore eu lieu\u00a0: importez les présences après."
     elif action.statut == ActionStatus.ANNULEE:
-        refused = "L'action est annulée : les présences ne se saisissent plus."
+        refused = "L'action est annulée\u00a0: les présences ne se saisissent plus."
     else:
         refused = None
     if posted and refused:
@@ -390,7 +394,8 @@ def attendance_import(request, pk, seance_pk):
         upload = form.cleaned_data["fichier"]
         if upload.size > attendance.MAX_IMPORT_BYTES:
             form.add_error(
-                "fichier", "Le fichier dépasse 2 Mo : est-ce bien l'export des présences ?"
+                "fichier",
+                "Le fichier dépasse 2 Mo\u00a0: est-ce bien l'export des présences\u00a0?",
             )
         else:
             report = apply_service(

@@ -132,11 +132,11 @@ def test_each_step_is_on_the_case_timeline(action, ass):
         .order_by("at", "pk")
         .values_list("summary", flat=True)
     )
-    assert [s.split(" : ", 1)[1] for s in summaries(cases[0])] == [
+    assert [s.split("\u00a0: ", 1)[1] for s in summaries(cases[0])] == [
         "inscription",
-        "inscription annulée : Ne souhaite plus venir",
+        "inscription annulée\u00a0: Ne souhaite plus venir",
     ]
-    third_steps = [s.split(" : ", 1)[1] for s in summaries(cases[2])]
+    third_steps = [s.split("\u00a0: ", 1)[1] for s in summaries(cases[2])]
     assert third_steps[0] == "inscription sur liste d'attente"
     assert third_steps[1].startswith("place libérée proposée")
     assert third_steps[2] == "place confirmée"
@@ -151,7 +151,7 @@ def test_the_case_page_shows_the_collective_events(client, action, ass):
     assert response.status_code == 200
     text = response.content.decode()
     assert "Action collective" in text
-    assert f"« {action.titre} » : inscription" in text
+    assert f"«\u00a0{action.titre}\u00a0»\u00a0: inscription" in text
 
 
 # --- Two registrations racing for the last seat ----------------------------------------------
