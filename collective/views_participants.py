@@ -352,7 +352,7 @@ def attendance_grid(request, pk):
             "columns": columns,
             "rows": rows,
             "upcoming": upcoming,
-            "choices": [("", "—"), *PresenceStatus.choices],
+            "choices": [("", "Non renseigné"), *PresenceStatus.choices],
             "error": error,
             "cancelled": action.statut == ActionStatus.ANNULEE,
         },
