@@ -283,10 +283,12 @@ def attendance_grid(request, pk):
     posted = request.method == "POST"
     error = None
     if posted:
+        # A cell missing from the POST (a page loaded before someone was added) is left as is.
         values = {
             seance.pk: {
-                person.pk: request.POST.get(_cell_name(person.pk, seance.pk), "")
+                person.pk: request.POST[_cell_name(person.pk, seance.pk)]
                 for person in people
+                if _cell_name(person.pk, seance.pk) in request.POST
             }
             for seance in seances
         }
@@ -306,11 +308,13 @@ def attendance_grid(request, pk):
                 )
         except ValidationError as exc:
             error = " ".join(exc.messages)
-            recorded = {
-                (person_id, seance_id): value
-                for seance_id, column in values.items()
-                for person_id, value in column.items()
-            }
+            recorded.update(
+                {
+                    (person_id, seance_id): value
+                    for seance_id, column in values.items()
+                    for person_id, value in column.items()
+                }
+            )
         else:
             if changed:
                 messages.success(request, f"Présences enregistrées ({changed} modification(s)).")

@@ -352,3 +352,15 @@ def test_the_import_page_shows_the_report(client, webinar, session, ass):
     response = client.post(import_url(webinar, future), {"fichier": upload})
     assert response.status_code == 200
     assert not Presence.objects.filter(seance=future).exists()
+
+
+def test_a_cell_missing_from_the_post_is_left_as_is(client, action, seances, ass):
+    known = add(action)
+    attendance_record(seance=seances[0], statuses={known.pk: PRESENT}, acting_user=ass)
+    client.force_login(ass)
+    response = client.post(grid_url(action), {f"p{known.pk}_s{seances[1].pk}": ABSENT})
+    assert response.status_code == 302
+    assert dict(Presence.objects.values_list("seance_id", "statut")) == {
+        seances[0].pk: PRESENT,
+        seances[1].pk: ABSENT,
+    }
