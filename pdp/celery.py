@@ -34,4 +34,10 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.send_reminders",
         "schedule": crontab(minute="*/15"),
     },
+    # Seats offered from a collective action's waitlist and not confirmed in time
+    # (collective.participants.participants_expire): expired, offered to the next person.
+    "expire-collective-participants": {
+        "task": "collective.tasks.expire_participants",
+        "schedule": crontab(minute="3,18,33,48"),
+    },
 }
