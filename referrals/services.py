@@ -721,7 +721,11 @@ def signalement_create_on_request(
     motif = (motif or "").strip()
     if not motif:
         raise ValidationError({"motif": "Indiquez le motif du signalement (sans diagnostic)."})
-    assure = Assure.objects.select_for_update().select_related("cpam__region").get(pk=assure.pk)
+    assure = (
+        Assure.objects.select_for_update(of=("self",))
+        .select_related("cpam__region")
+        .get(pk=assure.pk)
+    )
     if (
         Signalement.objects.open().filter(assure=assure, service=Service.SOCIAL).exists()
         or hooks.open_case_of(assure) is not None
