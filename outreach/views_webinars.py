@@ -186,14 +186,9 @@ def webinar_register(request):
         result = webinars.webinar_register(code_row=row)
     except ValidationError as exc:
         return _page(request, state, error=exc.messages[0], status=400)
-    if result.participant.statut.code == "liste_attente":
-        text = (
-            f"Vous êtes sur la liste d'attente{NBSP}: nous vous préviendrons si une place se "
-            "libère."
-        )
-    else:
-        text = "Votre inscription est enregistrée."
-    messages.success(request, text + _sent(result.message))
+    # The page then says where the person stands (registered, waitlist): only the message.
+    if result.message is not None:
+        messages.success(request, _sent(result.message).strip())
     return redirect("outreach:webinar")
 
 

@@ -45,6 +45,16 @@ HEALTH_WORDS = ("santé", "médic", "maladie chronique", "cancer", "handicap", "
 CODE_RE = re.compile(r"/r/([0-9A-Z]{8})/")
 
 
+def load_collective_reference_data():
+    """The action types, themes and participant statuses of collective's data migration,
+    emptied by the truncation of transactional tests: loaded again."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("collective.migrations.0002_reference_data").load(apps, None)
+
+
 def code_of(text):
     return CODE_RE.search(text).group(1)
 
@@ -480,6 +490,7 @@ def test_the_beat_schedule_runs_the_webinar_messages_every_five_minutes():
 def test_two_workers_at_once_send_each_reminder_once(frozen, motifs, booking_ass):
     from tests.outreach.test_reminders import _race
 
+    load_collective_reference_data()
     action = ActionCollectiveFactory(
         type=ActionType.objects.get(code="webinaire"),
         animateur=booking_ass,
