@@ -7,11 +7,15 @@ class OutreachConfig(AppConfig):
 
     def ready(self):
         from cases.extensions import first_meeting_planned, register_case_panel
-        from outreach import booking, panels
+        from collective.signals import participant_promoted
+        from outreach import booking, panels, webinars
         from referrals.hooks import register_referral_action
 
         first_meeting_planned.connect(
             booking.on_first_meeting_planned, dispatch_uid="outreach-manage-codes"
+        )
+        participant_promoted.connect(
+            webinars.on_participant_promoted, dispatch_uid="outreach-webinar-promoted"
         )
         register_case_panel(panels.case_panel)
         register_referral_action(panels.referral_action)

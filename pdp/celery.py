@@ -34,4 +34,17 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.send_reminders",
         "schedule": crontab(minute="*/15"),
     },
+    # Seats offered from a collective action's waitlist and not confirmed in time
+    # (collective.participants.participants_expire): expired, offered to the next person.
+    "expire-collective-participants": {
+        "task": "collective.tasks.expire_participants",
+        "schedule": crontab(minute="3,18,33,48"),
+    },
+    # Webinars and information meetings (outreach.webinars): reminders the day before and one
+    # hour before (hence every 5 minutes), the « merci » after the last session; each message
+    # is a unique row claimed before sending, so an overlapping run sends nothing twice.
+    "send-webinar-messages": {
+        "task": "outreach.tasks.send_webinar_messages",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -98,6 +98,7 @@ CASE_CONTENT_MODELS = [
     co.Addendum,
     co.ReunionEvent,
     om.Rappel,  # a meeting's reminders: seen with the meeting, never edited by hand
+    om.RappelSeance,  # a webinar session's reminders: likewise
     # Collective actions: their participants say something about health (the themes); managed
     # in the application's pages only.
     colm.ActionCollective,
