@@ -7,11 +7,13 @@ class OutreachConfig(AppConfig):
 
     def ready(self):
         from cases.extensions import first_meeting_planned, register_case_panel
-        from outreach import booking, panels
+        from collective.signals import action_finished
+        from outreach import booking, panels, surveys
         from referrals.hooks import register_referral_action
 
         first_meeting_planned.connect(
             booking.on_first_meeting_planned, dispatch_uid="outreach-manage-codes"
         )
+        action_finished.connect(surveys.on_action_finished, dispatch_uid="outreach-surveys")
         register_case_panel(panels.case_panel)
         register_referral_action(panels.referral_action)

@@ -9,3 +9,19 @@ from outreach.reminders import reminders_send
 def send_reminders():
     """Every 15 minutes: the reminders 48 hours before meetings (``reminders_send``)."""
     return reminders_send()
+
+
+@shared_task(time_limit=600, soft_time_limit=540)
+def send_surveys():
+    """Daily: the survey invitations due, the pending ones, the reminders (``surveys_send``)."""
+    from outreach.surveys import surveys_send
+
+    return surveys_send()
+
+
+@shared_task(time_limit=300, soft_time_limit=240)
+def send_pending_surveys():
+    """After a collective action finished: its end-of-action invitations."""
+    from outreach.surveys import surveys_send_pending
+
+    return surveys_send_pending()

@@ -24,6 +24,7 @@ NAV_ITEMS = [
     # ASS and managers land on their situations presented (that page links their meetings).
     ("Cellule PDP", "coordination:saisine_list_unit", {Role.ASS, Role.MANAGER}),
     ("Cellule PDP", "coordination:mes_reunions", MEMBERS),
+    ("Enquêtes", "outreach:survey_results", {Role.MANAGER, Role.REGIONAL}),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 
