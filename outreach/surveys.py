@@ -483,10 +483,11 @@ class Cell:
     answers: int = 0
     invited: int = 0
     rates: list = dataclasses.field(default_factory=list)
+    suppressed: bool = False  # a total that would give away a hidden cell by difference
 
     @property
     def shown(self):
-        return self.answers >= SMALL_CELL
+        return self.answers >= SMALL_CELL and not self.suppressed
 
     @property
     def response_rate(self):
@@ -568,11 +569,14 @@ def tally(*, kind, region_id, month_from, month_to, unit_id=None, by=None, label
 
 
 def total(cells, label="Ensemble"):
-    """One cell summing `cells` (counts add up)."""
+    """One cell summing `cells` (counts add up). Hidden too when the hidden cells hold
+    between 1 and 9 answers together: the total minus the cells shown would give them."""
     first = cells[0] if cells else Cell(key=None, label=label)
+    hidden = sum(c.answers for c in cells if not c.shown)
     return Cell(
         key=None,
         label=label,
+        suppressed=0 < hidden < SMALL_CELL,
         answers=sum(c.answers for c in cells),
         invited=sum(c.invited for c in cells),
         rates=[

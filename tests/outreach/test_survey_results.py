@@ -108,12 +108,21 @@ def test_the_period_filters_by_month(client, rouen):
 
 def test_the_regional_manager_sees_each_unit_and_the_region(client, rouen, caen):
     barometer(rouen, 12)
-    barometer(caen, 4)
+    barometer(caen, 10)
     client.force_login(UserFactory(regional=True, region=rouen.region, unit=None))
     page = text(client.get(URL))
     assert "Unité de Rouen" in page and "Unité de Caen" in page and "Région" in page
-    assert "(12 sur 12)" in page and "(16 sur 16)" in page  # Rouen, then the region
-    assert page.count(HIDDEN) == 1  # Caen
+    assert "(12 sur 12)" in page and "(22 sur 22)" in page  # Rouen, then the region
+    assert HIDDEN not in page
+
+
+def test_a_total_that_would_give_a_hidden_unit_away_is_hidden(client, rouen, caen):
+    barometer(rouen, 12)
+    barometer(caen, 4)
+    client.force_login(UserFactory(regional=True, region=rouen.region, unit=None))
+    page = text(client.get(URL))
+    assert "(12 sur 12)" in page and "(16 sur 16)" not in page  # 16 − 12 would give Caen
+    assert page.count(HIDDEN) == 2
     unit_page = client.get(f"{URL}unite/{caen.pk}/")
     assert unit_page.status_code == 200 and HIDDEN in text(unit_page)
 
