@@ -249,33 +249,28 @@ def survey_text(invitation, url, *, reminder=False, expires_at=None):
         months = FOLLOW_UP_MONTHS[invitation.kind]
         subject = f"Service social de l'Assurance Maladie : où en êtes-vous {months} mois après ?"
     lead = "Rappel. " if reminder else ""
-    sms = f"{lead}{subject} Questionnaire anonyme, 2 minutes : {url}"
-    until = (
-        f"Ce lien est valable jusqu'au {date_format(timezone.localtime(expires_at), 'j F Y')}."
-        if expires_at
-        else ""
-    )
-    body = "\n".join(
-        line
-        for line in [
-            "Bonjour,",
-            "",
-            (
-                "Vous n'avez pas encore répondu : votre avis compte pour nous."
-                if reminder
-                else "Votre avis nous aide à améliorer le service rendu."
-            ),
-            "Le questionnaire prend deux minutes. Vos réponses sont anonymes : elles ne sont pas"
-            " reliées à votre nom ni à votre dossier.",
-            "",
-            f"Pour répondre : {url}",
-            until,
-            ("Ce lien remplace celui du premier message." if reminder else ""),
-            "",
-            SIGNATURE,
-        ]
-        if line is not None
-    )
+    stop = "" if subject.endswith("?") else "."
+    sms = f"{lead}{subject}{stop} Questionnaire anonyme, 2 minutes : {url}"
+    lines = [
+        "Bonjour,",
+        "",
+        (
+            "Vous n'avez pas encore répondu : votre avis compte pour nous."
+            if reminder
+            else "Votre avis nous aide à améliorer le service rendu."
+        ),
+        "Le questionnaire prend deux minutes. Vos réponses sont anonymes : elles ne sont pas"
+        " reliées à votre nom ni à votre dossier.",
+        "",
+        f"Pour répondre : {url}",
+    ]
+    if expires_at:
+        local = timezone.localdate(expires_at)
+        day = "1er" if local.day == 1 else str(local.day)
+        lines.append(f"Ce lien est valable jusqu'au {day} {date_format(local, 'F Y')}.")
+    if reminder:
+        lines.append("Ce lien remplace celui du premier message.")
+    body = "\n".join([*lines, "", SIGNATURE])
     return subject, sms, body
 
 
