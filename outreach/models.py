@@ -215,16 +215,33 @@ class SurveyInvitation(models.Model):
         db_index=False,  # the partial unique constraint starts with it
     )
     # What the answer will keep (copied at invitation time) and what the response rate counts.
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name="région"
+    )
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="unité",
     )
     categorie = models.CharField("catégorie d'issue", max_length=20, blank=True)
     action_type = models.ForeignKey(
-        ActionType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ActionType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="type d'action collective",
     )
     access_code = models.ForeignKey(
-        AccessCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        AccessCode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="code d'accès en cours",
     )
     channel = models.CharField("canal", max_length=10, blank=True)
     skipped_reason = models.CharField(
@@ -269,17 +286,32 @@ class SurveyAnswer(models.Model):
     answers as the codes were used); no time finer than the month.
     `tests/outreach/test_surveys.py` walks these fields."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField("identifiant", primary_key=True, default=uuid.uuid4, editable=False)
     questionnaire = models.ForeignKey(
-        Questionnaire, on_delete=models.PROTECT, related_name="answers"
+        Questionnaire,
+        on_delete=models.PROTECT,
+        related_name="answers",
+        verbose_name="questionnaire (version)",
     )
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name="région"
+    )
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="unité",
     )
     month = models.DateField("mois")
     action_type = models.ForeignKey(
-        ActionType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ActionType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="type d'action collective",
     )
     categorie = models.CharField("catégorie d'issue", max_length=20, blank=True)
     answers = models.JSONField("réponses")

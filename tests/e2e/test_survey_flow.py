@@ -15,21 +15,13 @@ from pdp import access_codes
 from pdp.models import AccessCode
 from tests.e2e.conftest import check_a11y, login, screenshot
 from tests.factories import AccompagnementFactory, AssureFactory, UnitFactory, UserFactory
+from tests.outreach.test_surveys import seed_questionnaires
 
 PHONE = {"width": 360, "height": 740}
 
 
-def _questionnaires():
-    """Loaded by a data migration, but emptied by the truncation of transactional tests."""
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("outreach.migrations.0003_surveys").seed_questionnaires(apps, None)
-
-
 def _closed_case():
-    _questionnaires()
+    seed_questionnaires()
     unit = UnitFactory(name="Unité de Rouen")
     ass = UserFactory(ass=True, unit=unit)
     day = datetime.date.today() - datetime.timedelta(days=7)

@@ -21,6 +21,13 @@ PASSWORD = "motdepasse-test"
 
 
 @pytest.fixture(autouse=True)
+def questionnaires(db):
+    from tests.outreach.test_surveys import seed_questionnaires
+
+    seed_questionnaires()
+
+
+@pytest.fixture(autouse=True)
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller

@@ -46,6 +46,20 @@ def frozen():
         yield traveller
 
 
+@pytest.fixture(autouse=True)
+def questionnaires(db):
+    """Loaded by a data migration, but emptied by the truncation of transactional tests."""
+    seed_questionnaires()
+
+
+def seed_questionnaires():
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("outreach.migrations.0003_surveys").seed_questionnaires(apps, None)
+
+
 @pytest.fixture
 def unit(db):
     return UnitFactory()
