@@ -456,3 +456,38 @@ def test_an_answer_month_is_the_first_of_a_month():
     assert SurveyAnswer._meta.get_field("month").get_internal_type() == "DateField"
     names = {c.name for c in SurveyAnswer._meta.constraints}
     assert "survey_answer_month_first" in names
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_invite_and_send_once(frozen, unit):
+    import threading
+
+    from django.db import connection
+
+    from pdp.models import Message
+
+    for _ in range(4):
+        closed(unit)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work():
+        try:
+            barrier.wait(timeout=5)
+            results.append(surveys.surveys_send())
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert sum(result["sent"] for result in results) == 4
+    assert SurveyInvitation.objects.count() == 4
+    assert Message.objects.count() == 4
+    assert AccessCode.objects.filter(purpose="survey").count() == 4
