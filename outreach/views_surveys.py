@@ -16,6 +16,7 @@ import re
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -213,6 +214,8 @@ def _scope(request, unit_pk):
     region_id = user.effective_region_id() if user.is_authenticated else None
     unit = None
     if unit_pk is not None:
+        if unit_pk >= 2**63:  # beyond any key (PostgreSQL would refuse the number)
+            raise Http404
         unit = get_object_or_404(Unit.objects.filter(region_id=region_id), pk=unit_pk)
     if is_manager(user):
         if unit is not None and unit.pk != user.unit_id:

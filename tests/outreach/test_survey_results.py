@@ -213,6 +213,7 @@ def test_a_manager_sees_only_their_unit_and_nothing_of_another_region(client, ro
     assert client.get(f"{URL}unite/{rouen.pk}/").status_code == 200
     assert client.get(f"{URL}unite/{caen.pk}/").status_code == 403
     assert client.get(f"{URL}unite/{elsewhere.pk}/").status_code == 404
+    assert client.get(f"{URL}unite/{10**30}/").status_code == 404
     regional = UserFactory(regional=True, region=rouen.region, unit=None)
     client.force_login(regional)
     assert client.get(f"{URL}unite/{elsewhere.pk}/").status_code == 404
