@@ -80,9 +80,10 @@ class ActionQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Staff of the action's region see it (the calendar); participants are checked
         separately (`collective.permissions`)."""
-        if not user.is_authenticated or user.region_id is None:
+        region_id = user.effective_region_id() if user.is_authenticated else None
+        if region_id is None:  # unit staff have a unit, not a region of their own
             return self.none()
-        return self.filter(region_id=user.region_id)
+        return self.filter(region_id=region_id)
 
 
 class ActionCollective(models.Model):

@@ -18,12 +18,13 @@ accompagnement's timeline.
 
 import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from cases.models import Accompagnement, CaseEvent
+from cases.models import Accompagnement, CaseEvent, CaseStatus
 from cases.services import case_event_add
 from collective.models import (
     ActionCollective,
@@ -34,6 +35,7 @@ from collective.models import (
     ParticipantStatus,
     StatusClass,
 )
+from collective.permissions import can_run_action, can_see_participants
 from collective.signals import participant_promoted
 from pdp.audit import audit
 from pdp.models import AuditLog
@@ -47,6 +49,19 @@ EXPIRE = "expire"
 
 CLOSED = {ActionStatus.TERMINEE, ActionStatus.ANNULEE}
 FULL = "L'action est complète et n'a pas de liste d'attente."
+
+
+def french_day(moment):
+    """« mardi 15 décembre 2026 », « mardi 1er décembre 2026 » (Paris time)."""
+    local = timezone.localtime(moment)
+    day = "1er" if local.day == 1 else str(local.day)
+    return f"{date_format(local, 'l')} {day} {date_format(local, 'F Y')}"
+
+
+def french_time(moment):
+    """« 14 h 30 », « 9 h » (Paris time, non-breaking spaces)."""
+    local = timezone.localtime(moment)
+    return f"{local.hour}\u00a0h" + (f"\u00a0{local.minute:02d}" if local.minute else "")
 
 
 def status(code):
@@ -99,7 +114,8 @@ def record(participant, *, acting_user, summary, changes=None):
             accompagnement=case,
             acting_user=acting_user,
             kind=CaseEvent.Kind.COLLECTIVE,
-            summary=f"{action.type} « {action.titre} » : {summary[:1].lower()}{summary[1:]}",
+            summary=f"{action.type} «\u00a0{action.titre}\u00a0»\u00a0: "
+            f"{summary[:1].lower()}{summary[1:]}",
             changes={"action_collective": action.pk, "participant": participant.pk},
         )
 
@@ -114,7 +130,7 @@ def participant_register(
     Registering someone already in (not cancelled) changes nothing and returns their row."""
     action = ActionCollective.objects.select_related("type").get(pk=action.pk)
     if action.statut in CLOSED:
-        raise ValidationError("Cette action est terminée ou annulée : plus d'inscription.")
+        raise ValidationError("Cette action est terminée ou annulée\u00a0: plus d'inscription.")
     if source == ParticipantSource.ASS:
         if not accord:
             raise ValidationError(
@@ -171,6 +187,64 @@ def participant_register(
     return participant
 
 
+def waitlist_position(participant):
+    """1 for the first waitlisted person of the action (by registration time)."""
+    return (
+        Participant.objects.filter(action_id=participant.action_id, statut__code=LISTE_ATTENTE)
+        .filter(
+            Q(inscrit_le__lt=participant.inscrit_le)
+            | Q(inscrit_le=participant.inscrit_le, pk__lt=participant.pk)
+        )
+        .count()
+        + 1
+    )
+
+
+@transaction.atomic
+def participant_add_from_case(*, action, accompagnement, accord, acting_user):
+    """Who runs `action` adds the person of one of the unit's open accompagnements, with the
+    person's agreement recorded (`accord`: the box « La personne a donné son accord pour
+    participer » ticked; stored as `accord_le`, `accord_par`). A seat if one is free, else the
+    waitlist (`participant_register` decides). Refused in French: no agreement, a closed case,
+    a case of another unit, someone already in the action."""
+    if not can_run_action(acting_user, action):
+        raise PermissionDenied("Seuls les animateurs de l'action ajoutent des participants.")
+    if not accord:
+        raise ValidationError(
+            {
+                "accord": "Cochez «\u00a0La personne a donné son accord pour participer\u00a0»"
+                "\u00a0: "
+                "sans son accord, elle ne peut pas être inscrite."
+            }
+        )
+    if accompagnement.statut == CaseStatus.CLOTURE:
+        raise ValidationError(
+            "Cet accompagnement est clôturé\u00a0: la personne ne peut pas être ajoutée."
+        )
+    unit_id = action.unit_id or acting_user.unit_id
+    if accompagnement.unit_id != unit_id:
+        raise ValidationError("Cet accompagnement n'est pas suivi par l'unité de l'action.")
+    already = (
+        Participant.objects.filter(action_id=action.pk, assure_id=accompagnement.assure_id)
+        .exclude(statut__classe=StatusClass.NEGATIVE)
+        .select_related("statut")
+        .first()
+    )
+    if already is not None:
+        raise ValidationError(
+            f"{accompagnement.assure} participe déjà à cette action "
+            f"({already.statut.label.lower()})."
+        )
+    return participant_register(
+        action=action,
+        assure=accompagnement.assure,
+        source=ParticipantSource.ASS,
+        acting_user=acting_user,
+        accompagnement=accompagnement,
+        accord=True,
+    )
+
+
 def promote_next(action, now=None):
     """Offer the free seats of `action` to the first waitlisted people (« à confirmer » until
     now + delai_confirmation_heures). Inside the caller's transaction. Returns who."""
@@ -219,7 +293,8 @@ def participant_cancel(*, participant, acting_user=None, reason=""):
     record(
         participant,
         acting_user=acting_user,
-        summary="Inscription annulée" + (f" : {reason.strip()[:200]}" if reason.strip() else ""),
+        summary="Inscription annulée"
+        + (f"\u00a0: {reason.strip()[:200]}" if reason.strip() else ""),
     )
     if held and participant.action.statut not in CLOSED:
         promote_next(participant.action)
@@ -241,7 +316,7 @@ def participant_confirm(*, participant, acting_user=None, now=None):
         participant.confirmer_avant is not None and participant.confirmer_avant < now
     ):
         raise ValidationError(
-            "Cette place n'est plus réservée : le délai pour confirmer est passé."
+            "Cette place n'est plus réservée\u00a0: le délai pour confirmer est passé."
         )
     participant.statut = status(INSCRIT)
     participant.confirmer_avant = None
@@ -282,6 +357,56 @@ def participants_expire(now=None):
     return expired
 
 
+SECTION_GROUPS = [
+    # (title, status class) in the order of the page
+    ("Inscrit·es", StatusClass.POSITIVE),
+    ("Places proposées, à confirmer", StatusClass.PENDING),
+    ("Liste d'attente", StatusClass.WAITING),
+    ("Inscriptions annulées ou expirées", StatusClass.NEGATIVE),
+]
+
+
 def section_context(user, action):
-    """What the action page shows of its participants (filled by the participants pages)."""
-    return {}
+    """What the action page shows of its participants: the counts, the participants by
+    status class with their case, and what `user` may do. Two queries whatever the number of
+    participants (participants with their person, status and case; the open cases of those
+    registered by code). Empty (`visible` False) for who may not see the participants."""
+    if not can_see_participants(user, action):
+        return {"visible": False}
+    open_cases = Accompagnement.objects.open().select_related("referent")
+    rows = list(
+        Participant.objects.filter(action_id=action.pk)
+        .select_related("assure", "statut", "accompagnement__referent")
+        .prefetch_related(
+            Prefetch("assure__accompagnements", queryset=open_cases, to_attr="open_cases")
+        )
+        .order_by("inscrit_le", "pk")
+    )
+    groups = {classe: [] for _title, classe in SECTION_GROUPS}
+    for row in rows:
+        row.case = row.accompagnement or next(iter(row.assure.open_cases), None)
+        row.confirmer_label = (
+            f"{french_day(row.confirmer_avant)} à {french_time(row.confirmer_avant)}"
+            if row.confirmer_avant
+            else ""
+        )
+        groups[row.statut.classe].append(row)
+    waiting = groups[StatusClass.WAITING]
+    for position, row in enumerate(waiting, start=1):
+        row.position = position
+    runs = can_run_action(user, action)
+    # The seats held, from the rows (equal to `places_prises`, which the services keep).
+    taken = sum(1 for row in rows if row.statut.compte)
+    return {
+        "visible": True,
+        "action": action,
+        "capacite": action.capacite,
+        "places_prises": taken,
+        "places_libres": None if action.capacite is None else max(action.capacite - taken, 0),
+        "attente": len(waiting),
+        "total": len(rows),
+        "groups": [(title, classe, groups[classe]) for title, classe in SECTION_GROUPS],
+        "can_run": runs,
+        "can_add": runs and action.statut not in CLOSED,
+        "can_record_attendance": runs and action.statut != ActionStatus.ANNULEE,
+    }

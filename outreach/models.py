@@ -1,5 +1,5 @@
 """Records of what an assuré does without an account (bookings through access codes) and of
-what is sent to them (reminders)."""
+what is sent to them (reminders of meetings and of webinar sessions)."""
 
 import uuid
 
@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from cases.models import Cloture, Entretien
-from collective.models import ActionType, Participant
+from collective.models import ActionType, Participant, Seance
 from pdp.models import AccessCode, Message, Region, Unit
 from referrals.models import Assure, Signalement
 
@@ -98,6 +98,68 @@ class Rappel(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.entretien or self.signalement}"
+
+
+class RappelSeance(models.Model):
+    """One message about one session of a webinar (or information meeting) to one participant
+    (issue 11): the reminder the day before, the one an hour before, and the « merci » after
+    the last session with the link to ask for an individual meeting. Written by
+    ``outreach.webinars`` only, the way ``Rappel`` is for meetings.
+
+    The unique (participant, séance, kind, début) makes a retry or a second worker unable to
+    write a second row; a session moved to another time gets new rows (the old ones no longer
+    match and are never sent). A row is claimed by setting ``sent_at`` (``UPDATE … WHERE
+    sent_at IS NULL``): only the claimer sends. A row with a ``skipped_reason`` is final.
+    """
+
+    class Kind(models.TextChoices):
+        J_1 = "j-1", "la veille"
+        H_1 = "h-1", "une heure avant"
+        MERCI = "merci", "après la séance (merci et rendez-vous individuel)"
+
+    class Skipped(models.TextChoices):
+        NO_CHANNEL = "no_channel", "aucun numéro de mobile ni e-mail utilisable"
+
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        related_name="rappels",
+        verbose_name="participant·e",
+        db_index=False,  # the unique constraint starts with it
+    )
+    seance = models.ForeignKey(
+        Seance, on_delete=models.CASCADE, related_name="rappels", verbose_name="séance"
+    )
+    kind = models.CharField("message", max_length=10, choices=Kind.choices)
+    debut = models.DateTimeField("pour la séance du")
+    channel = models.CharField("canal", max_length=10, choices=Rappel.Channel.choices, blank=True)
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="message",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    skipped_reason = models.CharField(
+        "non envoyé car", max_length=20, choices=Skipped.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = "rappel de séance"
+        verbose_name_plural = "rappels de séance"
+        ordering = ["-debut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "seance", "kind", "debut"],
+                name="rappel_seance_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.seance}"
 
 
 # --- Satisfaction surveys and the return-to-work follow-up (issue 11, items 4 and 5) -----

@@ -3,12 +3,20 @@
 from celery import shared_task
 
 from outreach.reminders import reminders_send
+from outreach.webinars import webinar_messages_send
 
 
 @shared_task(time_limit=300, soft_time_limit=240)
 def send_reminders():
     """Every 15 minutes: the reminders 48 hours before meetings (``reminders_send``)."""
     return reminders_send()
+
+
+@shared_task(time_limit=240, soft_time_limit=200)
+def send_webinar_messages():
+    """Every 5 minutes: webinar reminders the day before and one hour before, and the
+    « merci » after the last session (``webinar_messages_send``)."""
+    return webinar_messages_send()
 
 
 @shared_task(time_limit=600, soft_time_limit=540)

@@ -115,10 +115,17 @@ def _identified(request, purpose):
     return row
 
 
+AFTER_IDENTIFICATION = {
+    AccessCode.Purpose.BOOKING: "outreach:booking",
+    AccessCode.Purpose.WEBINAR: "outreach:webinar",
+}
+IDENTIFY_HEADINGS = {
+    AccessCode.Purpose.WEBINAR: "Invitation du service social de l'Assurance Maladie",
+}
+
+
 def _after_identification(row):
-    return redirect(
-        "outreach:booking" if row.purpose == AccessCode.Purpose.BOOKING else "outreach:manage"
-    )
+    return redirect(AFTER_IDENTIFICATION.get(row.purpose, "outreach:manage"))
 
 
 @public
@@ -144,7 +151,10 @@ def identify(request):
             access_codes.session_forget(request)
             return _invalid()
         form.add_error(None, BIRTH_DATE_ERROR)
-    return render(request, "outreach/public_identify.html", {"form": form})
+    heading = IDENTIFY_HEADINGS.get(
+        row.purpose, "Rendez-vous avec le service social de l'Assurance Maladie"
+    )
+    return render(request, "outreach/public_identify.html", {"form": form, "heading": heading})
 
 
 # --- Slots -------------------------------------------------------------------------------

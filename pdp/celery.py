@@ -34,6 +34,19 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.send_reminders",
         "schedule": crontab(minute="*/15"),
     },
+    # Seats offered from a collective action's waitlist and not confirmed in time
+    # (collective.participants.participants_expire): expired, offered to the next person.
+    "expire-collective-participants": {
+        "task": "collective.tasks.expire_participants",
+        "schedule": crontab(minute="3,18,33,48"),
+    },
+    # Webinars and information meetings (outreach.webinars): reminders the day before and one
+    # hour before (hence every 5 minutes), the « merci » after the last session; each message
+    # is a unique row claimed before sending, so an overlapping run sends nothing twice.
+    "send-webinar-messages": {
+        "task": "outreach.tasks.send_webinar_messages",
+        "schedule": crontab(minute="*/5"),
+    },
     # Satisfaction surveys and the return-to-work follow-up (outreach.surveys): invitations
     # due (barometer 7 days after a closure, follow-up at 6 and 12 months), then the
     # reminders. In the morning, so that SMS are not deferred; unique per closure and kind.

@@ -292,6 +292,7 @@ class Origine(models.TextChoices):
     MDPH = "mdph", "MDPH"
     PARTENAIRE = "partenaire", "Autre partenaire"
     CAMPAGNE = "campagne", "Réponse à une campagne"
+    WEBINAIRE = "webinaire", "Webinaire"
 
 
 class Statut(models.TextChoices):

@@ -700,6 +700,49 @@ def signalement_create_manual(
     return signalement, created
 
 
+# Origins of a referral the person asks for themself on a public page (outreach).
+REQUEST_ORIGINS = (Origine.WEBINAIRE,)
+
+
+@transaction.atomic
+def signalement_create_on_request(
+    *, assure, origine, motif, acting_user=None, fallback_unit=None, fallback_region=None
+):
+    """A service social referral the person asks for themself (after a webinar: origin
+    « webinaire »), with no worker behind it (`acting_user` None). Routed like the others: the
+    unit of the person's postal code, else `fallback_unit` (the unit that invited them), else
+    the regional « à répartir » queue; automatic assignment applies; the region is the
+    person's (CPAM), else the unit's, else `fallback_region`. Refused with a French
+    ValidationError while the person already has an open social referral or an open case (the
+    caller checks it first, to record the request there instead); the person's row is locked
+    so that two requests at once make one referral."""
+    if origine not in REQUEST_ORIGINS:
+        raise ValueError(f"not an origin a person asks with: {origine!r}")
+    motif = (motif or "").strip()
+    if not motif:
+        raise ValidationError({"motif": "Indiquez le motif du signalement (sans diagnostic)."})
+    assure = (
+        Assure.objects.select_for_update(of=("self",))
+        .select_related("cpam__region")
+        .get(pk=assure.pk)
+    )
+    if (
+        Signalement.objects.open().filter(assure=assure, service=Service.SOCIAL).exists()
+        or hooks.open_case_of(assure) is not None
+    ):
+        raise ValidationError(FOLLOWED_ELSEWHERE)
+    unit = routing.route_unit(assure.code_postal) or fallback_unit
+    region = _region_for(assure, None, unit, acting_user) or fallback_region
+    return _create_social_referral(
+        assure=assure,
+        origine=origine,
+        motif=motif,
+        acting_user=acting_user,
+        fallback_unit=fallback_unit,
+        region=region,
+    )
+
+
 # --- Assignment and opening the case ------------------------------------------------------
 
 
