@@ -7,13 +7,14 @@ class OutreachConfig(AppConfig):
 
     def ready(self):
         from cases.extensions import first_meeting_planned, register_case_panel
-        from collective.signals import participant_promoted
-        from outreach import booking, panels, webinars
+        from collective.signals import action_finished, participant_promoted
+        from outreach import booking, panels, surveys, webinars
         from referrals.hooks import register_referral_action
 
         first_meeting_planned.connect(
             booking.on_first_meeting_planned, dispatch_uid="outreach-manage-codes"
         )
+        action_finished.connect(surveys.on_action_finished, dispatch_uid="outreach-surveys")
         participant_promoted.connect(
             webinars.on_participant_promoted, dispatch_uid="outreach-webinar-promoted"
         )

@@ -76,3 +76,77 @@ def seed_demo_emails(users):
         changed.append(person)
     Assure.objects.bulk_update(changed, ["email"])
     return len(changed)
+
+
+# --- Survey answers (issue 11) ---------------------------------------------------------------
+
+# 40 barometer answers for Rouen over the last ten months, shaped like the 2022 barometer
+# (92.2 % satisfied, 93.6 % would call again, 89.6 % satisfied with the delay): 37, 37 and 36
+# favourable answers of 40.
+BAROMETER_ANSWERS = 40
+# Six-month follow-up of Rouen: (outcome category, answers, at work).
+FOLLOW_UP_6M = [("maintien", 14, 12), ("emploi", 11, 8), ("invalidite", 6, 0), ("inaptitude", 5, 2)]
+AT_WORK = ["meme_poste", "meme_employeur_autre_poste", "autre_employeur"]
+NOT_AT_WORK = ["recherche_emploi", "formation", "invalidite", "autre"]
+
+
+def _barometer(i):
+    """The i-th demo barometer answer: 37, 37 and 36 favourable answers of 40."""
+
+    def level(favourable):
+        if favourable:
+            return "tres_satisfait" if i % 3 else "plutot_satisfait"
+        return "plutot_pas_satisfait" if i % 2 else "pas_du_tout_satisfait"
+
+    answers = {
+        "satisfaction": level(i < 37),
+        "nouvel_appel": "non" if i in (5, 38, 39) else "oui",
+        "delai": level(i not in (2, 12, 37, 39)),
+    }
+    if i % 7 == 0:
+        answers["commentaire"] = "Écoute et conseils précieux, merci."
+    return answers
+
+
+def seed_survey_answers(units):
+    """Answers for the Rouen unit (`units`: code → Unit): the barometer's three rates and the
+    six-month follow-up by outcome category, over the months before this one. Idempotent: done
+    once (a unit that has barometer answers is left alone). Returns how many were created."""
+    from outreach.models import SurveyAnswer, SurveyKind
+    from outreach.surveys import active_questionnaire, month_start, months_before
+
+    unit = units.get("ROUEN")
+    barometer = active_questionnaire(SurveyKind.BAROMETRE)
+    follow_up = active_questionnaire(SurveyKind.SUIVI_6M)
+    if unit is None or barometer is None or follow_up is None:
+        return 0
+    if SurveyAnswer.objects.filter(questionnaire__kind=SurveyKind.BAROMETRE, unit=unit).exists():
+        return 0
+    this_month = month_start(timezone.localdate())
+    rows = [
+        SurveyAnswer(
+            questionnaire=barometer,
+            region_id=unit.region_id,
+            unit=unit,
+            month=months_before(this_month, 1 + i % 10),
+            answers=_barometer(i),
+        )
+        for i in range(BAROMETER_ANSWERS)
+    ]
+    for categorie, count, at_work in FOLLOW_UP_6M:
+        for i in range(count):
+            situation = AT_WORK[i % 3] if i < at_work else NOT_AT_WORK[i % 4]
+            if categorie == "invalidite" and i >= at_work:
+                situation = "invalidite" if i % 2 else "autre"
+            rows.append(
+                SurveyAnswer(
+                    questionnaire=follow_up,
+                    region_id=unit.region_id,
+                    unit=unit,
+                    month=months_before(this_month, 1 + i % 8),
+                    categorie=categorie,
+                    answers={"situation": situation},
+                )
+            )
+    SurveyAnswer.objects.bulk_create(rows)
+    return len(rows)

@@ -1,13 +1,16 @@
 """Records of what an assuré does without an account (bookings through access codes) and of
 what is sent to them (reminders of meetings and of webinar sessions)."""
 
+import uuid
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from cases.models import Entretien
-from collective.models import Participant, Seance
-from pdp.models import Message
-from referrals.models import Signalement
+from cases.models import Cloture, Entretien
+from collective.models import ActionType, Participant, Seance
+from pdp.models import AccessCode, Message, Region, Unit
+from referrals.models import Assure, Signalement
 
 
 class Rappel(models.Model):
@@ -157,3 +160,231 @@ class RappelSeance(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.seance}"
+
+
+# --- Satisfaction surveys and the return-to-work follow-up (issue 11, items 4 and 5) -----
+
+
+class SurveyKind(models.TextChoices):
+    BAROMETRE = "barometre", "Baromètre de satisfaction"
+    FIN_ACTION = "fin_action", "Questionnaire de fin d'action collective"
+    SUIVI_6M = "suivi_6m", "Suivi du retour à l'emploi à 6 mois"
+    SUIVI_12M = "suivi_12m", "Suivi du retour à l'emploi à 12 mois"
+
+
+class QuestionType(models.TextChoices):
+    CHOICE = "choice", "Choix parmi une liste"
+    YESNO = "yesno", "Oui / non"
+    TEXT = "text", "Texte libre"
+
+
+def validate_questions(questions):
+    """A questionnaire's questions: a list of {key, label, type, choices, required, positive}.
+    `choices` is a list of [value, label] (for « choice »), `positive` the values counted as
+    favourable in the results (optional)."""
+    if not isinstance(questions, list) or not questions:
+        raise ValidationError("Un questionnaire a au moins une question.")
+    keys = set()
+    for question in questions:
+        if not isinstance(question, dict):
+            raise ValidationError("Chaque question est un objet.")
+        key, kind = question.get("key"), question.get("type")
+        if not isinstance(key, str) or not key.isidentifier() or key in keys:
+            raise ValidationError(f"Clé de question invalide ou en double : {key!r}.")
+        keys.add(key)
+        if not str(question.get("label") or "").strip():
+            raise ValidationError(f"La question {key} n'a pas de libellé.")
+        if kind not in QuestionType.values:
+            raise ValidationError(f"Type de question inconnu pour {key} : {kind!r}.")
+        choices = question.get("choices") or []
+        if kind == QuestionType.CHOICE and (
+            len(choices) < 2
+            or not all(isinstance(c, list | tuple) and len(c) == 2 for c in choices)
+        ):
+            raise ValidationError(
+                f"La question {key} demande au moins deux choix [valeur, libellé]."
+            )
+        values = {c[0] for c in choices} if kind == QuestionType.CHOICE else {"oui", "non"}
+        if not set(question.get("positive") or []) <= values:
+            raise ValidationError(f"Les réponses favorables de {key} ne sont pas des choix.")
+
+
+class Questionnaire(models.Model):
+    """One version of a questionnaire. Questions are data, frozen per version so that years
+    compare: a change of wording is a new version (and a change of meaning a new key). One
+    active version per kind (database)."""
+
+    kind = models.CharField("questionnaire", max_length=20, choices=SurveyKind.choices)
+    version = models.PositiveSmallIntegerField("version")
+    title = models.CharField("titre", max_length=200)
+    intro = models.TextField("introduction", blank=True)
+    questions = models.JSONField("questions", validators=[validate_questions])
+    active = models.BooleanField("en service", default=False)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "questionnaire"
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="questionnaire_kind_version"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(active=True), name="questionnaire_one_active_per_kind"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} – version {self.version}"
+
+    def question(self, key):
+        return next((q for q in self.questions if q["key"] == key), None)
+
+
+class SurveySkipped(models.TextChoices):
+    NO_CHANNEL = "no_channel", "aucun numéro de mobile ni e-mail utilisable"
+
+
+class SurveyInvitation(models.Model):
+    """One questionnaire sent to one person: after a closure (barometer, follow-up at 6 and 12
+    months) or to a participant of a finished collective action. Written by
+    `outreach.surveys` only. Unique per (kind, closure) and (kind, participant): a retry or a
+    second worker cannot invite twice. The access code (purpose « survey », bound to this row)
+    opens the questionnaire; a reminder replaces it with a new one (same expiry).
+
+    Nothing leads from here to the answer: `SurveyAnswer` has no key to this row, and the code
+    row records only the day it was used.
+    """
+
+    kind = models.CharField("questionnaire", max_length=20, choices=SurveyKind.choices)
+    assure = models.ForeignKey(
+        Assure, on_delete=models.PROTECT, related_name="+", verbose_name="personne"
+    )
+    cloture = models.ForeignKey(
+        Cloture,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="clôture",
+        db_index=False,  # the partial unique constraint starts with it
+    )
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="participation",
+        db_index=False,  # the partial unique constraint starts with it
+    )
+    # What the answer will keep (copied at invitation time) and what the response rate counts.
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name="région"
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="unité",
+    )
+    categorie = models.CharField("catégorie d'issue", max_length=20, blank=True)
+    action_type = models.ForeignKey(
+        ActionType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="type d'action collective",
+    )
+    access_code = models.ForeignKey(
+        AccessCode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="code d'accès en cours",
+    )
+    channel = models.CharField("canal", max_length=10, blank=True)
+    skipped_reason = models.CharField(
+        "non envoyé car", max_length=20, choices=SurveySkipped.choices, blank=True
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    sent_at = models.DateTimeField("envoyée le", null=True, blank=True, db_index=True)
+    reminder_sent_at = models.DateTimeField("relance envoyée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "invitation à une enquête"
+        verbose_name_plural = "invitations à une enquête"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cloture__isnull=False, participant__isnull=True)
+                | Q(cloture__isnull=True, participant__isnull=False),
+                name="survey_invitation_one_origin",
+            ),
+            models.UniqueConstraint(
+                fields=["cloture", "kind"],
+                condition=Q(cloture__isnull=False),
+                name="survey_invitation_once_per_closure",
+            ),
+            models.UniqueConstraint(
+                fields=["participant", "kind"],
+                condition=Q(participant__isnull=False),
+                name="survey_invitation_once_per_participant",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} – personne {self.assure_id}"
+
+
+class SurveyAnswer(models.Model):
+    """One set of answers, unlinkable to the person who gave it (issue 11, item 4): the
+    questionnaire version, the region and unit, the month the questionnaire was sent (a date
+    on the 1st), the action type (end of action) or the closure's outcome category (follow-up)
+    and the answers. No key or identifier of the person, the case, the closure, the
+    participation, the invitation or the code; a random UUID key (a sequence would order the
+    answers as the codes were used); no time finer than the month.
+    `tests/outreach/test_surveys.py` walks these fields."""
+
+    id = models.UUIDField("identifiant", primary_key=True, default=uuid.uuid4, editable=False)
+    questionnaire = models.ForeignKey(
+        Questionnaire,
+        on_delete=models.PROTECT,
+        related_name="answers",
+        verbose_name="questionnaire (version)",
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name="région"
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="unité",
+    )
+    month = models.DateField("mois")
+    action_type = models.ForeignKey(
+        ActionType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="type d'action collective",
+    )
+    categorie = models.CharField("catégorie d'issue", max_length=20, blank=True)
+    answers = models.JSONField("réponses")
+
+    class Meta:
+        verbose_name = "réponse à une enquête"
+        verbose_name_plural = "réponses aux enquêtes"
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="survey_answer_month_first"),
+        ]
+        indexes = [models.Index(fields=["questionnaire", "month"], name="survey_answer_month")]
+
+    def __str__(self):
+        return f"Réponse – {self.questionnaire}"

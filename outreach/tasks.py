@@ -17,3 +17,19 @@ def send_webinar_messages():
     """Every 5 minutes: webinar reminders the day before and one hour before, and the
     « merci » after the last session (``webinar_messages_send``)."""
     return webinar_messages_send()
+
+
+@shared_task(time_limit=600, soft_time_limit=540)
+def send_surveys():
+    """Daily: the survey invitations due, the pending ones, the reminders (``surveys_send``)."""
+    from outreach.surveys import surveys_send
+
+    return surveys_send()
+
+
+@shared_task(time_limit=300, soft_time_limit=240)
+def send_pending_surveys():
+    """After a collective action finished: its end-of-action invitations."""
+    from outreach.surveys import surveys_send_pending
+
+    return surveys_send_pending()

@@ -3,8 +3,9 @@ that send them a link. Assembled from each feature's own list."""
 
 from outreach.views_public import urlpatterns as public_urls
 from outreach.views_staff import urlpatterns as staff_urls
+from outreach.views_surveys import urlpatterns as survey_urls
 from outreach.views_webinars import urlpatterns as webinar_urls
 
 app_name = "outreach"
 
-urlpatterns = [*public_urls, *staff_urls, *webinar_urls]
+urlpatterns = [*public_urls, *staff_urls, *webinar_urls, *survey_urls]

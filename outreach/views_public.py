@@ -27,6 +27,7 @@ from pdp.models import AccessCode, Unit
 from pdp.ratelimit import RATE_LIMIT_MESSAGE, access_code_lookup_allowed
 from referrals.models import Assure
 
+SURVEY_SESSION_LIFETIME = datetime.timedelta(hours=1)
 IDENTIFIED = "outreach_identified"  # pk of the code whose birth date was confirmed
 # The meeting just booked or moved: {"kind", "pk", "assure_id", "moved", "sent"} ("sent": the
 # confirmation's channel, "sms" / "email", or "" when the person has neither).
@@ -73,6 +74,11 @@ def _enter(request, code):
     row = access_codes.access_code_lookup(code=code)
     if row is None:
         return _invalid()
+    if row.purpose == AccessCode.Purpose.SURVEY:
+        # The questionnaire shows nothing personal: no birth date asked, and an hour to
+        # answer it rather than ten minutes.
+        access_codes.code_to_session(request, row, lifetime=SURVEY_SESSION_LIFETIME)
+        return redirect("outreach:survey")
     access_codes.code_to_session(request, row)
     request.session.pop(IDENTIFIED, None)
     return redirect("outreach:identify")

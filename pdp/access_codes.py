@@ -168,9 +168,16 @@ def access_code_use(*, row):
     if row.purpose not in ONE_TIME_PURPOSES:
         raise ValueError(f"a {row.purpose!r} code is not spent: it serves until it expires")
     now = timezone.now()
-    spent = _valid(now).filter(pk=row.pk, used_at__isnull=True).update(used_at=now) == 1
+    used_at = now
+    if row.purpose == AccessCode.Purpose.SURVEY:
+        # A survey code records only that it was used, on which day (local midnight): no
+        # time to set beside an answer, and no audit row naming the person (the answer must
+        # not be traceable to them; README, « Satisfaction surveys and follow-up »).
+        used_at = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = _valid(now).filter(pk=row.pk, used_at__isnull=True).update(used_at=used_at) == 1
     if spent:
-        row.used_at = now
+        row.used_at = used_at
+    if spent and row.purpose != AccessCode.Purpose.SURVEY:
         audit(
             user=None,
             action=AuditLog.Action.UPDATE,
@@ -231,12 +238,12 @@ def access_codes_revoke_for(*, object_type, object_id, acting_user=None, purpose
 # --- Session hand-off --------------------------------------------------------------------
 
 
-def code_to_session(request, row):
-    """Remember `row` in the session (its pk and an expiry, never the code) for
-    SESSION_LIFETIME, so that the entry point can redirect to a URL without the code. The
+def code_to_session(request, row, lifetime=SESSION_LIFETIME):
+    """Remember `row` in the session (its pk and an expiry, never the code) for `lifetime`
+    (SESSION_LIFETIME), so that the entry point can redirect to a URL without the code. The
     session key changes: a session id seen before the code cannot ride on it."""
     request.session.cycle_key()
-    until = timezone.now() + SESSION_LIFETIME
+    until = timezone.now() + lifetime
     request.session[SESSION_KEY] = {"pk": row.pk, "until": until.timestamp()}
 
 

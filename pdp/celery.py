@@ -47,4 +47,11 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.send_webinar_messages",
         "schedule": crontab(minute="*/5"),
     },
+    # Satisfaction surveys and the return-to-work follow-up (outreach.surveys): invitations
+    # due (barometer 7 days after a closure, follow-up at 6 and 12 months), then the
+    # reminders. In the morning, so that SMS are not deferred; unique per closure and kind.
+    "send-surveys": {
+        "task": "outreach.tasks.send_surveys",
+        "schedule": crontab(hour=10, minute=15),
+    },
 }

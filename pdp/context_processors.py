@@ -24,13 +24,14 @@ NAV_ITEMS = [
     # ASS and managers land on their situations presented (that page links their meetings).
     ("Cellule PDP", "coordination:saisine_list_unit", {Role.ASS, Role.MANAGER}),
     ("Cellule PDP", "coordination:mes_reunions", MEMBERS),
-    # The region's collective actions; the regional manager's only section (their home is
-    # its validation queue).
+    # The region's collective actions; with the surveys, the regional manager's sections
+    # (their home is the validation queue).
     (
         "Actions collectives",
         "collective:action_list",
         {Role.ASS, Role.CONSEILLER, Role.MANAGER, Role.REGIONAL},
     ),
+    ("Enquêtes", "outreach:survey_results", {Role.MANAGER, Role.REGIONAL}),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 

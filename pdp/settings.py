@@ -201,6 +201,12 @@ SMS_QUIET_END = env("SMS_QUIET_END", default="08:00")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # How long a booking link sent by SMS, e-mail or letter stays valid (days).
 BOOKING_LINK_DAYS = env.int("BOOKING_LINK_DAYS", default=30)
+# Satisfaction surveys (outreach.surveys): the barometer goes SURVEY_DELAY_DAYS after a
+# closure, one reminder SURVEY_REMINDER_DAYS after it if not answered, the link is valid
+# SURVEY_LINK_DAYS.
+SURVEY_DELAY_DAYS = env.int("SURVEY_DELAY_DAYS", default=7)
+SURVEY_REMINDER_DAYS = env.int("SURVEY_REMINDER_DAYS", default=7)
+SURVEY_LINK_DAYS = env.int("SURVEY_LINK_DAYS", default=30)
 
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

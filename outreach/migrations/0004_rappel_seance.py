@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('collective', '0002_reference_data'),
-        ('outreach', '0002_rappel_signalement'),
+        ('outreach', '0003_surveys'),
         ('pdp', '0006_unit_telephone'),
     ]
 

@@ -99,6 +99,11 @@ CASE_CONTENT_MODELS = [
     co.ReunionEvent,
     om.Rappel,  # a meeting's reminders: seen with the meeting, never edited by hand
     om.RappelSeance,  # a webinar session's reminders: likewise
+    # Surveys: questionnaires are versioned by migrations (frozen per version), invitations
+    # name a person, answers are read through the results page only (small-cell rule).
+    om.Questionnaire,
+    om.SurveyInvitation,
+    om.SurveyAnswer,
     # Collective actions: their participants say something about health (the themes); managed
     # in the application's pages only.
     colm.ActionCollective,

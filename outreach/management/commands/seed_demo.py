@@ -17,7 +17,7 @@ from django.test.utils import override_settings
 
 from collective.demo import seed_collective
 from coordination.demo import seed_cellules
-from outreach.demo import seed_demo_emails, seed_outreach
+from outreach.demo import seed_demo_emails, seed_outreach, seed_survey_answers
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -139,6 +139,7 @@ class Command(BaseCommand):
             seed_collective(users)
             seed_outreach(users)
             seed_demo_emails(users)
+            seed_survey_answers(units)
         self._print_summary(created)
 
     def _reference_data(self):
