@@ -7,6 +7,10 @@
 - an information meeting of the Caen unit, validated by its manager, held three weeks ago and
   finished.
 
+- an ISIC « Souffrance au travail » of Rouen, validated by the unit and the region, running,
+  its three sessions held in the last weeks, five people of ass.rouen's cases in it: ready for
+  her to record the attendance and finish it (which sends the end-of-action questionnaire).
+
 Idempotent: an action found by its title in the region is left as it is. Where a service
 refuses the past (a session is planned in the future), the finished meeting's session is
 planned first, then moved to its past date directly.
@@ -16,13 +20,15 @@ import datetime
 
 from django.utils import timezone
 
-from collective import services
+from cases.models import Accompagnement
+from collective import participants, services
 from collective.models import ActionCollective, ActionEvent, ActionType, Seance, Theme, Validation
 from pdp.models import PartnerContact
 
 ISIC_TITLE = "Groupe « Cancer et travail » – Rouen"
 WEBINAR_TITLE = "Webinaire régional : reprendre le travail après un arrêt long"
 INFO_TITLE = "Réunion d'information : vos droits pendant l'arrêt – Caen"
+RUNNING_TITLE = "Groupe « Souffrance au travail » – Rouen"
 
 
 def _at(days, hour, minute=0):
@@ -132,3 +138,46 @@ def seed_collective(users):
         services.action_finish(action=info, acting_user=caen)
         created += 1
     return created
+
+
+def _back_in_time(action, seances_days, hour):
+    """Move the sessions of `action` (planned in the future by the services) to the past."""
+    for seance, days in zip(action.seances.order_by("debut"), seances_days, strict=True):
+        Seance.objects.filter(pk=seance.pk).update(debut=_at(days, hour))
+
+
+def seed_running_isic(users):
+    """The running ISIC whose sessions are held (see the module). Returns 1 if created."""
+    ass = users["ass.rouen"]
+    region = ass.unit.region
+    if _exists(region, RUNNING_TITLE):
+        return 0
+    isic = services.action_create(
+        acting_user=ass,
+        type=ActionType.objects.get(code="isic"),
+        theme=Theme.objects.get(label="Souffrance au travail"),
+        titre=RUNNING_TITLE,
+        description="Trois rencontres pour parler du retour au travail et de ce qui l'aide.",
+        capacite=8,
+    )
+    for week in range(3):
+        services.seance_add(
+            action=isic,
+            acting_user=ass,
+            debut=_at(1 + week, 14),
+            duree_minutes=120,
+            lieu="Agence de Rouen, 12 rue de la République, salle 2",
+        )
+    validation = services.validation_request(action=isic, acting_user=ass, niveau="unite")
+    services.validation_approve(validation=validation, acting_user=users["responsable.rouen"])
+    regional = Validation.objects.get(action=isic, niveau="region", statut="demandee")
+    services.validation_approve(validation=regional, acting_user=users["regional"])
+    services.action_publish(action=isic, acting_user=ass)
+    cases = Accompagnement.objects.open().filter(referent=ass).order_by("pk")[:5]
+    for case in cases:
+        participants.participant_add_from_case(
+            action=isic, accompagnement=case, accord=True, acting_user=ass
+        )
+    services.action_start(action=isic, acting_user=ass)
+    _back_in_time(isic, (-21, -14, -7), 14)
+    return 1

@@ -17,6 +17,11 @@ from django.utils import timezone
 
 from cases.availability import plage_create
 from cases.models import Accompagnement, Entretien, PlageOuverture
+from collective import participants, services
+from collective.models import ActionCollective, ActionType, ParticipantSource, Seance, Theme
+from outreach import webinars
+from pdp.access_codes import access_code_issue, code_url
+from pdp.identifiers import nir_key
 from referrals.models import Assure, Signalement
 
 DEMO_ASS = ["ass.rouen", "ass2.rouen"]
@@ -150,3 +155,80 @@ def seed_survey_answers(units):
             )
     SurveyAnswer.objects.bulk_create(rows)
     return len(rows)
+
+
+PAST_WEBINAR_TITLE = "Webinaire régional : préparer sa reprise (session passée)"
+# Two people who attended the past webinar, followed by nobody yet: one of them asks for an
+# individual meeting in the demo (a referral of origin « webinaire » is created).
+WEBINAR_PEOPLE = [
+    ("Lefèvre", "Nadia", datetime.date(1981, 6, 14), "8 rue Jeanne d'Arc", "76000", "Rouen"),
+    ("Marchand", "Olivier", datetime.date(1976, 2, 3), "21 quai de Paris", "76000", "Rouen"),
+]
+
+
+def _webinar_nir(i):
+    body = f"{2 - i % 2}{81 - 5 * i:02d}0{6 - 4 * i}76{900 + i:03d}{500 + i:03d}"
+    return body + nir_key(body)
+
+
+def seed_past_webinar(users):
+    """A regional webinar held two days ago, with two people registered by their invitation,
+    and for the first of them the « merci » link the periodic job sends after the session
+    (the demo has no beat without Redis). Returns (link, birth date) for the summary, or None
+    when it already exists."""
+    regional = users["regional"]
+    region = regional.region
+    if ActionCollective.objects.filter(region=region, titre=PAST_WEBINAR_TITLE).exists():
+        return None
+    people = []
+    for i, (nom, prenom, birth, adresse, cp, commune) in enumerate(WEBINAR_PEOPLE):
+        person, _ = Assure.objects.get_or_create(
+            nir=_webinar_nir(i),
+            defaults={
+                "nom_naissance": nom.upper(),
+                "prenoms": prenom,
+                "date_naissance": birth,
+                "adresse": adresse,
+                "code_postal": cp,
+                "commune": commune,
+                "email": f"{_ascii(prenom)}.{_ascii(nom)}@exemple.fr",
+            },
+        )
+        people.append(person)
+    webinar = services.action_create(
+        acting_user=regional,
+        type=ActionType.objects.get(code="webinaire"),
+        theme=Theme.objects.get(label="Reprise du travail après un arrêt long"),
+        titre=PAST_WEBINAR_TITLE,
+        description="Une heure sur les étapes et les aides qui préparent la reprise du travail.",
+        capacite=100,
+        lien_visio="https://visio.assurance-maladie.example/webinaire-reprise-novembre",
+    )
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    seance = services.seance_add(
+        action=webinar,
+        acting_user=regional,
+        debut=timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time(14, 30))),
+        duree_minutes=60,
+    )
+    services.action_publish(action=webinar, acting_user=regional)
+    for person in people:
+        participants.participant_register(
+            action=webinar, assure=person, source=ParticipantSource.CODE
+        )
+    services.action_start(action=webinar, acting_user=regional)
+    held = timezone.make_aware(
+        datetime.datetime.combine(
+            timezone.localdate() - datetime.timedelta(days=2), datetime.time(14, 30)
+        )
+    )
+    Seance.objects.filter(pk=seance.pk).update(debut=held)
+    services.action_finish(action=webinar, acting_user=regional)
+    _row, code = access_code_issue(
+        purpose=webinars.PURPOSE,
+        assure_id=people[0].pk,
+        expires_at=timezone.now() + datetime.timedelta(days=webinars.MERCI_CODE_DAYS),
+        object_type=webinars.ACTION_LABEL,
+        object_id=webinar.pk,
+    )
+    return code_url(code), people[0].date_naissance

@@ -3,6 +3,7 @@
 import collections
 import datetime
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -115,7 +116,8 @@ def test_seed_demo_is_idempotent_and_covers_every_status(demo, client):
     call_command("seed_demo", stdout=io.StringIO())
     assert _counts() == first
 
-    assert first["assures"] == 300
+    # The 300 people of the extracts, and the two of the past webinar (outreach.demo).
+    assert first["assures"] == 302
     assert {u.role for u in User.objects.all()} == set(Role.values)
     durations = [a.duree_au() for a in ArretTravail.objects.all()]
     assert min(durations) <= 15 and max(durations) >= 180
@@ -282,3 +284,25 @@ def test_the_dashboards_show_the_unit_s_activity(demo, client):
     assert workers["conseiller.rouen"].n_referrals and workers["conseiller.rouen"].n_overdue
     deadlines = client.get(reverse("cases:dashboard"), {"onglet": "echeances"}).context
     assert deadlines["dispositifs"]["rows"]  # dispositifs ending within two weeks
+
+
+def test_the_demo_holds_a_running_isic_and_a_past_webinar_with_its_link(demo):
+    from collective.models import ActionCollective
+    from outreach.demo import PAST_WEBINAR_TITLE, seed_past_webinar
+    from pdp import access_codes
+
+    running = ActionCollective.objects.get(titre__contains="Souffrance au travail")
+    assert running.statut == "en_cours" and running.participants.count() == 5
+    assert not running.seances.filter(debut__gt=timezone.now()).exists()
+    past = ActionCollective.objects.get(titre=PAST_WEBINAR_TITLE)
+    assert past.statut == "terminee" and past.participants.count() == 2
+    # Seeded again from scratch, it hands out the « merci » link of its first participant.
+    with transaction.atomic():
+        past.delete()
+        users = {u.username: u for u in User.objects.all()}
+        link, birth = seed_past_webinar(users)
+        code = re.search(r"/r/([0-9A-Z]{8})/", link).group(1)
+        row = access_codes.access_code_lookup(code=code)
+        assert row.purpose == "webinar" and row.object_type == "collective.actioncollective"
+        assert birth == datetime.date(1981, 6, 14)
+        transaction.set_rollback(True)

@@ -15,9 +15,9 @@ from django.core.management import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from collective.demo import seed_collective
+from collective.demo import seed_collective, seed_running_isic
 from coordination.demo import seed_cellules
-from outreach.demo import seed_demo_emails, seed_outreach, seed_survey_answers
+from outreach.demo import seed_demo_emails, seed_outreach, seed_past_webinar, seed_survey_answers
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -140,7 +140,15 @@ class Command(BaseCommand):
             seed_outreach(users)
             seed_demo_emails(users)
             seed_survey_answers(units)
+            seed_running_isic(users)
+            webinar_link = seed_past_webinar(users)
         self._print_summary(created)
+        if webinar_link is not None:
+            link, birth = webinar_link
+            self.stdout.write(
+                "Démonstration du webinaire passé (la personne demande un rendez-vous "
+                f"individuel) : {link} — date de naissance {birth:%d/%m/%Y}"
+            )
 
     def _reference_data(self):
         region, _ = Region.objects.update_or_create(
