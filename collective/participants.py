@@ -284,6 +284,10 @@ def participant_cancel(*, participant, acting_user=None, reason=""):
     )
     if participant.statut.classe == StatusClass.NEGATIVE:
         return participant
+    if participant.action.statut in CLOSED:
+        raise ValidationError(
+            "L'action est terminée ou annulée\u00a0: sa liste de participants est close."
+        )
     held = participant.statut.compte
     participant.statut = status(ANNULE)
     participant.confirmer_avant = None
@@ -407,6 +411,7 @@ def section_context(user, action):
         "total": len(rows),
         "groups": [(title, classe, groups[classe]) for title, classe in SECTION_GROUPS],
         "can_run": runs,
+        "can_change": runs and action.statut not in CLOSED,  # cancel, confirm
         "can_add": runs and action.statut not in CLOSED,
         "can_record_attendance": runs and action.statut != ActionStatus.ANNULEE,
     }

@@ -59,7 +59,7 @@ from collective.permissions import (
     can_validate_region,
     can_validate_unit,
 )
-from collective.signals import action_finished
+from collective.signals import action_cancelled, action_finished
 from pdp.audit import audit, field_changes, jsonable
 from pdp.models import AuditLog, PartnerContact, Role, Unit, User
 
@@ -859,6 +859,9 @@ def action_cancel(*, action, acting_user, reason):
     changes = {"statut": [old, S.ANNULEE], "motif": reason, "participants_annules": len(rows)}
     _event(action, acting_user, "statut", f"Action annulée\u00a0: {reason}", changes)
     _audit(acting_user, action, action, changes)
+    action_cancelled.send(
+        sender=ActionCollective, action=action, acting_user=acting_user, participants=rows
+    )
     return action
 
 

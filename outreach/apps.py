@@ -7,7 +7,7 @@ class OutreachConfig(AppConfig):
 
     def ready(self):
         from cases.extensions import first_meeting_planned, register_case_panel
-        from collective.signals import action_finished, participant_promoted
+        from collective.signals import action_cancelled, action_finished, participant_promoted
         from outreach import booking, panels, surveys, webinars
         from referrals.hooks import register_referral_action
 
@@ -15,6 +15,9 @@ class OutreachConfig(AppConfig):
             booking.on_first_meeting_planned, dispatch_uid="outreach-manage-codes"
         )
         action_finished.connect(surveys.on_action_finished, dispatch_uid="outreach-surveys")
+        action_cancelled.connect(
+            webinars.on_action_cancelled, dispatch_uid="outreach-action-cancelled"
+        )
         participant_promoted.connect(
             webinars.on_participant_promoted, dispatch_uid="outreach-webinar-promoted"
         )

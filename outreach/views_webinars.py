@@ -198,7 +198,11 @@ def webinar_cancel(request):
     row, state = _state(request)
     if state is None:
         return _invalid()
-    if webinars.webinar_cancel(code_row=row) is None:
+    try:
+        cancelled = webinars.webinar_cancel(code_row=row)
+    except ValidationError as exc:  # the webinar is over or cancelled
+        return _page(request, state, error=exc.messages[0], status=400)
+    if cancelled is None:
         return _page(request, state, error="Vous n'êtes pas inscrit·e.", status=400)
     messages.success(request, "Votre inscription est annulée.")
     return redirect("outreach:webinar")

@@ -96,6 +96,7 @@ TEMPLATES = {
     RappelSeance.Kind.J_1: "outreach.webinar_j1",
     RappelSeance.Kind.H_1: "outreach.webinar_h1",
     RappelSeance.Kind.MERCI: "outreach.webinar_merci",
+    "cancelled": "outreach.action_cancelled",
 }
 
 CLOSED = "Les inscriptions sont closes."
@@ -981,3 +982,45 @@ def webinar_request_meeting(*, code_row, now=None):
     return MeetingRequest(
         context=context, created=created, booking_row=booking_row, message=message, unit=unit
     )
+
+
+def cancellation_texts(action, seances, now=None):
+    """(sms, subject, email lines) telling a participant the action will not take place:
+    its kind and date only, never the title or the theme."""
+    now = now or timezone.now()
+    coming = [s for s in seances if s.debut > now] or list(seances)
+    noun = {"webinaire": "Le webinaire", "info_collective": "La réunion d'information"}.get(
+        action.type.code, "L'atelier collectif"
+    )
+    when = f" du {day_text(coming[0].debut, year=False)}" if coming else ""
+    phone = action.unit.telephone if action.unit_id and action.unit.telephone else ""
+    call = f" Pour toute question, appelez le {phone}." if phone else ""
+    text = f"{noun} du service social de l'Assurance Maladie{when} n'aura pas lieu."
+    return (
+        f"Service social de l'Assurance Maladie : {noun[:1].lower()}{noun[1:]}{when} n'aura pas"
+        f" lieu. Nous vous prions de nous excuser.{call}",
+        f"{noun}{when} n'aura pas lieu",
+        [text, "Nous vous prions de nous excuser." + call],
+    )
+
+
+def on_action_cancelled(sender, *, action, acting_user, participants, **kwargs):
+    """Tell each participant taken out by the cancellation (SMS or e-mail, once the
+    cancellation commits: `pdp.messaging`). A person without mobile or e-mail is told by the
+    ASS; nothing is sent after the last session."""
+    seances = list(seances_of(action))
+    if not participants or not seances or seance_end(seances[-1]) <= timezone.now():
+        return
+    sms, subject, email = cancellation_texts(action, seances)
+    people = Assure.objects.in_bulk([p.assure_id for p in participants])
+    for participant in participants:
+        assure = people.get(participant.assure_id)
+        if assure is not None:
+            _send(
+                assure=assure,
+                action=action,
+                kind="cancelled",
+                sms=sms,
+                subject=subject,
+                email=email,
+            )

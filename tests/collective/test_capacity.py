@@ -73,3 +73,14 @@ def test_registering_twice_changes_nothing():
     assert register(action, person) == register(action, person)
     action.refresh_from_db()
     assert action.places_prises == 1
+
+
+def test_the_list_of_a_finished_action_is_closed():
+    action = ActionCollectiveFactory(capacite=2)
+    first = register(action)
+    ActionCollective.objects.filter(pk=action.pk).update(statut="terminee")
+    with pytest.raises(ValidationError) as refused:
+        p.participant_cancel(participant=first)
+    assert "liste de participants est close" in refused.value.messages[0]
+    first.refresh_from_db()
+    assert first.statut.code == p.INSCRIT

@@ -623,3 +623,21 @@ def test_asking_before_the_end_is_refused(frozen, registered):
     with pytest.raises(ValidationError):
         webinars.webinar_request_meeting(code_row=row)
     assert not Signalement.objects.filter(origine=Origine.WEBINAIRE).exists()
+
+
+def test_a_cancelled_webinar_tells_its_participants_without_its_theme(
+    webinar, person, django_capture_on_commit_callbacks
+):
+    from collective import services
+
+    p.participant_register(action=webinar, assure=person, source="code")
+    outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.action_cancel(
+            action=webinar, acting_user=webinar.animateur, reason="Intervenant indisponible"
+        )
+    (sms,) = outbox
+    assert "n'aura pas lieu" in sms.body and "4 mars" in sms.body
+    assert "Cancer" not in sms.body and "Intervenant" not in sms.body
+    assert not any(word in sms.body.lower() for word in HEALTH_WORDS)
+    assert Message.objects.get(template="outreach.action_cancelled").assure_id == person.pk

@@ -3,7 +3,7 @@ POST each form with hostile values (years 0001/9999, "²", huge numbers, 6,000 c
 print every HTTP 500. Bounded: at most LIMIT pages, only on the address given (loopback).
 
     .venv/bin/python manage.py runserver 127.0.0.1:8111      # on a seeded demo database
-    .venv/bin/python tests/tools/fuzz_pages.py ass.rouen 40 http://127.0.0.1:8111
+    .venv/bin/python tests/tools/fuzz_pages.py ass.rouen 40 http://127.0.0.1:8111 [/start/]
 
 Uses Debian's chromium through Playwright for the login (django-axes needs a real request)."""
 
@@ -16,7 +16,13 @@ from playwright.sync_api import sync_playwright
 BASE = sys.argv[3] if len(sys.argv) > 3 else "http://127.0.0.1:8111"
 user = sys.argv[1]
 limit = int(sys.argv[2]) if len(sys.argv) > 2 else 60
+START = sys.argv[4] if len(sys.argv) > 4 else "/"
 HOSTILE_Q = [
+    "mois=9999-99",
+    "du=0000-00&au=9999-13",
+    "questionnaire=%C2%B2",
+    "unite=99999999999999999999",
+    "q=%00",
     "semaine=9999-W52",
     "page=-1",
     "page=99999999999999999999",
@@ -79,7 +85,7 @@ with sync_playwright() as p:
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", "demo-pdp-2026")
     page.click("button[type=submit]")
-    seen, queue, errors, n_req = set(), ["/"], [], 0
+    seen, queue, errors, n_req = set(), [START, "/"], [], 0
     while queue and len(seen) < limit:
         url = queue.pop(0)
         path = urlparse(url).path
