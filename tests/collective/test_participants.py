@@ -3,7 +3,6 @@ registrations racing for the last seat, cancelling, confirming a promoted seat, 
 periodic task, the case timeline, the participants section, and 404/403 on every page."""
 
 import datetime
-import importlib
 import threading
 
 import pytest
@@ -19,6 +18,7 @@ from collective.models import ActionCollective, ActionEvent, Participant, Partic
 from collective.tasks import expire_participants
 from pdp.celery import app
 from pdp.models import AuditLog
+from tests import reference_data
 from tests.factories import (
     AccompagnementFactory,
     ActionCollectiveFactory,
@@ -157,12 +157,7 @@ def test_the_case_page_shows_the_collective_events(client, action, ass):
 # --- Two registrations racing for the last seat ----------------------------------------------
 
 
-def load_reference_data():
-    """Types and statuses, as their data migration writes them (a transactional test runs
-    after others that may have emptied the tables)."""
-    from django.apps import apps
-
-    importlib.import_module("collective.migrations.0002_reference_data").load(apps, None)
+load_reference_data = reference_data.reload
 
 
 @pytest.mark.postgres

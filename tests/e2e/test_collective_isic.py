@@ -7,13 +7,12 @@ axe-core and photographed. (The participants and their attendance: test_collecti
 """
 
 import datetime
-import importlib
 
-from django.apps import apps
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from collective.models import ActionCollective, ActionStatus, ValidationStatus
+from tests import reference_data
 from tests.e2e.conftest import check_a11y, login, screenshot
 from tests.factories import UnitFactory, UserFactory
 
@@ -26,10 +25,7 @@ def _logout(page):
         page.get_by_role("button", name="Se déconnecter").click()
 
 
-def _reference_data():
-    """The types, themes and statuses of the data migration: an earlier browser test's
-    truncation may have emptied their tables."""
-    importlib.import_module("collective.migrations.0002_reference_data").load(apps, None)
+_reference_data = reference_data.reload  # an earlier browser test may have emptied them
 
 
 def test_an_isic_goes_from_project_to_published(page, live_server):

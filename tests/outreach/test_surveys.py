@@ -26,6 +26,7 @@ from outreach.models import SurveyAnswer, SurveyInvitation, SurveyKind
 from pdp.messaging import outbox
 from pdp.models import AccessCode, AuditLog
 from referrals.models import Assure
+from tests import reference_data
 from tests.factories import (
     AccompagnementFactory,
     AssureFactory,
@@ -52,12 +53,7 @@ def questionnaires(db):
     seed_questionnaires()
 
 
-def seed_questionnaires():
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("outreach.migrations.0003_surveys").seed_questionnaires(apps, None)
+seed_questionnaires = reference_data.reload
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pdp.celery import app
 from pdp.messaging import MASK, gsm, outbox
 from pdp.models import AccessCode, AuditLog, Message
 from referrals.models import Origine, Signalement, SignalementEvent, Statut
+from tests import reference_data
 from tests.factories import (
     AccompagnementFactory,
     ActionCollectiveFactory,
@@ -45,14 +46,7 @@ HEALTH_WORDS = ("santé", "médic", "maladie chronique", "cancer", "handicap", "
 CODE_RE = re.compile(r"/r/([0-9A-Z]{8})/")
 
 
-def load_collective_reference_data():
-    """The action types, themes and participant statuses of collective's data migration,
-    emptied by the truncation of transactional tests: loaded again."""
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("collective.migrations.0002_reference_data").load(apps, None)
+load_collective_reference_data = reference_data.reload
 
 
 def code_of(text):
