@@ -56,6 +56,7 @@ from collective.permissions import (
     can_validate_unit,
     get_action_for_user,
 )
+from collective.views_participants import audit_section
 from pdp.forms import apply_service
 from pdp.models import Role
 from pdp.permissions import FORBIDDEN_MESSAGE, is_manager
@@ -392,7 +393,9 @@ def _detail_response(request, action, *, bound=None, status=200):
         "tabs": _tabs(user, "list"),
     }
     if context["show_participants"]:
-        context["participants_section"] = participants.section_context(user, action)
+        section = participants.section_context(user, action)
+        audit_section(user, section, "collective_action")
+        context["participants_section"] = section
     return render(request, "collective/action_detail.html", context, status=status)
 
 

@@ -69,15 +69,21 @@ def _seat_message(participant):
 # --- The participants page -------------------------------------------------------------------
 
 
+def audit_section(user, section, page):
+    """The names the participants section shows: one read row per person (`audit_listed`)."""
+    if section.get("visible"):
+        audit_listed(
+            user=user,
+            objects=[row for _t, _c, rows in section["groups"] for row in rows],
+            assure_id_of=lambda row: row.assure_id,
+            page=page,
+        )
+
+
 def participants_page(request, pk):
     action = get_action_for_user(request.user, pk, can_see_participants)
     section = p.section_context(request.user, action)
-    audit_listed(
-        user=request.user,
-        objects=[row for _t, _c, rows in section["groups"] for row in rows],
-        assure_id_of=lambda row: row.assure_id,
-        page="collective_participants",
-    )
+    audit_section(request.user, section, "collective_participants")
     return render(
         request,
         "collective/participants_page.html",

@@ -407,3 +407,17 @@ def test_every_page_404_outside_the_region_403_without_the_right_200_for_runners
     response = client.get(pages[0][1])
     assert response.status_code == 302 and "/accounts/login/" in response.url
     assert ActionEvent.objects.filter(action=action).count() >= 1
+
+
+def test_the_action_page_records_who_read_the_participants_names(client, action, ass, colleague):
+    first, second = add(action, case_of(ass)), add(action, case_of(ass))
+    client.force_login(ass)
+    page = client.get(reverse("collective:action_detail", args=[action.pk]))
+    assert str(first.assure) in page.content.decode()
+    reads = AuditLog.objects.filter(user=ass, action=AuditLog.Action.VIEW)
+    assert set(reads.values_list("assure_id", flat=True)) >= {first.assure_id, second.assure_id}
+    # A colleague of the region sees the action but not the names: nothing to record.
+    client.force_login(colleague)
+    page = client.get(reverse("collective:action_detail", args=[action.pk]))
+    assert page.status_code == 200 and str(first.assure) not in page.content.decode()
+    assert not AuditLog.objects.filter(user=colleague, assure_id=first.assure_id).exists()
