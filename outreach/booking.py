@@ -290,11 +290,15 @@ def _lock_ass(ass):
 
 
 def _require_free(*, ass, motif, mode, debut, next_ass_ids):
-    """Refuse unless `debut` is a free slot of `ass` now (after the lock)."""
+    """Refuse unless `debut` is a free slot of `ass` now (after the lock) — one of the slots
+    the pages show: computed from the start of its day, so a forged time between two slots
+    (9:05 when they are 9:00 and 10:00) is refused too."""
     length = datetime.timedelta(minutes=motif.duree_minutes)
-    found = free_slots(ass_ids=[ass.pk], start=debut, end=debut + length, motif=motif, mode=mode)[
-        ass.pk
-    ]
+    local = timezone.localtime(debut)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    found = free_slots(
+        ass_ids=[ass.pk], start=day_start, end=debut + length, motif=motif, mode=mode
+    )[ass.pk]
     if not any(start == debut for start, _fin in found):
         raise SlotTaken(next_slots(next_ass_ids, motif, mode, debut))
 

@@ -245,7 +245,7 @@ def test_a_moved_entretien_keeps_its_ics_uid_with_a_higher_sequence(
     )
     result = book(row, debut=TUESDAY_9 + datetime.timedelta(days=7))
     first_ics = booking.ics.meeting_ics(result.meeting).decode()
-    later = TUESDAY_9 + datetime.timedelta(days=7, hours=2)
+    later = TUESDAY_9 + datetime.timedelta(days=7, minutes=90)  # a 45-minute slot: 10:30
     moved = booking.booking_move(code_row=result.manage_row, debut=later)
 
     assert moved.meeting.pk == result.meeting.pk
@@ -357,3 +357,19 @@ def test_two_concurrent_uses_of_one_booking_code_book_once(issue_booking_code, r
     outcomes = _race(book_fresh(TUESDAY_9), book_fresh(later))
     assert sorted(map(str, outcomes)) == ["booked", "taken"]
     assert AccessCode.objects.filter(purpose="manage").count() == 1
+
+
+def test_a_forged_time_between_two_slots_is_refused(issue_booking_code, referral, booking_ass):
+    row, _ = issue_booking_code(referral)
+    context = booking.booking_context(code_row=row)
+    with pytest.raises(booking.SlotTaken):
+        booking.booking_book(
+            code_row=row,
+            assure=context.assure,
+            ass=booking_ass,
+            debut=TUESDAY_9 + datetime.timedelta(minutes=5),
+            motif=context.motif,
+            mode="sur_place",
+        )
+    row.refresh_from_db()
+    assert row.used_at is None
