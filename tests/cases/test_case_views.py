@@ -353,7 +353,8 @@ def _fill(case, ass, n_events, n_items):
 # the notes section. The partials of other features (_entretiens, _dispositifs, _documents)
 # must use the prefetched context.
 # The cellule PDP panel: its submissions and whether an instance covers the unit (+2).
-DETAIL_MAX_QUERIES = 23
+# Outreach's booking panel: the person's last messages (+1).
+DETAIL_MAX_QUERIES = 24
 
 
 def test_the_case_page_query_count_does_not_grow_with_the_timeline(

@@ -418,3 +418,24 @@ def test_an_sms_asked_for_on_a_saturday_night_is_announced_for_monday_morning(
         in response.content.decode()
     )
     assert Message.objects.get().status == Message.Status.DEFERRED
+
+
+def test_the_referral_and_case_pages_show_the_last_messages_and_their_status(
+    client, ass, referral, case, django_capture_on_commit_callbacks
+):
+    send(referral, links.Channel.SMS, ass, django_capture_on_commit_callbacks)
+    failed = send(case, links.Channel.EMAIL, ass, django_capture_on_commit_callbacks).message
+    Message.objects.filter(pk=failed.pk).update(
+        status=Message.Status.FAILED, error="Adresse refusée par le serveur"
+    )
+    referral.assigned_to = ass
+    referral.save()
+    client.force_login(ass)
+    for url in (
+        reverse("referrals:signalement_detail", args=[referral.pk]),
+        reverse("cases:accompagnement_detail", args=[case.pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert "Derniers messages à la personne" in page
+        assert page.count("Lien de prise de rendez-vous") >= 2
+        assert "envoyé" in page and "échec" in page and "Adresse refusée par le serveur" in page

@@ -369,8 +369,8 @@ def test_the_inbox_shows_a_run_in_progress_and_who_launched_it(client, unit, ass
 
 # Session, user, savepoint + release, unit, referral (with person, arrêt, unit, worker), audit
 # insert, CPAM + region (thresholds of the markers), events, contact attempts, and the
-# manager's assignment form (workers, units).
-DETAIL_QUERIES = 13
+# manager's assignment form (workers, units), the person's last messages (outreach's panel).
+DETAIL_QUERIES = 14
 
 
 def _detail(referral):
