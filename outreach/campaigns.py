@@ -467,7 +467,7 @@ def _targets_sql(campagne, rules, now):
             JOIN {t["cpam"]} c ON c.id = COALESCE(o.cpam_id, p.cpam_id)
             WHERE o.rn = 1 AND c.region_id = %(region_id)s
         ),
-        routes AS ({_routes_sql(t, "pop")}),
+        routes AS MATERIALIZED ({_routes_sql(t, "pop")}),
         k0 AS (
             SELECT pop.*, ro.unit_id AS route_unit, u.region_id AS route_region
             FROM pop
@@ -611,6 +611,9 @@ def campagne_simulate(*, campagne, acting_user, now=None):
     Cible.objects.filter(campagne=campagne).delete()
     sql, params = _targets_sql(campagne, rules, now)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # As the detection scan: compiling this one-off plan costs more than it saves.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
     canaux, exclusions = _counts(campagne)
     result = {

@@ -619,8 +619,9 @@ class Cible(models.Model):
     campagne = models.ForeignKey(
         Campagne, on_delete=models.CASCADE, related_name="cibles", verbose_name="campagne"
     )
+    # Not indexed alone: the index cible_assure_recent starts with it.
     assure = models.ForeignKey(
-        Assure, on_delete=models.CASCADE, related_name="+", verbose_name="assuré"
+        Assure, on_delete=models.CASCADE, related_name="+", verbose_name="assuré", db_index=False
     )
     arret = models.ForeignKey(
         "referrals.ArretTravail",

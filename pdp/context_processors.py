@@ -32,6 +32,7 @@ NAV_ITEMS = [
         {Role.ASS, Role.CONSEILLER, Role.MANAGER, Role.REGIONAL},
     ),
     ("Enquêtes", "outreach:survey_results", {Role.MANAGER, Role.REGIONAL}),
+    ("Campagnes", "outreach:campaign_list", {Role.MANAGER, Role.REGIONAL}),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 
