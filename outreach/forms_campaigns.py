@@ -22,7 +22,7 @@ class CampagneForm(FrenchChoicesMixin, forms.ModelForm):
         label="Population d'un import CPAM",
         queryset=CpamImport.objects.none(),
         required=False,
-        help_text="Vide : tous les arrêts en cours de la région.",
+        help_text="Vide\u00a0: tous les arrêts en cours de la région.",
     )
 
     class Meta:
@@ -54,7 +54,6 @@ class CampagneForm(FrenchChoicesMixin, forms.ModelForm):
         self.fields["cpam_import"].queryset = (
             imports if imports is not None else CpamImport.objects.none()
         )
-        self.fields["cpam_import"].help_text = "Vide\u00a0: tous les arrêts en cours de la région."
         for name, low, high in (
             ("duree_min_jours", 1, 3650),
             ("contact_recent_jours", 0, 3650),

@@ -428,7 +428,7 @@ class Campagne(models.Model):
         blank=True,
         related_name="+",
         verbose_name="unité",
-        help_text="Vide : campagne régionale.",
+        help_text="Vide\u00a0: campagne régionale.",
     )
     nom = models.CharField("nom", max_length=120)
     date_reference = models.DateField("date de référence")
@@ -440,7 +440,7 @@ class Campagne(models.Model):
         blank=True,
         related_name="+",
         verbose_name="import CPAM",
-        help_text="Vide : tous les arrêts en cours de la région.",
+        help_text="Vide\u00a0: tous les arrêts en cours de la région.",
     )
     contact_recent_jours = models.PositiveSmallIntegerField(
         "pas de nouveau contact avant (jours)", default=60
@@ -540,7 +540,7 @@ class RegleCanal(models.Model):
         blank=True,
         related_name="+",
         verbose_name="région",
-        help_text="Vide : règle par défaut, pour les régions sans règles propres.",
+        help_text="Vide\u00a0: règle par défaut, pour les régions sans règles propres.",
     )
     ordre = models.PositiveSmallIntegerField("ordre")
     libelle = models.CharField("libellé", max_length=120)

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from outreach import campaigns
@@ -73,7 +74,11 @@ def campaign_list(request):
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
     _require_creator(request.user)
-    form = CampagneForm(request.POST or None, imports=_imports(request.user))
+    form = CampagneForm(
+        request.POST or None,
+        imports=_imports(request.user),
+        initial={"date_reference": timezone.localdate()},
+    )
     if request.method == "POST" and form.is_valid():
         campagne = apply_service(
             form, campaigns.campagne_create, acting_user=request.user, **form.cleaned_data

@@ -33,10 +33,10 @@ class Migration(migrations.Migration):
                 ('validee_le', models.DateTimeField(blank=True, null=True, verbose_name='validée le')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='créée le')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='modifiée le')),
-                ('cpam_import', models.ForeignKey(blank=True, help_text='Vide : tous les arrêts en cours de la région.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.cpamimport', verbose_name='import CPAM')),
+                ('cpam_import', models.ForeignKey(blank=True, help_text='Vide\xa0: tous les arrêts en cours de la région.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.cpamimport', verbose_name='import CPAM')),
                 ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='créée par')),
                 ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pdp.region', verbose_name='région')),
-                ('unit', models.ForeignKey(blank=True, help_text='Vide : campagne régionale.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pdp.unit', verbose_name='unité')),
+                ('unit', models.ForeignKey(blank=True, help_text='Vide\xa0: campagne régionale.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pdp.unit', verbose_name='unité')),
                 ('validee_par', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='validée par')),
             ],
             options={
@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                 ('contact_connu', models.CharField(blank=True, choices=[('telephone', 'Téléphone connu'), ('mobile', 'Mobile connu'), ('email', 'E-mail connu'), ('adresse', 'Adresse postale connue')], max_length=10, verbose_name='coordonnée connue')),
                 ('canal_prefere', models.CharField(blank=True, choices=[('telephone', 'Téléphone'), ('sms', 'SMS'), ('courrier', 'Courrier'), ('email', 'E-mail'), ('sur_place', 'Sur place')], max_length=20, verbose_name='canal préféré')),
                 ('canal', models.CharField(choices=[('appel', 'Appel par un conseiller'), ('sms', 'SMS'), ('email', 'E-mail'), ('courrier', 'Courrier avec QR code'), ('webinaire', 'Invitation à un webinaire'), ('aucun', 'Aucun')], max_length=10, verbose_name='canal choisi')),
-                ('region', models.ForeignKey(blank=True, help_text='Vide : règle par défaut, pour les régions sans règles propres.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='pdp.region', verbose_name='région')),
+                ('region', models.ForeignKey(blank=True, help_text='Vide\xa0: règle par défaut, pour les régions sans règles propres.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='pdp.region', verbose_name='région')),
             ],
             options={
                 'verbose_name': 'règle de canal',
