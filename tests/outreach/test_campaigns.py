@@ -491,3 +491,14 @@ def test_bad_input_is_refused_with_a_message(client, manager):
     assert response.status_code == 200
     assert not Campagne.objects.exists()
     assert "Ce champ est obligatoire" in response.content.decode()
+
+
+def test_excluded_target_of_a_validated_campaign_was_not_contacted(manager, rules):
+    no_mobile = person(born=years_before(DAY, 25), telephone="02 35 11 22 33")
+    nothing = person()  # channel « aucun »
+    first = simulate(campagne_for(manager), manager)
+    assert target(first, no_mobile).exclusion == "sans_contact"
+    campaigns.campagne_validate(campagne=first, acting_user=manager, now=NOW)
+    second = simulate(campagne_for(manager), manager)
+    assert target(second, no_mobile).exclusion == "sans_contact"
+    assert target(second, nothing).exclusion == ""
