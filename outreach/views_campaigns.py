@@ -49,7 +49,7 @@ def _imports(user):
             caisses__cpam__region_id=region_id, status=CpamImport.Status.PROCESSED
         )
         .distinct()
-        .order_by("-created_at")[:24]
+        .order_by("-created_at")
     )
 
 

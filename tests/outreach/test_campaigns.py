@@ -502,3 +502,43 @@ def test_excluded_target_of_a_validated_campaign_was_not_contacted(manager, rule
     second = simulate(campagne_for(manager), manager)
     assert target(second, no_mobile).exclusion == "sans_contact"
     assert target(second, nothing).exclusion == ""
+
+
+def test_create_page_with_an_import_and_hostile_values(client, manager):
+    inside = person(email="a@example.org")
+    imp = CpamImport.objects.create(file_name="x.csv", status="processed", user=manager)
+    CpamImportCaisse.objects.create(cpam_import=imp, cpam=inside.cpam, line_count=1)
+    client.force_login(manager)
+    data = {
+        "nom": "Import de mars",
+        "date_reference": "2027-03-01",
+        "duree_min_jours": "90",
+        "cpam_import": str(imp.pk),
+        "contact_recent_jours": "60",
+        "validite_sms_jours": "10",
+        "validite_email_jours": "10",
+        "validite_courrier_jours": "21",
+        "taux_reponse": "15",
+    }
+    for field, value in (
+        ("duree_min_jours", "99999999"),
+        ("date_reference", "9999-12-31"),
+        ("cpam_import", "999999"),
+    ):
+        response = client.post(reverse("outreach:campaign_create"), {**data, field: value})
+        assert response.status_code == 200, field
+    assert not Campagne.objects.exists()
+    assert client.post(reverse("outreach:campaign_create"), data).status_code == 302
+    assert Campagne.objects.get().cpam_import == imp
+
+
+def test_rule_form_refuses_bad_ranges_and_changes_nothing(client, manager):
+    client.force_login(manager)
+    before = RegleCanal.objects.count()
+    response = client.post(
+        reverse("outreach:campaign_rule_create"),
+        {"libelle": "x", "age_min": "40", "age_max": "30", "ij_min": "1e400", "canal": "sms"},
+    )
+    assert response.status_code == 200
+    assert "L&#x27;âge minimal dépasse" in response.content.decode()
+    assert RegleCanal.objects.count() == before
