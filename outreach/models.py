@@ -388,3 +388,271 @@ class SurveyAnswer(models.Model):
 
     def __str__(self):
         return f"Réponse – {self.questionnaire}"
+
+
+# --- Outreach campaigns (issue 12, first step) -----------------------------------------------
+
+
+class CanalCampagne(models.TextChoices):
+    APPEL = "appel", "Appel par un conseiller"
+    SMS = "sms", "SMS"
+    EMAIL = "email", "E-mail"
+    COURRIER = "courrier", "Courrier avec QR code"
+    WEBINAIRE = "webinaire", "Invitation à un webinaire"
+    AUCUN = "aucun", "Aucun"
+
+
+class Campagne(models.Model):
+    """A monthly outreach campaign (domain §8): a population of people on long sick leave,
+    segmented by the channel rules (`RegleCanal`) into targets (`Cible`), simulated, then
+    validated by the manager. Written by ``outreach.campaigns`` only.
+
+    Scope: one unit (``unit`` set) or the whole region (``unit`` empty). Population: the
+    ongoing arrêts of at least ``duree_min_jours`` days on ``date_reference`` whose CPAM is in
+    the region, optionally only those of one CPAM import (``cpam_import``)."""
+
+    class Statut(models.TextChoices):
+        BROUILLON = "brouillon", "Brouillon"
+        SIMULEE = "simulee", "Simulée"
+        VALIDEE = "validee", "Validée"
+        EN_COURS = "en_cours", "En cours"
+        CLOSE = "close", "Close"
+
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name="région"
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="unité",
+        help_text="Vide\u00a0: campagne régionale.",
+    )
+    nom = models.CharField("nom", max_length=120)
+    date_reference = models.DateField("date de référence")
+    duree_min_jours = models.PositiveSmallIntegerField("durée d'arrêt minimale (jours)", default=90)
+    cpam_import = models.ForeignKey(
+        "referrals.CpamImport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="import CPAM",
+        help_text="Vide\u00a0: tous les arrêts en cours de la région.",
+    )
+    contact_recent_jours = models.PositiveSmallIntegerField(
+        "pas de nouveau contact avant (jours)", default=60
+    )
+    validite_sms_jours = models.PositiveSmallIntegerField("validité SMS (jours)", default=10)
+    validite_email_jours = models.PositiveSmallIntegerField("validité e-mail (jours)", default=10)
+    validite_courrier_jours = models.PositiveSmallIntegerField(
+        "validité courrier (jours)", default=21
+    )
+    taux_reponse = models.PositiveSmallIntegerField("taux de réponse attendu (%)", default=15)
+    statut = models.CharField(
+        "statut", max_length=10, choices=Statut.choices, default=Statut.BROUILLON
+    )
+    # The figures of the last simulation: {"canaux": {...}, "exclusions": {...}, "capacite": {...}}
+    simulation = models.JSONField("résultat de la simulation", default=dict, blank=True)
+    simulee_le = models.DateTimeField("simulée le", null=True, blank=True)
+    validee_le = models.DateTimeField("validée le", null=True, blank=True)
+    validee_par = models.ForeignKey(
+        "pdp.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="validée par",
+    )
+    created_by = models.ForeignKey(
+        "pdp.User", on_delete=models.PROTECT, related_name="+", verbose_name="créée par"
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    class Meta:
+        verbose_name = "campagne"
+        ordering = ["-date_reference", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(taux_reponse__lte=100), name="campagne_taux_reponse_percent"
+            ),
+        ]
+
+    def __str__(self):
+        return self.nom
+
+    @property
+    def editable(self):
+        return self.statut in (self.Statut.BROUILLON, self.Statut.SIMULEE)
+
+
+class CampagneEvent(models.Model):
+    """The history of a campaign: creation, changes, simulations, validation (with the figures
+    frozen in ``data``)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Création"
+        UPDATED = "updated", "Modification"
+        SIMULATED = "simulated", "Simulation"
+        VALIDATED = "validated", "Validation"
+
+    campagne = models.ForeignKey(
+        Campagne, on_delete=models.CASCADE, related_name="events", verbose_name="campagne"
+    )
+    at = models.DateTimeField("date", auto_now_add=True)
+    actor = models.ForeignKey(
+        "pdp.User", on_delete=models.PROTECT, null=True, related_name="+", verbose_name="auteur"
+    )
+    kind = models.CharField("type", max_length=10, choices=Kind.choices)
+    data = models.JSONField("données", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "événement de campagne"
+        verbose_name_plural = "événements de campagne"
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.campagne} – {self.get_kind_display()}"
+
+
+class RegleCanal(models.Model):
+    """One channel rule (domain §4: data, not code). The active rules of a region (else, when the
+    region has none, the default rules, ``region`` empty) are tried in ``ordre``; the first whose
+    every set condition holds chooses the channel. An empty condition always holds.
+
+    Age in whole years and arrêt duration in days (start day counted) on the campaign's
+    reference date; the IJ amount is the arrêt's ``montant_ij`` (a condition on it fails when
+    the amount is unknown)."""
+
+    class Contact(models.TextChoices):
+        TELEPHONE = "telephone", "Téléphone connu"
+        MOBILE = "mobile", "Mobile connu"
+        EMAIL = "email", "E-mail connu"
+        ADRESSE = "adresse", "Adresse postale connue"
+
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="région",
+        help_text="Vide\u00a0: règle par défaut, pour les régions sans règles propres.",
+    )
+    ordre = models.PositiveSmallIntegerField("ordre")
+    libelle = models.CharField("libellé", max_length=120)
+    active = models.BooleanField("active", default=True)
+    age_min = models.PositiveSmallIntegerField("âge minimal", null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField("âge maximal", null=True, blank=True)
+    ij_min = models.DecimalField(
+        "IJ minimale (€/jour)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    ij_max = models.DecimalField(
+        "IJ maximale (€/jour)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    duree_min = models.PositiveSmallIntegerField("durée minimale (jours)", null=True, blank=True)
+    duree_max = models.PositiveSmallIntegerField("durée maximale (jours)", null=True, blank=True)
+    situation_emploi = models.CharField(
+        "situation d'emploi",
+        max_length=20,
+        choices=Assure._meta.get_field("situation_emploi").choices,
+        blank=True,
+    )
+    contact_connu = models.CharField(
+        "coordonnée connue", max_length=10, choices=Contact.choices, blank=True
+    )
+    canal_prefere = models.CharField(
+        "canal préféré",
+        max_length=20,
+        choices=Assure._meta.get_field("canal_prefere").choices,
+        blank=True,
+    )
+    canal = models.CharField("canal choisi", max_length=10, choices=CanalCampagne.choices)
+
+    class Meta:
+        verbose_name = "règle de canal"
+        verbose_name_plural = "règles de canal"
+        ordering = ["region_id", "ordre", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(age_min__isnull=True)
+                | Q(age_max__isnull=True)
+                | Q(age_min__lte=models.F("age_max")),
+                name="regle_canal_age_range",
+                violation_error_message="L'âge minimal dépasse l'âge maximal.",
+            ),
+            models.CheckConstraint(
+                condition=Q(duree_min__isnull=True)
+                | Q(duree_max__isnull=True)
+                | Q(duree_min__lte=models.F("duree_max")),
+                name="regle_canal_duree_range",
+                violation_error_message="La durée minimale dépasse la durée maximale.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ij_min__isnull=True)
+                | Q(ij_max__isnull=True)
+                | Q(ij_min__lte=models.F("ij_max")),
+                name="regle_canal_ij_range",
+                violation_error_message="L'IJ minimale dépasse l'IJ maximale.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ordre}. {self.libelle}"
+
+
+class Cible(models.Model):
+    """One person of a campaign: the channel chosen and the rule that chose it, or why the person
+    is excluded. One per (campaign, person): a re-simulation replaces them, a retry of a later
+    sending can never reach a person twice."""
+
+    class Exclusion(models.TextChoices):
+        SUIVI = "suivi", "Déjà suivi (signalement ou accompagnement ouvert)"
+        OPPOSITION = "opposition", "Refus exprimé"
+        SANS_CONTACT = "sans_contact", "Pas de coordonnée utilisable pour le canal"
+        HORS_TERRITOIRE = "hors_territoire", "Hors du territoire"
+        CONTACT_RECENT = "contact_recent", "Contacté récemment"
+
+    campagne = models.ForeignKey(
+        Campagne, on_delete=models.CASCADE, related_name="cibles", verbose_name="campagne"
+    )
+    # Not indexed alone: the index cible_assure_recent starts with it.
+    assure = models.ForeignKey(
+        Assure, on_delete=models.CASCADE, related_name="+", verbose_name="assuré", db_index=False
+    )
+    arret = models.ForeignKey(
+        "referrals.ArretTravail",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name="arrêt",
+        db_index=False,
+    )
+    canal = models.CharField("canal", max_length=10, choices=CanalCampagne.choices)
+    regle = models.ForeignKey(
+        RegleCanal,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="règle",
+        db_index=False,
+    )
+    exclusion = models.CharField(
+        "motif d'exclusion", max_length=20, choices=Exclusion.choices, blank=True
+    )
+    created_at = models.DateTimeField("créée le")
+
+    class Meta:
+        verbose_name = "cible"
+        constraints = [
+            models.UniqueConstraint(fields=["campagne", "assure"], name="cible_once_per_campagne"),
+        ]
+        indexes = [
+            models.Index(fields=["assure", "created_at"], name="cible_assure_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.campagne} – {self.assure_id}"

@@ -1,6 +1,7 @@
 """URL map of outreach: every page an assuré reaches without an account, and the staff pages
 that send them a link. Assembled from each feature's own list."""
 
+from outreach.views_campaigns import urlpatterns as campaign_urls
 from outreach.views_public import urlpatterns as public_urls
 from outreach.views_staff import urlpatterns as staff_urls
 from outreach.views_surveys import urlpatterns as survey_urls
@@ -8,4 +9,4 @@ from outreach.views_webinars import urlpatterns as webinar_urls
 
 app_name = "outreach"
 
-urlpatterns = [*public_urls, *staff_urls, *webinar_urls, *survey_urls]
+urlpatterns = [*public_urls, *staff_urls, *webinar_urls, *survey_urls, *campaign_urls]

@@ -104,6 +104,12 @@ CASE_CONTENT_MODELS = [
     om.Questionnaire,
     om.SurveyInvitation,
     om.SurveyAnswer,
+    # Campaigns: their targets name people; campaigns and channel rules are managed in the
+    # application's audited pages only.
+    om.Campagne,
+    om.CampagneEvent,
+    om.RegleCanal,
+    om.Cible,
     # Collective actions: their participants say something about health (the themes); managed
     # in the application's pages only.
     colm.ActionCollective,

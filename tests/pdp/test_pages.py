@@ -64,7 +64,11 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
     assert [i["label"] for i in nav_items_for(admin)] == ["Administration"]
     assert "Administration" not in [i["label"] for i in nav_items_for(medecin)]
     assert "Mon activité" not in [i["label"] for i in nav_items_for(medecin)]
-    assert [i["label"] for i in nav_items_for(regional)] == ["Actions collectives", "Enquêtes"]
+    assert [i["label"] for i in nav_items_for(regional)] == [
+        "Actions collectives",
+        "Enquêtes",
+        "Campagnes",
+    ]
 
 
 # --- The home page is the role's working page --------------------------------------------
