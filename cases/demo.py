@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import logging
 import random
+import unicodedata
 from collections import defaultdict
 from contextlib import contextmanager, suppress
 
@@ -965,6 +966,12 @@ def _plan_arret(plan, today):
 # --- Generation -----------------------------------------------------------------------------
 
 
+def ascii_name(text):
+    """« Hélène » → « helene », for made-up e-mail addresses."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if c.isalnum() and c.isascii()).lower()
+
+
 def generate_people(rng, nirs, cpams, users, places, names):
     last_names, first_names, employers = names
     today = timezone.localdate()
@@ -974,9 +981,10 @@ def generate_people(rng, nirs, cpams, users, places, names):
         first = rng.choice([n for s, n in first_names if s == sex])
         postal_code, commune, cpam_code = places[i % len(places)]
         siret, employer = employers[i % len(employers)]
+        last = rng.choice(last_names).upper()
         person = Assure(
             nir=nir,
-            nom_naissance=rng.choice(last_names).upper(),
+            nom_naissance=last,
             prenoms=first,
             date_naissance=datetime.date(1900 + int(nir[1:3]), int(nir[3:5]), 1 + i % 28),
             sexe=sex,
@@ -984,6 +992,9 @@ def generate_people(rng, nirs, cpams, users, places, names):
             code_postal=postal_code,
             commune=commune,
             telephone=f"06 {10 + i % 90:02d} {i % 100:02d} 30 40",
+            # A made-up address: a link can be sent by e-mail at any hour (an SMS waits for
+            # 08:00, and without Redis a deferred SMS is never sent: README).
+            email=f"{ascii_name(first.split()[0])}.{ascii_name(last)}@exemple.fr",
             cpam=cpams[cpam_code],
             situation_emploi=["cdi", "cdd", "interim", "apprenti", "cdi"][i % 5],
             employeur_nom=employer,

@@ -1,28 +1,22 @@
 """Demo data of outreach: opening hours for the Rouen ASS, so that a booking link sent from the
 demo (`make run`) finds free slots. Called by `seed_demo` after the users exist.
 
-The people the Rouen ASS follow (open cases and referrals) get a demo e-mail address when they
-have none, so that a link can be sent by e-mail at any hour (an SMS waits for 08:00, and without
-Redis a deferred SMS is never sent: README, « Self-service booking »).
-
-Idempotent: a range already there (same ASS, weekday and start) is left alone, an address
-already set is kept.
+Idempotent: a range already there (same ASS, weekday and start) is left alone.
 """
 
 import datetime
-import unicodedata
 
-from django.db.models import Q
 from django.utils import timezone
 
 from cases.availability import plage_create
-from cases.models import Accompagnement, Entretien, PlageOuverture
+from cases.demo import ascii_name
+from cases.models import Entretien, PlageOuverture
 from collective import participants, services
 from collective.models import ActionCollective, ActionType, ParticipantSource, Seance, Theme
 from outreach import webinars
 from pdp.access_codes import access_code_issue, code_url
 from pdp.identifiers import nir_key
-from referrals.models import Assure, Signalement
+from referrals.models import Assure
 
 DEMO_ASS = ["ass.rouen", "ass2.rouen"]
 WEEKS = 8
@@ -59,28 +53,6 @@ def seed_outreach(users):
                 )
                 created += 1
     return created
-
-
-def _ascii(text):
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if c.isalnum() and c.isascii()).lower()
-
-
-def seed_demo_emails(users):
-    """A demo address (prenom.nom@exemple.fr) for the people of DEMO_ASS without one."""
-    ass = [users[name] for name in DEMO_ASS if name in users]
-    people = Assure.objects.filter(email="").filter(
-        Q(pk__in=Accompagnement.objects.open().filter(referent__in=ass).values("assure_id"))
-        | Q(pk__in=Signalement.objects.open().filter(assigned_to__in=ass).values("assure_id"))
-    )
-    changed = []
-    for person in people:
-        person.email = (
-            f"{_ascii(person.prenoms.split()[0])}.{_ascii(person.nom_affiche)}@exemple.fr"
-        )
-        changed.append(person)
-    Assure.objects.bulk_update(changed, ["email"])
-    return len(changed)
 
 
 # --- Survey answers (issue 11) ---------------------------------------------------------------
@@ -191,7 +163,7 @@ def seed_past_webinar(users):
                 "adresse": adresse,
                 "code_postal": cp,
                 "commune": commune,
-                "email": f"{_ascii(prenom)}.{_ascii(nom)}@exemple.fr",
+                "email": f"{ascii_name(prenom)}.{ascii_name(nom)}@exemple.fr",
             },
         )
         people.append(person)

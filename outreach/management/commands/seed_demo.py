@@ -17,7 +17,7 @@ from django.test.utils import override_settings
 
 from collective.demo import seed_collective, seed_running_isic
 from coordination.demo import seed_cellules
-from outreach.demo import seed_demo_emails, seed_outreach, seed_past_webinar, seed_survey_answers
+from outreach.demo import seed_outreach, seed_past_webinar, seed_survey_answers
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -138,7 +138,6 @@ class Command(BaseCommand):
             seed_cellules(region=region, units=units, users=users)
             seed_collective(users)
             seed_outreach(users)
-            seed_demo_emails(users)
             seed_survey_answers(units)
             seed_running_isic(users)
             webinar_link = seed_past_webinar(users)
