@@ -13,7 +13,32 @@ from pdp.models import AccessCode, Message, Region, Unit
 from referrals.models import Assure, Signalement
 
 
-class Rappel(models.Model):
+class ClaimedMessage(models.Model):
+    """What a reminder row has whatever it reminds of: the channel chosen when it was written,
+    the `Message` sent, and `sent_at`, set by the claim (``UPDATE … WHERE sent_at IS NULL``)
+    before sending, so that only the claimer sends."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "e-mail"
+
+    channel = models.CharField("canal", max_length=10, choices=Channel.choices, blank=True)
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="message",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Rappel(ClaimedMessage):
     """One reminder of one meeting, for the time the meeting had when it was made (issue 10,
     item 7). Written by ``outreach.reminders`` only.
 
@@ -30,10 +55,6 @@ class Rappel(models.Model):
 
     class Kind(models.TextChoices):
         J_2 = "j-2", "48 heures avant"
-
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        EMAIL = "email", "e-mail"
 
     class Skipped(models.TextChoices):
         RECENT_MESSAGE = "recent_message", "confirmation envoyée moins de 48 heures avant"
@@ -59,17 +80,6 @@ class Rappel(models.Model):
     )
     kind = models.CharField("rappel", max_length=10, choices=Kind.choices, default=Kind.J_2)
     debut = models.DateTimeField("pour l'entretien du")
-    channel = models.CharField("canal", max_length=10, choices=Channel.choices, blank=True)
-    message = models.ForeignKey(
-        Message,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="message",
-    )
-    created_at = models.DateTimeField("créé le", auto_now_add=True)
-    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
     skipped_reason = models.CharField(
         "non envoyé car", max_length=20, choices=Skipped.choices, blank=True
     )
@@ -100,7 +110,7 @@ class Rappel(models.Model):
         return f"{self.get_kind_display()} — {self.entretien or self.signalement}"
 
 
-class RappelSeance(models.Model):
+class RappelSeance(ClaimedMessage):
     """One message about one session of a webinar (or information meeting) to one participant
     (issue 11): the reminder the day before, the one an hour before, and the « merci » after
     the last session with the link to ask for an individual meeting. Written by
@@ -132,17 +142,6 @@ class RappelSeance(models.Model):
     )
     kind = models.CharField("message", max_length=10, choices=Kind.choices)
     debut = models.DateTimeField("pour la séance du")
-    channel = models.CharField("canal", max_length=10, choices=Rappel.Channel.choices, blank=True)
-    message = models.ForeignKey(
-        Message,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="message",
-    )
-    created_at = models.DateTimeField("créé le", auto_now_add=True)
-    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
     skipped_reason = models.CharField(
         "non envoyé car", max_length=20, choices=Skipped.choices, blank=True
     )
