@@ -5,6 +5,8 @@
   back with the revocation itself.
 - `first_meeting_planned`: the same, when a case opened from a referral turns the referral's
   proposed first meeting into an entretien (outreach moves the person's « manage » link to it).
+- `case_opened`: sent inside `case_open`'s transaction (outreach expires the person's open
+  campaign invitations).
 - Case panels: a higher app registers `panel(request, case)` in its `AppConfig.ready()`; it
   returns None (nothing to show to this user) or a dict with a `template` to include on the
   accompagnement page, and the context that template needs under `panel`.
@@ -17,6 +19,8 @@ consent_revoked = Signal()
 # Sent inside `case_open_from_signalement`'s transaction when the referral's proposed first
 # meeting became a planned entretien. Arguments: signalement, entretien, acting_user.
 first_meeting_planned = Signal()
+# Sent inside `case_open`'s transaction. Arguments: accompagnement, acting_user.
+case_opened = Signal()
 
 _case_panels = []
 

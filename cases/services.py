@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cases.extensions import consent_revoked, first_meeting_planned
+from cases.extensions import case_opened, consent_revoked, first_meeting_planned
 from cases.models import (
     Accompagnement,
     Action,
@@ -103,6 +103,7 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
     case_event_add(
         accompagnement=case, acting_user=acting_user, kind=CaseEvent.Kind.OPENED, summary=summary
     )
+    case_opened.send(sender=Accompagnement, accompagnement=case, acting_user=acting_user)
     return case
 
 

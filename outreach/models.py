@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from cases.models import Cloture, Entretien
-from collective.models import ActionType, Participant, Seance
+from collective.models import ActionCollective, ActionType, Participant, Seance
 from pdp.models import AccessCode, Message, Region, Unit
 from referrals.models import Assure, Signalement
 
@@ -450,6 +450,26 @@ class Campagne(models.Model):
         "validité courrier (jours)", default=21
     )
     taux_reponse = models.PositiveSmallIntegerField("taux de réponse attendu (%)", default=15)
+    # Sending (outreach.campaign_sending) and call lists (outreach.campaign_calls).
+    webinaire = models.ForeignKey(
+        ActionCollective,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="webinaire proposé",
+        help_text="Pour les personnes dont le canal est « invitation à un webinaire ».",
+    )
+    relance_jours = models.PositiveSmallIntegerField(
+        "relance des SMS et e-mails sans réponse après (jours)", default=3
+    )
+    tentatives_max = models.PositiveSmallIntegerField("appels au plus par personne", default=3)
+    reservation_jours = models.PositiveSmallIntegerField(
+        "réservation d'une liste d'appels libérée après (jours)", default=2
+    )
+    script_appel = models.TextField("script d'appel", max_length=4000, blank=True)
+    lancee_le = models.DateTimeField("lancée le", null=True, blank=True)
+    close_le = models.DateTimeField("close le", null=True, blank=True)
     statut = models.CharField(
         "statut", max_length=10, choices=Statut.choices, default=Statut.BROUILLON
     )
@@ -497,6 +517,11 @@ class CampagneEvent(models.Model):
         UPDATED = "updated", "Modification"
         SIMULATED = "simulated", "Simulation"
         VALIDATED = "validated", "Validation"
+        LAUNCHED = "launched", "Lancement"
+        SENT = "sent", "Envoi"
+        LETTERS = "letters", "Lot de courriers"
+        REMINDERS = "reminders", "Relances"
+        CLOSED = "closed", "Clôture"
 
     campagne = models.ForeignKey(
         Campagne, on_delete=models.CASCADE, related_name="events", verbose_name="campagne"
@@ -603,6 +628,22 @@ class RegleCanal(models.Model):
         return f"{self.ordre}. {self.libelle}"
 
 
+class Expiration(models.TextChoices):
+    CASE_OPENED = "accompagnement", "Accompagnement ouvert"
+    REFUS = "refus", "Refus de la personne"
+    CLOSED = "close", "Campagne close"
+    ANSWERED = "repondu", "Rendez-vous pris"
+
+
+class ResultatAppel(models.TextChoices):
+    RDV = "rdv", "Joint — rendez-vous pris"
+    REFUS = "refus", "Joint — refus"
+    RAPPELER = "rappeler", "Joint — rappeler le…"
+    MESSAGE = "message", "Message laissé"
+    PAS_DE_REPONSE = "pas_de_reponse", "Pas de réponse"
+    FAUX_NUMERO = "faux_numero", "Faux numéro"
+
+
 class Cible(models.Model):
     """One person of a campaign: the channel chosen and the rule that chose it, or why the person
     is excluded. One per (campaign, person): a re-simulation replaces them, a retry of a later
@@ -643,6 +684,91 @@ class Cible(models.Model):
         "motif d'exclusion", max_length=20, choices=Exclusion.choices, blank=True
     )
     created_at = models.DateTimeField("créée le")
+    # --- Sending (outreach.campaign_sending) ---
+    # The channel the call list fell back from (``canal`` then holds the fallback channel).
+    repli_de = models.CharField(
+        "canal d'origine avant repli",
+        max_length=10,
+        choices=CanalCampagne.choices,
+        blank=True,
+        db_default="",  # the targets are written by one INSERT … SELECT
+    )
+    # Claimed (UPDATE … WHERE envoye_le IS NULL) before anything is sent: a retry sends nothing.
+    envoye_le = models.DateTimeField("invitation envoyée le", null=True, blank=True)
+    code = models.ForeignKey(
+        AccessCode,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="code d'accès",
+        db_index=False,  # partial index in Meta
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="message d'invitation",
+        db_index=False,
+    )
+    lot = models.ForeignKey(
+        "LotCourrier",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cibles",
+        verbose_name="lot de courriers",
+        db_index=False,
+    )
+    relance_le = models.DateTimeField("relancée le", null=True, blank=True)
+    relance_message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="message de relance",
+        db_index=False,
+    )
+    # --- What the person did ---
+    ouvert_le = models.DateTimeField("lien ouvert le", null=True, blank=True)
+    signalement = models.ForeignKey(
+        Signalement,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="signalement créé",
+        db_index=False,
+    )
+    rdv_pris_le = models.DateTimeField("rendez-vous pris le", null=True, blank=True)
+    refus_le = models.DateTimeField("refus exprimé le", null=True, blank=True)
+    expire_le = models.DateTimeField("invitation expirée le", null=True, blank=True)
+    expiration = models.CharField(
+        "motif d'expiration", max_length=14, choices=Expiration.choices, blank=True, db_default=""
+    )
+    # --- Call list (outreach.campaign_calls) ---
+    reserve_par = models.ForeignKey(
+        "pdp.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="réservée par",
+        db_index=False,
+    )
+    reserve_jusqu_au = models.DateTimeField("réservée jusqu'au", null=True, blank=True)
+    tentatives = models.PositiveSmallIntegerField("appels passés", db_default=0)
+    rappeler_le = models.DateTimeField("à rappeler le", null=True, blank=True)
+    dernier_resultat = models.CharField(
+        "dernier résultat d'appel",
+        max_length=14,
+        choices=ResultatAppel.choices,
+        blank=True,
+        db_default="",
+    )
 
     class Meta:
         verbose_name = "cible"
@@ -651,7 +777,76 @@ class Cible(models.Model):
         ]
         indexes = [
             models.Index(fields=["assure", "created_at"], name="cible_assure_recent"),
+            models.Index(fields=["code"], condition=Q(code__isnull=False), name="cible_code"),
+            models.Index(fields=["lot"], condition=Q(lot__isnull=False), name="cible_lot"),
+            models.Index(
+                fields=["signalement"],
+                condition=Q(signalement__isnull=False),
+                name="cible_signalement",
+            ),
         ]
 
     def __str__(self):
         return f"{self.campagne} – {self.assure_id}"
+
+
+class LotCourrier(models.Model):
+    """One batch of campaign letters: one PDF of every letter (QR code, typed code) and one CSV
+    for an external mail house, written once by ``outreach.campaign_letters`` (the codes in them
+    exist nowhere else in clear) and kept in the private storage, downloaded by the managers."""
+
+    class Statut(models.TextChoices):
+        PREPARATION = "preparation", "En préparation"
+        PRET = "pret", "Prêt"
+        ECHEC = "echec", "Échec"
+
+    campagne = models.ForeignKey(
+        Campagne, on_delete=models.CASCADE, related_name="lots", verbose_name="campagne"
+    )
+    numero = models.PositiveSmallIntegerField("numéro")
+    statut = models.CharField(
+        "statut", max_length=12, choices=Statut.choices, default=Statut.PREPARATION
+    )
+    nombre = models.PositiveIntegerField("nombre de courriers", default=0)
+    pdf = models.CharField("fichier PDF", max_length=255, blank=True)
+    csv = models.CharField("fichier CSV", max_length=255, blank=True)
+    erreur = models.CharField("erreur", max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        "pdp.User", on_delete=models.PROTECT, null=True, related_name="+", verbose_name="créé par"
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    pret_le = models.DateTimeField("prêt le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "lot de courriers"
+        verbose_name_plural = "lots de courriers"
+        ordering = ["campagne", "numero"]
+        constraints = [
+            models.UniqueConstraint(fields=["campagne", "numero"], name="lot_numero_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.campagne} – lot {self.numero}"
+
+
+class AppelCible(models.Model):
+    """One call of a conseiller to a target of a campaign's call list (a contact attempt)."""
+
+    cible = models.ForeignKey(
+        Cible, on_delete=models.CASCADE, related_name="appels", verbose_name="cible"
+    )
+    at = models.DateTimeField("date")
+    conseiller = models.ForeignKey(
+        "pdp.User", on_delete=models.PROTECT, related_name="+", verbose_name="conseiller"
+    )
+    resultat = models.CharField("résultat", max_length=14, choices=ResultatAppel.choices)
+    rappeler_le = models.DateTimeField("à rappeler le", null=True, blank=True)
+    note = models.CharField("note (sans diagnostic)", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "appel de campagne"
+        verbose_name_plural = "appels de campagne"
+        ordering = ["cible", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.cible} – {self.get_resultat_display()}"

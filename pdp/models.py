@@ -369,6 +369,11 @@ class Message(models.Model):
         SENT = "sent", "envoyé"
         FAILED = "failed", "échec"
 
+    class Delivery(models.TextChoices):
+        PENDING = "pending", "en attente chez l'opérateur"
+        DELIVERED = "delivered", "délivré"
+        UNDELIVERED = "undelivered", "non délivré"
+
     channel = models.CharField("canal", max_length=10, choices=Channel.choices)
     template = models.CharField("modèle", max_length=60)
     recipient = models.CharField("destinataire", max_length=254)
@@ -385,6 +390,14 @@ class Message(models.Model):
     provider_id = models.CharField("identifiant chez le fournisseur", max_length=100, blank=True)
     segments = models.PositiveSmallIntegerField("nombre de SMS", null=True, blank=True)
     error = models.CharField("erreur", max_length=255, blank=True)
+    # The SMS provider's delivery reports (pdp.messaging.reports): the latest report's status
+    # and its time at the provider; an older report never overwrites a newer one and
+    # « délivré » is never downgraded.
+    delivery_status = models.CharField(
+        "accusé de réception", max_length=12, choices=Delivery.choices, blank=True
+    )
+    delivery_at = models.DateTimeField("accusé du", null=True, blank=True)
+    delivery_received_at = models.DateTimeField("accusé reçu le", null=True, blank=True)
     created_at = models.DateTimeField("créé le", auto_now_add=True, db_index=True)
 
     class Meta:
@@ -394,6 +407,10 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="message_object_idx"),
             models.Index(fields=["status", "send_after"], name="message_status_idx"),
+            # Delivery reports find their message by the provider's id.
+            models.Index(
+                fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_idx"
+            ),
         ]
 
     def __str__(self):

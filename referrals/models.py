@@ -100,6 +100,12 @@ class Assure(models.Model):
     # Opt-out of meeting reminders (outreach.reminders); changed by staff on the person's page
     # or by the person on the public « manage » page (outreach.reminders.assure_reminders_set).
     rappels = models.BooleanField("recevoir les rappels de rendez-vous", default=True)
+    # Outreach campaigns (outreach.campaigns): « pas de SMS » makes SMS unusable for the
+    # person (no campaign SMS, the channel rules fall back as for a missing mobile); « pas de
+    # relance » stops the reminder of an unanswered campaign invitation. Set by staff on the
+    # person's page.
+    pas_de_sms = models.BooleanField("pas de SMS de campagne", default=False)
+    pas_de_relance = models.BooleanField("pas de relance de campagne", default=False)
     # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). Not indexed:
     # the search looks for each word anywhere in it (LIKE '%mot%'), which a btree cannot serve,
     # and a trigram index would slow the CPAM import down too much (measured).

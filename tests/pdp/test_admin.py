@@ -110,6 +110,8 @@ CASE_CONTENT_MODELS = [
     om.CampagneEvent,
     om.RegleCanal,
     om.Cible,
+    om.LotCourrier,  # letters with access codes in clear: downloaded from the campaign page
+    om.AppelCible,
     # Collective actions: their participants say something about health (the themes); managed
     # in the application's pages only.
     colm.ActionCollective,
