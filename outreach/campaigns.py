@@ -22,8 +22,9 @@ another region are excluded « hors du territoire ».
 
 Exclusions, in this order (the first that applies is recorded):
 1. « déjà suivi »: an open referral or an open accompagnement;
-2. « refus exprimé »: Assure has no opposition flag, so: a referral closed « refus de l'assuré »
-   or a contact attempt « refus » in the last ``OPPOSITION_DAYS`` days;
+2. « refus exprimé »: Assure has no opposition flag, so: a referral closed « refus de l'assuré »,
+   a contact attempt « refus » or a campaign target's refusal (call or public page) in the last
+   ``OPPOSITION_DAYS`` days;
 3. « hors du territoire » (above);
 4. « contacté récemment »: a contact attempt in the last ``contact_recent_jours`` days, or a
    target (not excluded, with a channel) of another validated, running or closed campaign
@@ -54,6 +55,7 @@ from cases.availability import free_slots
 from cases.models import Accompagnement, CaseStatus
 from outreach.booking import MOTIF_FIRST, motif_named
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, RegleCanal
+from pdp.access_codes import access_codes_revoke_ids
 from pdp.audit import audit, field_changes
 from pdp.models import AuditLog, CpamOffice, Role, Unit, UnitTerritory, User
 from pdp.permissions import FORBIDDEN_MESSAGE, in_unit
@@ -498,6 +500,9 @@ def _targets_sql(campagne, rules, now):
                               WHERE x.assure_id = k.assure_id
                                 AND ca.resultat = '{ContactAttempt.Resultat.REFUS}'
                                 AND ca.at >= %(opposition_since)s)
+                   OR EXISTS (SELECT 1 FROM {t["cible"]} z
+                              WHERE z.assure_id = k.assure_id
+                                AND z.refus_le >= %(opposition_since)s)
                    THEN '{Exclusion.OPPOSITION}'
                  WHEN {outside} THEN '{Exclusion.HORS_TERRITOIRE}'
                  WHEN EXISTS (SELECT 1 FROM {t["attempt"]} ca
@@ -665,6 +670,41 @@ def campagne_validate(*, campagne, acting_user, now=None):
         changes={"statut": [Campagne.Statut.SIMULEE, Campagne.Statut.VALIDEE]},
     )
     return campagne
+
+
+# --- Expiry of invitations ---------------------------------------------------------------------
+
+
+def open_targets():
+    """Targets whose invitation is still open: not excluded, no meeting taken, not expired."""
+    return Cible.objects.filter(exclusion="", rdv_pris_le__isnull=True, expire_le__isnull=True)
+
+
+@transaction.atomic
+def invitations_expire(*, reason, acting_user=None, assure_ids=None, campagne=None, now=None):
+    """Expire the open invitations of the people ``assure_ids`` (their case opened, they
+    refused: every campaign) or of one ``campagne`` (closed), set-based: the targets get
+    ``expire_le`` and the ``reason`` (a `Expiration` value), their access codes are revoked, and
+    call-list reservations are dropped. Returns how many targets expired."""
+    if assure_ids is None and campagne is None:
+        raise ValueError("invitations_expire needs assure_ids or campagne")
+    now = now or timezone.now()
+    targets = open_targets()
+    if assure_ids is not None:
+        targets = targets.filter(assure_id__in=assure_ids)
+    if campagne is not None:
+        targets = targets.filter(campagne=campagne)
+    else:
+        targets = targets.filter(
+            campagne__statut__in=[Campagne.Statut.VALIDEE, Campagne.Statut.EN_COURS]
+        )
+    codes = list(targets.filter(code__isnull=False).values_list("code_id", flat=True))
+    expired = targets.update(
+        expire_le=now, expiration=reason, reserve_par=None, reserve_jusqu_au=None
+    )
+    if codes:
+        access_codes_revoke_ids(ids=codes, acting_user=acting_user)
+    return expired
 
 
 # --- Display -----------------------------------------------------------------------------------

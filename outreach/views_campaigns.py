@@ -12,7 +12,13 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from outreach import campaigns
+from outreach import (
+    campaign_calls,
+    campaign_funnel,
+    campaign_letters,
+    campaign_sending,
+    campaigns,
+)
 from outreach.forms_campaigns import CampagneForm, RegleForm
 from outreach.models import RegleCanal
 from pdp.forms import apply_service
@@ -116,19 +122,20 @@ def campaign_detail(request, pk):
     campagne = _campagne(request, pk)
     canaux, exclusions = campaigns.simulation_rows(campagne)
     events = list(campagne.events.select_related("actor").order_by("-at", "-pk")[:20])
-    return render(
-        request,
-        "outreach/campaign_detail.html",
-        {
-            "campagne": campagne,
-            "can_manage": campaigns.can_manage(request.user, campagne),
-            "canaux": canaux,
-            "exclusions": exclusions,
-            "capacite": (campagne.simulation or {}).get("capacite"),
-            "total": (campagne.simulation or {}).get("total", 0),
-            "events": events,
-        },
-    )
+    context = {
+        "campagne": campagne,
+        "can_manage": campaigns.can_manage(request.user, campagne),
+        "canaux": canaux,
+        "exclusions": exclusions,
+        "capacite": (campagne.simulation or {}).get("capacite"),
+        "total": (campagne.simulation or {}).get("total", 0),
+        "events": events,
+    }
+    # Each part of a running campaign adds its section (templates/outreach/_campaign_*.html).
+    now = timezone.now()
+    for section in (campaign_sending, campaign_letters, campaign_calls, campaign_funnel):
+        context.update(section.detail_context(campagne=campagne, user=request.user, now=now))
+    return render(request, "outreach/campaign_detail.html", context)
 
 
 @login_required

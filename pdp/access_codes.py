@@ -122,6 +122,61 @@ def access_code_issue(
     raise RuntimeError("no free access code after 5 draws")
 
 
+@transaction.atomic
+def access_codes_issue_many(*, purpose, items, acting_user=None):
+    """Many codes at once, set-based (a campaign's invitations): ``items`` is a list of dicts
+    with ``assure_id``, ``expires_at`` and optionally ``object_type`` / ``object_id``. Two
+    statements whatever the number (the codes, their audit rows). Returns [(row, code)] in the
+    order of ``items``; the clear codes exist only in this return value."""
+    if purpose not in AccessCode.Purpose.values:
+        raise ValueError(f"unknown access code purpose: {purpose!r}")
+    now = timezone.now()
+    if any(item["expires_at"] <= now for item in items):
+        raise ValueError("an access code must expire in the future")
+    if not items:
+        return []
+    for _attempt in range(5):
+        codes = [generate() for _item in items]
+        if len(set(codes)) != len(codes):
+            continue
+        rows = [
+            AccessCode(
+                purpose=purpose,
+                digest=_digest(code, settings.SECRET_KEY),
+                assure_id=item["assure_id"],
+                expires_at=item["expires_at"],
+                created_by=acting_user,
+                object_type=item.get("object_type", ""),
+                object_id=str(item.get("object_id", "")),
+            )
+            for code, item in zip(codes, items, strict=True)
+        ]
+        try:
+            with transaction.atomic():
+                AccessCode.objects.bulk_create(rows)
+        except IntegrityError:
+            continue  # a digest already taken (one chance in 10^12 per code): draw again
+        AuditLog.objects.bulk_create(
+            AuditLog(
+                user=acting_user
+                if acting_user is not None and acting_user.is_authenticated
+                else None,
+                action=AuditLog.Action.CREATE,
+                object_type=AccessCode._meta.label_lower,
+                object_id=str(row.pk),
+                assure_id=row.assure_id,
+                changes={
+                    "purpose": [None, purpose],
+                    "expires_at": [None, row.expires_at.isoformat()],
+                    "object": [None, f"{row.object_type} {row.object_id}".strip()],
+                },
+            )
+            for row in rows
+        )
+        return list(zip(rows, codes, strict=True))
+    raise RuntimeError("no free access codes after 5 draws")
+
+
 def access_code_lookup(*, code):
     """The valid row of `code` (typed or from a link), or None for every invalid case alike."""
     code = normalize(code)
@@ -231,6 +286,33 @@ def access_codes_revoke_for(*, object_type, object_id, acting_user=None, purpose
             changes={"revoked_at": [None, now.isoformat()]},
         )
         for row in rows
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def access_codes_revoke_ids(*, ids, acting_user=None):
+    """Revoke the codes ``ids`` (a list of pks or a queryset of pks) still unrevoked, set-based:
+    a fixed number of statements, one audit row per code revoked. Returns how many were."""
+    now = timezone.now()
+    rows = list(
+        AccessCode.objects.select_for_update()
+        .filter(pk__in=ids, revoked_at__isnull=True)
+        .values_list("pk", "assure_id")
+    )
+    if not rows:
+        return 0
+    AccessCode.objects.filter(pk__in=[pk for pk, _a in rows]).update(revoked_at=now)
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            user=acting_user if acting_user is not None and acting_user.is_authenticated else None,
+            action=AuditLog.Action.UPDATE,
+            object_type=AccessCode._meta.label_lower,
+            object_id=str(pk),
+            assure_id=assure_id,
+            changes={"revoked_at": [None, now.isoformat()]},
+        )
+        for pk, assure_id in rows
     )
     return len(rows)
 
