@@ -700,8 +700,9 @@ def signalement_create_manual(
     return signalement, created
 
 
-# Origins of a referral the person asks for themself on a public page (outreach).
-REQUEST_ORIGINS = (Origine.WEBINAIRE,)
+# Origins of a referral the person asks for themself (outreach: after a webinar, answering a
+# campaign online or on the phone to a conseiller).
+REQUEST_ORIGINS = (Origine.WEBINAIRE, Origine.CAMPAGNE)
 
 
 @transaction.atomic
