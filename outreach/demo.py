@@ -5,6 +5,7 @@ Idempotent: a range already there (same ASS, weekday and start) is left alone.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from collective.models import ActionCollective, ActionType, ParticipantSource, S
 from outreach import webinars
 from pdp.access_codes import access_code_issue, code_url
 from pdp.identifiers import nir_key
-from referrals.models import Assure
+from referrals.models import ArretTravail, Assure, TypeArret, build_search_name
 
 DEMO_ASS = ["ass.rouen", "ass2.rouen"]
 WEEKS = 8
@@ -204,3 +205,90 @@ def seed_past_webinar(users):
         object_id=webinar.pk,
     )
     return code_url(code), people[0].date_naissance
+
+
+# --- Campaign population (issue 12) ------------------------------------------------------------
+
+CAMPAIGN_PEOPLE = 60
+_CAMPAIGN_NAMES = [
+    ("1", "Lemaire", "Yannick"),
+    ("2", "Girard", "Mélanie"),
+    ("1", "Bonnet", "Cédric"),
+    ("2", "François", "Élodie"),
+    ("1", "Mercier", "Hervé"),
+    ("2", "Blanchard", "Océane"),
+    ("1", "Guérin", "Frédéric"),
+    ("2", "Boyer", "Maëlle"),
+    ("1", "Chevalier", "Rémi"),
+    ("2", "Perrin", "Bérénice"),
+]
+_CAMPAIGN_PLACES = [
+    ("76000", "Rouen"),
+    ("76100", "Rouen"),
+    ("76500", "Elbeuf"),
+    ("76200", "Dieppe"),
+    ("27000", "Évreux"),
+]
+
+
+def _campaign_nir(i):
+    sex = _CAMPAIGN_NAMES[i % len(_CAMPAIGN_NAMES)][0]
+    body = f"{sex}{60 + (i * 7) % 38:02d}{1 + i % 12:02d}76451{i:03d}"
+    return body + nir_key(body)
+
+
+def seed_campaign_population(cpam):
+    """People of the Rouen unit's territory on sick leave for 90 days or more, whom nobody
+    follows yet: the population of a monthly outreach campaign on the demo (issue 12). Their
+    contact details vary so that the default channel rules give every channel: a landline
+    only and a long arrêt (call), a mobile (SMS), an e-mail only, a postal address only
+    (letter). Idempotent: nothing is created when they exist. Returns how many were."""
+    nirs = [_campaign_nir(i) for i in range(CAMPAIGN_PEOPLE)]
+    if Assure.objects.filter(nir__in=nirs).exists():
+        return 0
+    today = timezone.localdate()
+    people, arrets = [], []
+    for i, nir in enumerate(nirs):
+        sex, last, first = _CAMPAIGN_NAMES[i % len(_CAMPAIGN_NAMES)]
+        postal_code, commune = _CAMPAIGN_PLACES[i % len(_CAMPAIGN_PLACES)]
+        profile = i % 4  # 0: call, 1: SMS, 2: e-mail, 3: letter
+        days = 185 + (i * 11) % 150 if profile == 0 else 95 + (i * 7) % 80
+        person = Assure(
+            nir=nir,
+            nom_naissance=last.upper(),
+            prenoms=first,
+            date_naissance=datetime.date(1900 + int(nir[1:3]), int(nir[3:5]), 1 + i % 28),
+            sexe=sex,
+            adresse=f"{3 + i} rue des Tilleuls",
+            code_postal=postal_code,
+            commune=commune,
+            telephone={
+                0: f"02 35 {10 + i:02d} 44 {i:02d}",
+                1: f"07 {20 + i:02d} 18 {i:02d} 52",
+            }.get(profile, ""),
+            email=(
+                f"{ascii_name(first)}.{ascii_name(last)}{i}@exemple.fr" if profile in (1, 2) else ""
+            ),
+            cpam=cpam,
+            situation_emploi=["cdi", "cdd", "interim", "cdi"][i % 4],
+        )
+        person.search_name = build_search_name(person.nom_naissance, person.prenoms)
+        people.append(person)
+    Assure.objects.bulk_create(people)
+    by_nir = dict(Assure.objects.filter(nir__in=nirs).values_list("nir", "pk"))
+    for i, nir in enumerate(nirs):
+        profile = i % 4
+        days = 185 + (i * 11) % 150 if profile == 0 else 95 + (i * 7) % 80
+        start = today - datetime.timedelta(days=days - 1)
+        arrets.append(
+            ArretTravail(
+                assure_id=by_nir[nir],
+                type_arret=TypeArret.MALADIE if i % 5 else TypeArret.AT,
+                date_debut=start,
+                date_fin_prevue=today + datetime.timedelta(days=20 + i % 40),
+                montant_ij=Decimal("28.50") + i,
+                cpam=cpam,
+            )
+        )
+    ArretTravail.objects.bulk_create(arrets)
+    return len(people)

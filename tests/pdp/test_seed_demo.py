@@ -116,8 +116,9 @@ def test_seed_demo_is_idempotent_and_covers_every_status(demo, client):
     call_command("seed_demo", stdout=io.StringIO())
     assert _counts() == first
 
-    # The 300 people of the extracts, and the two of the past webinar (outreach.demo).
-    assert first["assures"] == 302
+    # The 300 people of the extracts, the two of the past webinar and the 60 of the campaign
+    # population (outreach.demo).
+    assert first["assures"] == 362
     assert {u.role for u in User.objects.all()} == set(Role.values)
     durations = [a.duree_au() for a in ArretTravail.objects.all()]
     assert min(durations) <= 15 and max(durations) >= 180

@@ -17,7 +17,12 @@ from django.test.utils import override_settings
 
 from collective.demo import seed_collective, seed_running_isic
 from coordination.demo import seed_cellules
-from outreach.demo import seed_outreach, seed_past_webinar, seed_survey_answers
+from outreach.demo import (
+    seed_campaign_population,
+    seed_outreach,
+    seed_past_webinar,
+    seed_survey_answers,
+)
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Partner, PartnerKind, Region, Role, Unit, UnitTerritory, User
 
@@ -138,6 +143,7 @@ class Command(BaseCommand):
             seed_cellules(region=region, units=units, users=users)
             seed_collective(users)
             seed_outreach(users)
+            seed_campaign_population(cpams["761"])
             seed_survey_answers(units)
             seed_running_isic(users)
             webinar_link = seed_past_webinar(users)
