@@ -95,6 +95,11 @@ CONSEILLER_SHARE = [
 ]
 
 MEETING_TIMES = [(9, 0), (9, 30), (10, 0), (10, 30), (11, 0), (14, 0), (14, 30), (15, 0), (16, 0)]
+# A held meeting is followed by its recording (5 to 25 minutes after its end), then, at the
+# first one, the évaluation and the plan d'aide (up to 25 minutes later); the story stops 5
+# minutes before now (`_Demo.limit`). A past slot ends this long before now, so that all of
+# that has happened: else the meeting would stay « planifié » in the past.
+PAST_MEETING_FOLLOW_UP = datetime.timedelta(hours=1)
 
 
 def fr(text):
@@ -468,8 +473,9 @@ class _Agenda:
         self.busy = defaultdict(list)
 
     def book(self, ass, day, rng, minutes=60, *, past):
-        """The first free slot of `ass` from `day` on: `past` wants one ended before now, else
-        one starting in the future. None if there is none (past slots run out at today)."""
+        """The first free slot of `ass` from `day` on: `past` wants one ended long enough before
+        now to be recorded (`PAST_MEETING_FOLLOW_UP`), else one starting in the future. None if
+        there is none (past slots run out at today)."""
         today = timezone.localdate(self.now)
         for offset in range(60):
             current = day + _days(offset)
@@ -482,7 +488,7 @@ class _Agenda:
             for hour, minute in times:
                 start = _aware(current, hour, minute)
                 end = start + datetime.timedelta(minutes=minutes)
-                if past and end >= self.now:
+                if past and end > self.now - PAST_MEETING_FOLLOW_UP:
                     continue
                 if not past and start <= self.now + datetime.timedelta(minutes=30):
                     continue

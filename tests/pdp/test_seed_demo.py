@@ -1,11 +1,14 @@
 """The demo data: six months of the service's life, consistent with the rules of the app."""
 
 import collections
+import contextlib
 import datetime
 import io
+import os
 import re
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
@@ -76,10 +79,19 @@ def test_the_demo_has_a_cellule_per_territory_with_a_past_and_an_upcoming_meetin
     assert len(on_agenda) == 4
 
 
+def _seeded_at():
+    """DEMO_NOW=2026-12-06T23:30+01:00 runs this module as if it were then (the clock ticks
+    on from there): the demo must hold at any time of day, see test_seed_demo_clock."""
+    moment = os.environ.get("DEMO_NOW")
+    if not moment:
+        return contextlib.nullcontext()
+    return time_machine.travel(datetime.datetime.fromisoformat(moment), tick=True)
+
+
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
     """The demo, generated once for this module's tests and rolled back after them."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    with _seeded_at(), django_db_blocker.unblock(), transaction.atomic():
         call_command("seed_demo", stdout=io.StringIO())
         yield
         transaction.set_rollback(True)
