@@ -632,6 +632,8 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
     if mode not in booking_modes(context) or not motif.allows(mode):
         raise ValidationError({"mode": "Choisissez une modalité proposée."})
     _lock_ass(ass)
+    if context.cible is not None and campaign_answers.target_lock(cible=context.cible) is None:
+        raise ValidationError(NOT_BOOKABLE)  # refused or answered since the page was shown
     if not access_codes.access_code_use(row=code_row):
         raise ValidationError(NOT_BOOKABLE)
     _require_free(ass=ass, motif=motif, mode=mode, debut=debut, next_ass_ids=context.ass_ids)

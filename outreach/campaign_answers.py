@@ -30,7 +30,7 @@ from pdp.audit import audit, jsonable
 from pdp.models import AccessCode, AuditLog
 from referrals import routing
 from referrals import services as referral_services
-from referrals.models import Origine, Service, Signalement
+from referrals.models import Assure, Origine, Service, Signalement
 
 CIBLE = "outreach.cible"  # object_type of the booking codes a campaign sends
 
@@ -87,6 +87,20 @@ def answerable_target(*, code_row):
     )
 
 
+def _lock_person(assure_id):
+    """Every answer takes the person's row lock first, then their targets: a refusal and a
+    booking of the same person at once wait for each other instead of deadlocking on the
+    targets and codes that both change."""
+    Assure.objects.select_for_update().filter(pk=assure_id).values_list("pk", flat=True).first()
+
+
+def target_lock(*, cible):
+    """Lock the person, then the target (call inside a transaction): the target if it can
+    still be answered, else None (refused, answered or expired since the page was shown)."""
+    _lock_person(cible.assure_id)
+    return running_targets().select_for_update(of=("self",)).filter(pk=cible.pk).first()
+
+
 def target_unit(cible):
     """The unit that receives the target's answer: where its referral will be routed
     (`referrals.routing.route_unit` of the person's postal code), else the campaign's unit;
@@ -108,6 +122,7 @@ def referral_for_target(*, cible, acting_user=None):
     any request (`signalement_create_on_request`: the person's postal code, else the
     campaign's unit); its motif names the campaign, so its history reads « Réponse à la
     campagne … »."""
+    _lock_person(cible.assure_id)
     # of=("self",): a region-wide campaign has no unit, and FOR UPDATE cannot lock the
     # nullable side of an outer join.
     cible = (
@@ -156,6 +171,7 @@ def on_referral_meeting_booked(*, signalement, acting_user=None, now=None):
     ids = list(targets.values_list("pk", flat=True))
     if not ids:
         return 0
+    _lock_person(signalement.assure_id)
     marked = Cible.objects.filter(pk__in=ids, rdv_pris_le__isnull=True).update(
         rdv_pris_le=now, reserve_par=None, reserve_jusqu_au=None
     )
@@ -186,6 +202,7 @@ def target_refused(*, cible, acting_user=None, now=None, by_phone=False):
     """The person refuses the campaign's offer: recorded once; every open invitation of the
     person (this campaign's and the others') expires."""
     now = now or timezone.now()
+    _lock_person(cible.assure_id)
     cible = Cible.objects.select_for_update().get(pk=cible.pk)
     if cible.refus_le is not None:
         return cible

@@ -265,6 +265,24 @@ def test_a_slot_taken_meanwhile_leaves_no_referral(ready, manager, person, unit,
     assert row.used_at is None
 
 
+def test_a_refusal_recorded_after_the_page_was_shown_stops_the_booking(ready, manager, person):
+    cible, row, _code = invite(running_campaign(manager), person)
+    context = booking.booking_context(code_row=row)
+    Cible.objects.filter(pk=cible.pk).update(refus_le=NOW)  # by phone, the code not yet revoked
+    with pytest.raises(booking.ValidationError):
+        booking.booking_book(
+            code_row=row,
+            assure=person,
+            ass=ready,
+            debut=TUESDAY_9,
+            motif=context.motif,
+            mode="sur_place",
+        )
+    assert not Signalement.objects.filter(assure=person).exists()
+    row.refresh_from_db()
+    assert row.used_at is None
+
+
 def test_a_person_with_an_open_referral_books_on_it(client, ready, manager, person, unit):
     cible, _row, code = invite(running_campaign(manager), person)
     referral = SignalementFactory(assure=person, unit=unit)
