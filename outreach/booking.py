@@ -28,6 +28,19 @@ code bound to the same case or referral, so that they can book again at once (th
 offers it, the message carries it). No clear code is written anywhere but in the message handed
 to the sender (masked in the `Message` row).
 
+Campaign codes (issue 12): a booking code bound to a campaign's target (`outreach.cible`)
+opens, while the target can still be answered (`campaign_answers.answerable_target`), the
+person's open case or open referral as above if they got one meanwhile, else a campaign
+context: the « Premier rendez-vous » slots of the active ASS of the unit the answer goes to
+(`campaign_answers.target_unit`: the unit the person's postal code routes to, else the
+campaign's unit — where the referral will be routed). Booking it creates, in the booking's
+transaction, the referral of origin « campagne » (`campaign_answers.referral_for_target`) and
+books its first meeting as for any referral; every first meeting booked on a referral then
+calls `campaign_answers.on_referral_meeting_booked` (a no-op without a campaign target), which
+marks the target « rendez-vous pris » and expires the person's other open invitations. A slot
+taken meanwhile undoes it all: no referral is left behind. A dead target (expired, refused,
+answered, campaign not validée or en cours) opens nothing: the neutral invalid-code page.
+
 One booking per link: booking a referral's first meeting revokes the referral's other booking
 codes, and a referral whose first meeting is booked opens no booking (`booking_context` is None:
 the person moves it with their « manage » code). When the ASS opens the case from the referral,
@@ -48,6 +61,7 @@ from cases.availability import free_slots
 from cases.models import Accompagnement, CaseEvent, Entretien, Motif, PlageOuverture
 from cases.services import case_event_add
 from outreach import ics, reminders
+from outreach.models import CanalCampagne
 from pdp import access_codes
 from pdp.access_codes import code_url
 from pdp.audit import audit
@@ -93,6 +107,12 @@ class BookingContext:
     ass_ids: list
     accompagnement: Accompagnement | None = None
     signalement: Signalement | None = None
+    cible: object = None  # outreach.models.Cible, for a code a campaign sent
+
+    @property
+    def refusable(self):
+        """A campaign's invitation with nothing open yet: the person may decline it."""
+        return self.cible is not None and self.accompagnement is None and self.signalement is None
 
 
 @dataclasses.dataclass
@@ -192,11 +212,28 @@ def _object_pk(row, object_type):
         return None
 
 
+def _active_ass_ids(unit_id, first=None):
+    staff = User.objects.filter(unit=unit_id, role=Role.ASS, is_active=True)
+    assigned = staff.filter(pk=first).values_list("pk", flat=True) if first else []
+    return list(assigned) or list(staff.order_by("pk").values_list("pk", flat=True))
+
+
 def booking_context(*, code_row):
     """What a booking code opens, or None if there is nothing left to book for (case closed,
-    referral closed, unit without ASS)."""
-    assure = Assure.objects.filter(pk=code_row.assure_id).first()
-    if assure is None or code_row.purpose != AccessCode.Purpose.BOOKING:
+    referral closed, unit without ASS, campaign target no longer answerable)."""
+    from outreach import campaign_answers  # outreach.campaigns imports this module
+
+    if code_row.purpose != AccessCode.Purpose.BOOKING:
+        return None
+    cible = None
+    if code_row.object_type == campaign_answers.CIBLE:
+        cible = campaign_answers.answerable_target(code_row=code_row)
+        if cible is None:
+            return None
+        assure = cible.assure
+    else:
+        assure = Assure.objects.filter(pk=code_row.assure_id).first()
+    if assure is None:
         return None
     cases = Accompagnement.objects.open().filter(assure=assure).select_related("referent", "unit")
     case_pk = _object_pk(code_row, ACCOMPAGNEMENT)
@@ -216,11 +253,11 @@ def booking_context(*, code_row):
     referral = (
         referrals.filter(pk=referral_pk).first() if referral_pk else None
     ) or referrals.order_by("-pk").first()
+    if referral is None and cible is not None:
+        return _campaign_context(assure, cible)
     if referral is None or (referral.rdv_debut is not None and referral.rdv_debut > timezone.now()):
         return None  # nothing open, or its first meeting is booked: moved with the manage code
-    staff = User.objects.filter(unit=referral.unit_id, role=Role.ASS, is_active=True)
-    assigned = staff.filter(pk=referral.assigned_to_id).values_list("pk", flat=True)
-    ass_ids = list(assigned) or list(staff.order_by("pk").values_list("pk", flat=True))
+    ass_ids = _active_ass_ids(referral.unit_id, first=referral.assigned_to_id)
     if not ass_ids:
         return None
     return BookingContext(
@@ -229,6 +266,21 @@ def booking_context(*, code_row):
         motif=motif_named(MOTIF_FIRST),
         ass_ids=ass_ids,
         signalement=referral,
+        cible=cible,
+    )
+
+
+def _campaign_context(assure, cible):
+    """A campaign's target with nothing open: the first-meeting slots of every active ASS of
+    the unit the answer goes to (None when there is no such unit or no ASS in it)."""
+    from outreach import campaign_answers
+
+    unit = campaign_answers.target_unit(cible)
+    ass_ids = _active_ass_ids(unit.pk) if unit is not None else []
+    if not ass_ids:
+        return None
+    return BookingContext(
+        assure=assure, unit=unit, motif=motif_named(MOTIF_FIRST), ass_ids=ass_ids, cible=cible
     )
 
 
@@ -567,7 +619,11 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
     """Book `debut` with `ass` for the person of a booking code. One transaction: spend the
     code, create the meeting, issue the manage code, queue the confirmation. Raises SlotTaken
     when the slot was taken meanwhile, ValidationError (French) when the code no longer opens
-    a booking."""
+    a booking. With a campaign's code, the referral of origin « campagne » is created (or the
+    person's open one linked) in this same transaction, and the target marked « rendez-vous
+    pris » once the meeting is booked."""
+    from outreach import campaign_answers  # outreach.campaigns imports this module
+
     if code_row.assure_id != assure.pk:
         raise ValidationError(NOT_BOOKABLE)
     context = booking_context(code_row=code_row)
@@ -576,6 +632,8 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
     if mode not in booking_modes(context) or not motif.allows(mode):
         raise ValidationError({"mode": "Choisissez une modalité proposée."})
     _lock_ass(ass)
+    if context.cible is not None and campaign_answers.target_lock(cible=context.cible) is None:
+        raise ValidationError(NOT_BOOKABLE)  # refused or answered since the page was shown
     if not access_codes.access_code_use(row=code_row):
         raise ValidationError(NOT_BOOKABLE)
     _require_free(ass=ass, motif=motif, mode=mode, debut=debut, next_ass_ids=context.ass_ids)
@@ -593,8 +651,12 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
                 meeting = _entretien_meeting(entretien)
             else:
                 referral = context.signalement
+                if context.cible is not None:
+                    referral = campaign_answers.referral_for_target(cible=context.cible)
+                    if referral.unit_id != context.unit.pk:
+                        raise ValidationError(NOT_BOOKABLE)
                 if not referral_services.can_hand_over(referral):
-                    canal = link_channel(referral)
+                    canal = link_channel(referral, cible=context.cible)
                     referral_services.contact_attempt_add(
                         signalement=referral,
                         acting_user=None,
@@ -611,6 +673,7 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
                     mode=mode,
                     duree_minutes=motif.duree_minutes,
                 )
+                campaign_answers.on_referral_meeting_booked(signalement=referral)
                 meeting = _reload(
                     Meeting(
                         SIGNALEMENT, referral.pk, assure, context.unit, ass, debut, 0, mode, motif
@@ -642,9 +705,14 @@ def booking_book(*, code_row, assure, ass, debut, motif, mode):
     return BookingResult(meeting=meeting, manage_row=manage_row, manage_code=code, message=message)
 
 
-def link_channel(referral):
-    """The channel the person's booking link came by: the last SMS or e-mail link sent about
-    the referral, else a letter (`outreach.links`; a letter leaves no message row)."""
+def link_channel(referral, cible=None):
+    """The channel the person's booking link came by: a campaign's channel (SMS, e-mail,
+    letter) for a campaign's code (`cible`), else the last SMS or e-mail link sent about the
+    referral, else a letter (`outreach.links`; a letter leaves no message row)."""
+    if cible is not None:
+        return {CanalCampagne.SMS: Canal.SMS, CanalCampagne.EMAIL: Canal.EMAIL}.get(
+            cible.canal, Canal.COURRIER
+        )
     channel = (
         Message.objects.filter(
             object_type=SIGNALEMENT, object_id=str(referral.pk), template="outreach.booking_link"

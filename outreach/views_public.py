@@ -5,7 +5,12 @@ book a meeting, or see, move and cancel the booked one, and turn the reminders o
 Every page: no login, `Referrer-Policy: same-origin` and `Cache-Control: no-store`. The code
 appears only in the entry URL `/r/<code>/`, which moves it into the session
 (`pdp.access_codes.code_to_session`) and redirects; every invalid code gets one and the same
-page (`code_invalid`), reached by the same redirect."""
+page (`code_invalid`), reached by the same redirect.
+
+A code a campaign sent (issue 12) records the target's « lien ouvert » when it is entered
+(`campaign_answers.target_opened`), and its booking page offers, under the slots, to decline
+the invitation (`campaign_refuse`: a confirmation step, then `campaign_answers.target_refused`),
+behind the same birth-date check as the booking itself."""
 
 import datetime
 from collections import OrderedDict
@@ -20,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from outreach import booking, ics, reminders
+from outreach import booking, campaign_answers, ics, reminders
 from outreach.forms_public import BirthDateForm, CancelForm, CodeForm
 from pdp import access_codes
 from pdp.models import AccessCode, Unit
@@ -74,6 +79,7 @@ def _enter(request, code):
     row = access_codes.access_code_lookup(code=code)
     if row is None:
         return _invalid()
+    campaign_answers.target_opened(code_row=row)
     if row.purpose == AccessCode.Purpose.SURVEY:
         # The questionnaire shows nothing personal: no birth date asked, and an hour to
         # answer it rather than ten minutes.
@@ -196,7 +202,18 @@ def _week_slots(*, ass_ids, motif, mode, week):
     return start_day, _by_day(slots)
 
 
-def _slots_page(request, *, ass_ids, motif, mode, action, error=None, next_slots=(), status=200):
+def _slots_page(
+    request,
+    *,
+    ass_ids,
+    motif,
+    mode,
+    action,
+    error=None,
+    next_slots=(),
+    status=200,
+    refusable=False,
+):
     week = _week(request)
     start_day, days = _week_slots(ass_ids=ass_ids, motif=motif, mode=mode, week=week)
     return render(
@@ -214,6 +231,7 @@ def _slots_page(request, *, ass_ids, motif, mode, action, error=None, next_slots
             "days": days,
             "error": error,
             "next_slots": _by_day(next_slots),
+            "refusable": refusable,
         },
         status=status,
     )
@@ -236,7 +254,11 @@ def booking_page(request):
     if mode not in modes:
         if len(modes) != 1:
             labels = [(m, booking.Entretien.Mode(m).label) for m in modes]
-            return render(request, "outreach/public_modes.html", {"modes": labels})
+            return render(
+                request,
+                "outreach/public_modes.html",
+                {"modes": labels, "refusable": context.refusable},
+            )
         mode = modes[0]
     debut = _chosen(request)
     if debut is None:
@@ -246,6 +268,7 @@ def booking_page(request):
             motif=context.motif,
             mode=mode,
             action="outreach:booking",
+            refusable=context.refusable,
         )
     ass = booking.slot_owner(context=context, mode=mode, debut=debut)
     try:
@@ -282,10 +305,32 @@ def booking_page(request):
             error=booking.SLOT_TAKEN,
             next_slots=taken.next_slots,
             status=409,
+            refusable=context.refusable,
         )
     except ValidationError:
         return _invalid()
     return _done(request, result)
+
+
+@public
+@require_http_methods(["GET", "HEAD", "POST"])
+def campaign_refuse(request):
+    """« Je ne souhaite pas être recontacté(e) »: a campaign's invitation declined by the
+    identified person (GET: the confirmation step; POST: `target_refused`, then a thank-you
+    page with the unit's phone number). Only for a campaign code with nothing open yet."""
+    row = _identified(request, AccessCode.Purpose.BOOKING)
+    context = booking.booking_context(code_row=row) if row is not None else None
+    if context is None or not context.refusable:
+        return _invalid()
+    if request.method != "POST":
+        return render(request, "outreach/public_refuse.html", {})
+    try:
+        campaign_answers.target_refused(cible=context.cible)
+    except ValidationError:
+        return _invalid()
+    access_codes.session_forget(request)
+    request.session.pop(IDENTIFIED, None)
+    return render(request, "outreach/public_refused.html", {"unit": context.unit})
 
 
 def _done(request, result, *, moved=False):
@@ -507,6 +552,7 @@ urlpatterns = [
     path("rdv/identification/", identify, name="identify"),
     path("rdv/", booking_page, name="booking"),
     path("rdv/confirmation/", confirmation, name="confirmation"),
+    path("rdv/ne-plus-etre-recontacte/", campaign_refuse, name="campaign_refuse"),
     path("rdv/rendez-vous.ics", ics_download, name="ics"),
     path("rdv/gerer/", manage, name="manage"),
     path("rdv/gerer/annuler/", manage_cancel, name="cancel"),
