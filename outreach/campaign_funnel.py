@@ -49,8 +49,9 @@ STALE_WARNED = {Campagne.Statut.VALIDEE, Campagne.Statut.EN_COURS}
 
 
 def percent_fr(value):
-    """« 12,5 % » (one decimal, no-break space)."""
-    return f"{value:.1f}".replace(".", ",") + "\u00a0%"
+    """« 12,5 % », « 50 % » (one decimal unless whole, no-break space)."""
+    text = f"{value:.1f}".removesuffix(".0").replace(".", ",")
+    return text + "\u00a0%"
 
 
 @dataclasses.dataclass

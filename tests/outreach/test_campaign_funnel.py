@@ -200,11 +200,13 @@ def test_each_stage_per_channel_and_in_total(scenario):
 def test_rates_are_in_percent_of_targets_in_french(scenario):
     rows = campaign_funnel.funnel(scenario)
     sms = rows[1].stages
-    assert sms[0].rate_fr == "100,0\u00a0%"
+    assert sms[0].rate_fr == "100\u00a0%"
     assert sms[1].rate_fr == "66,7\u00a0%"
     assert sms[1].bar_width == "66.7%"
     assert rows[0].stages[3].rate_fr == "—"  # appel: no link
     assert campaign_funnel.percent_fr(12.5) == "12,5\u00a0%"
+    assert campaign_funnel.percent_fr(0) == "0\u00a0%"
+    assert campaign_funnel.percent_fr(99.96) == "100\u00a0%"
 
 
 def test_excluded_targets_and_channel_aucun_are_left_out(manager, rules, unit):
