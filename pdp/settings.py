@@ -197,6 +197,12 @@ SMS_API_KEY = env("SMS_API_KEY", default="")
 SMS_SENDER = env("SMS_SENDER", default="")
 SMS_QUIET_START = env("SMS_QUIET_START", default="20:00")
 SMS_QUIET_END = env("SMS_QUIET_END", default="08:00")
+# The SMS provider's delivery reports (pdp.messaging.reports), POSTed to /messagerie/accuses/
+# signed with HMAC-SHA256 of the body under SMS_REPORT_SECRET (empty: the endpoint answers
+# 503). A running campaign warns when no report has come for DELIVERY_REPORT_STALE_HOURS
+# while its SMS have been sent for that long.
+SMS_REPORT_SECRET = env("SMS_REPORT_SECRET", default="")
+DELIVERY_REPORT_STALE_HOURS = env.int("DELIVERY_REPORT_STALE_HOURS", default=4)
 # The address of this site, for the links e-mails carry.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # How long a booking link sent by SMS, e-mail or letter stays valid (days).

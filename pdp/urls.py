@@ -24,4 +24,5 @@ urlpatterns = [
     path("cellule/", include("coordination.urls")),
     path("actions-collectives/", include("collective.urls")),
     path("", include("outreach.urls")),
+    path("", include("pdp.views_messaging")),
 ]
