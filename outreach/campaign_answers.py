@@ -54,7 +54,11 @@ def referral_for_target(*, cible, acting_user=None):
     """The referral the target's first meeting goes on: the person's open social referral if
     any, else a new one of origin « campagne ». Refused (French ValidationError) when the
     person's case is open: the référent books follow-up meetings."""
-    cible = Cible.objects.select_for_update().select_related("campagne__unit").get(pk=cible.pk)
+    cible = (
+        Cible.objects.select_for_update(of=("self",))
+        .select_related("campagne__unit")
+        .get(pk=cible.pk)
+    )
     if cible.signalement_id is not None:
         referral = Signalement.objects.get(pk=cible.signalement_id)
         if referral.is_open:
