@@ -61,12 +61,11 @@ except ImportError:  # until it lands: the same text, to be removed by the integ
         "Bonjour, je suis [votre prénom], conseiller(ère) du service social de l'Assurance"
         " Maladie. Je souhaite parler à [prénom et nom de la personne].\n"
         "Je vous appelle parce que vous êtes en arrêt de travail depuis plusieurs mois\u00a0:"
-        " le service social propose à chacun un rendez-vous avec une assistante sociale pour"
+        " le service social propose à chacun un rendez-vous avec un(e) assistant(e) social(e) pour"
         " faire le point sur votre situation, votre emploi et vos droits, et préparer la suite."
         " C'est gratuit et sans engagement.\n"
         "Souhaitez-vous un rendez-vous\u00a0? Il peut avoir lieu à l'agence, par téléphone ou"
-        " en visioconférence.\n"
-        "Ne demandez et ne notez rien sur la santé de la personne."
+        " en visioconférence."
     )
 
 NBSP = "\u00a0"
@@ -462,7 +461,7 @@ def recent_calls(user, now=None, days=7, limit=30):
     now = now or timezone.now()
     return (
         AppelCible.objects.filter(conseiller=user, at__gte=now - datetime.timedelta(days=days))
-        .select_related("cible__assure", "cible__campagne")
+        .select_related("cible__assure", "cible__campagne", "cible__signalement__rdv_ass")
         .order_by("-at", "-pk")[:limit]
     )
 
