@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.availability import free_slots
+from outreach import campaign_answers
 from outreach.booking import (
     MOTIF_FIRST,
     SIGNALEMENT,
@@ -234,6 +235,8 @@ def booking_book_for_person(*, signalement, acting_user, ass, debut, mode):
         acting_user=acting_user,
         purpose=[AccessCode.Purpose.BOOKING, AccessCode.Purpose.MANAGE],
     )
+    # A referral that came from a campaign: its target took a meeting (no-op for the others).
+    campaign_answers.on_referral_meeting_booked(signalement=signalement, acting_user=acting_user)
     manage_row = message = None
     if confirmation_recipient(meeting.assure) is not None:
         manage_row, code = _issue_manage_code(meeting, acting_user=acting_user)

@@ -16,6 +16,9 @@ NAV_ITEMS = [
     ("Service médical", "referrals:medical_list", {Role.MEDECIN}),
     ("Rechercher", "cases:search", {Role.ASS, Role.CONSEILLER, Role.MANAGER, Role.MEDECIN}),
     ("Agenda", "cases:agenda", {Role.ASS, Role.CONSEILLER, Role.MANAGER}),
+    # The call lists of the running campaigns (issue 12); managers reach theirs from the
+    # campaign page.
+    ("Appels de campagne", "outreach:calls", {Role.CONSEILLER}),
     ("Imports CPAM", "referrals:import_list", {Role.MANAGER, Role.CONSEILLER}),
     ("Cellule PDP", "coordination:home", {Role.COORDINATEUR}),
     ("Mes réunions", "coordination:mes_reunions", {Role.PARTENAIRE}),
