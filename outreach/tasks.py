@@ -33,3 +33,13 @@ def send_pending_surveys():
     from outreach.surveys import surveys_send_pending
 
     return surveys_send_pending()
+
+
+@shared_task(time_limit=20 * 60, soft_time_limit=18 * 60)
+def build_letter_batch(lot_id):
+    """On demand: one batch of campaign letters, its PDF and CSV (``lot_build``). Takes the
+    lot's id only: the clear codes are made inside the task and never cross the broker."""
+    from outreach.campaign_letters import lot_build
+
+    lot = lot_build(lot_id=lot_id)
+    return lot.nombre if lot is not None else None
