@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from outreach.campaigns import invitations_expire, open_targets
 from outreach.models import Campagne, Cible, Expiration
-from pdp.audit import audit, jsonable
+from pdp.audit import audit, audit_many
 from pdp.models import AccessCode, AuditLog
 from referrals import routing
 from referrals import services as referral_services
@@ -175,17 +175,14 @@ def on_referral_meeting_booked(*, signalement, acting_user=None, now=None):
     marked = Cible.objects.filter(pk__in=ids, rdv_pris_le__isnull=True).update(
         rdv_pris_le=now, reserve_par=None, reserve_jusqu_au=None
     )
-    user = acting_user if acting_user is not None and acting_user.is_authenticated else None
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            user=user,
-            action=AuditLog.Action.UPDATE,
-            object_type=CIBLE,
-            object_id=str(pk),
-            assure_id=signalement.assure_id,
-            changes={"rdv_pris_le": [None, jsonable(now)], "signalement": signalement.pk},
-        )
-        for pk in ids
+    audit_many(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        model=Cible,
+        entries=(
+            (pk, signalement.assure_id, {"rdv_pris_le": [None, now], "signalement": signalement.pk})
+            for pk in ids
+        ),
     )
     if marked:
         invitations_expire(

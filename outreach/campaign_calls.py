@@ -46,7 +46,7 @@ from outreach import campaign_answers
 from outreach.campaigns import campaigns_visible_to
 from outreach.links import has_postal_address, mobile_of
 from outreach.models import AppelCible, Campagne, CanalCampagne, Cible, ResultatAppel
-from pdp.audit import audit, audit_listed, jsonable
+from pdp.audit import audit, audit_listed, audit_many
 from pdp.models import AuditLog, Role, Unit, UnitTerritory
 from pdp.permissions import FORBIDDEN_MESSAGE, in_unit
 from referrals import routing
@@ -229,20 +229,18 @@ def calls_reserve(*, acting_user, campagne, n=BATCH, now=None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         reserved = cursor.fetchall()
-    AuditLog.objects.bulk_create(
-        [
-            AuditLog(
-                user=acting_user,
-                action=AuditLog.Action.UPDATE,
-                object_type=Cible._meta.label_lower,
-                object_id=str(pk),
-                assure_id=assure_id,
-                changes=jsonable(
-                    {"reserve_par": [None, acting_user.pk], "reserve_jusqu_au": [None, until]}
-                ),
+    audit_many(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        model=Cible,
+        entries=(
+            (
+                pk,
+                assure_id,
+                {"reserve_par": [None, acting_user.pk], "reserve_jusqu_au": [None, until]},
             )
             for pk, assure_id in reserved
-        ]
+        ),
     )
     return sorted(pk for pk, _ in reserved)
 

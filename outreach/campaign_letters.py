@@ -46,7 +46,7 @@ from outreach.campaigns import can_manage, open_targets
 from outreach.links import code_form_url
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, LotCourrier
 from pdp.access_codes import access_codes_issue_many, code_url, display
-from pdp.audit import audit
+from pdp.audit import audit, audit_many
 from pdp.models import AccessCode, AuditLog, UnitTerritory
 from pdp.pdf import PdfUnavailable, render_pdf
 from pdp.permissions import FORBIDDEN_MESSAGE
@@ -245,20 +245,18 @@ def _build(lot_id, now, written):
         data={"lot": lot.numero, "statut": lot.statut, "nombre": lot.nombre},
     )
     user = lot.created_by
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            user=user,
-            action=AuditLog.Action.UPDATE,
-            object_type=Cible._meta.label_lower,
-            object_id=str(t.pk),
-            assure_id=t.assure_id,
-            changes={
-                "envoye_le": [None, now.isoformat()],
-                "lot": [None, lot.numero],
-                "code": [None, t.code_id],
-            },
-        )
-        for t in targets
+    audit_many(
+        user=user,
+        action=AuditLog.Action.UPDATE,
+        model=Cible,
+        entries=(
+            (
+                t.pk,
+                t.assure_id,
+                {"envoye_le": [None, now], "lot": [None, lot.numero], "code": [None, t.code_id]},
+            )
+            for t in targets
+        ),
     )
     return lot
 

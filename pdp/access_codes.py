@@ -24,7 +24,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from pdp.audit import audit
+from pdp.audit import audit, audit_many
 from pdp.models import AccessCode, AuditLog
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -156,22 +156,22 @@ def access_codes_issue_many(*, purpose, items, acting_user=None):
                 AccessCode.objects.bulk_create(rows)
         except IntegrityError:
             continue  # a digest already taken (one chance in 10^12 per code): draw again
-        AuditLog.objects.bulk_create(
-            AuditLog(
-                user=acting_user
-                if acting_user is not None and acting_user.is_authenticated
-                else None,
-                action=AuditLog.Action.CREATE,
-                object_type=AccessCode._meta.label_lower,
-                object_id=str(row.pk),
-                assure_id=row.assure_id,
-                changes={
-                    "purpose": [None, purpose],
-                    "expires_at": [None, row.expires_at.isoformat()],
-                    "object": [None, f"{row.object_type} {row.object_id}".strip()],
-                },
-            )
-            for row in rows
+        audit_many(
+            user=acting_user,
+            action=AuditLog.Action.CREATE,
+            model=AccessCode,
+            entries=(
+                (
+                    row.pk,
+                    row.assure_id,
+                    {
+                        "purpose": [None, purpose],
+                        "expires_at": [None, row.expires_at],
+                        "object": [None, f"{row.object_type} {row.object_id}".strip()],
+                    },
+                )
+                for row in rows
+            ),
         )
         return list(zip(rows, codes, strict=True))
     raise RuntimeError("no free access codes after 5 draws")
@@ -267,27 +267,13 @@ def access_codes_revoke_for(*, object_type, object_id, acting_user=None, purpose
     """Revoke every code bound to an object still unrevoked (a cancelled meeting's « manage »
     codes), or only those of `purpose` (one purpose, or several in a list, tuple or set) when
     given. One audit row per code revoked; returns how many were."""
-    now = timezone.now()
-    pending = AccessCode.objects.select_for_update().filter(
+    pending = AccessCode.objects.filter(
         object_type=object_type, object_id=str(object_id), revoked_at__isnull=True
     )
     if purpose is not None:
         purposes = [purpose] if isinstance(purpose, str) else list(purpose)
         pending = pending.filter(purpose__in=purposes)
-    rows = list(pending.only("pk", "assure_id"))
-    AccessCode.objects.filter(pk__in=[row.pk for row in rows]).update(revoked_at=now)
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            user=acting_user if acting_user is not None and acting_user.is_authenticated else None,
-            action=AuditLog.Action.UPDATE,
-            object_type=AccessCode._meta.label_lower,
-            object_id=str(row.pk),
-            assure_id=row.assure_id,
-            changes={"revoked_at": [None, now.isoformat()]},
-        )
-        for row in rows
-    )
-    return len(rows)
+    return access_codes_revoke_ids(ids=pending.values("pk"), acting_user=acting_user)
 
 
 @transaction.atomic
@@ -303,18 +289,12 @@ def access_codes_revoke_ids(*, ids, acting_user=None):
     if not rows:
         return 0
     AccessCode.objects.filter(pk__in=[pk for pk, _a in rows]).update(revoked_at=now)
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            user=acting_user if acting_user is not None and acting_user.is_authenticated else None,
-            action=AuditLog.Action.UPDATE,
-            object_type=AccessCode._meta.label_lower,
-            object_id=str(pk),
-            assure_id=assure_id,
-            changes={"revoked_at": [None, now.isoformat()]},
-        )
-        for pk, assure_id in rows
+    return audit_many(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        model=AccessCode,
+        entries=((pk, assure_id, {"revoked_at": [None, now]}) for pk, assure_id in rows),
     )
-    return len(rows)
 
 
 # --- Session hand-off --------------------------------------------------------------------

@@ -17,6 +17,24 @@ def audit(*, user, action, obj, assure_id=None, changes=None):
     )
 
 
+def audit_many(*, user, action, model, entries):
+    """Set-based work (a campaign's codes, targets, messages): one row per entry, written in one
+    statement. `entries` are (object_id, assure_id, changes) of records of `model`."""
+    rows = [
+        AuditLog(
+            user=user if user is not None and user.is_authenticated else None,
+            action=action,
+            object_type=model._meta.label_lower,
+            object_id=str(object_id),
+            assure_id=assure_id,
+            changes=jsonable(changes or {}),
+        )
+        for object_id, assure_id, changes in entries
+    ]
+    AuditLog.objects.bulk_create(rows)
+    return len(rows)
+
+
 def audit_listed(*, user, objects, assure_id_of, page):
     """A list page showed these records (search results, an inbox page): one read row per
     person listed, written in one statement, so that « who saw this person's name » has an

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from pdp.audit import jsonable
+from pdp.audit import audit_many
 from pdp.models import AuditLog, Message
 
 logger = logging.getLogger("pdp.messaging")
@@ -160,16 +160,16 @@ def _write(changed, received_at):
         delivery_at=Case(*(When(pk=s.pk, then=Value(s.at)) for s in changed)),
         delivery_received_at=received_at,
     )
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            user=None,
-            action=AuditLog.Action.UPDATE,
-            object_type=Message._meta.label_lower,
-            object_id=str(s.pk),
-            assure_id=s.assure_id,
-            changes=jsonable(
-                {"delivery_status": [s.old[0], s.status], "delivery_at": [s.old[1], s.at]}
-            ),
-        )
-        for s in changed
+    audit_many(
+        user=None,
+        action=AuditLog.Action.UPDATE,
+        model=Message,
+        entries=(
+            (
+                s.pk,
+                s.assure_id,
+                {"delivery_status": [s.old[0], s.status], "delivery_at": [s.old[1], s.at]},
+            )
+            for s in changed
+        ),
     )
