@@ -64,13 +64,25 @@ def target_of_code(code_row):
 
 
 def target_opened(*, code_row, now=None):
-    """Record the first opening of a campaign link: one UPDATE, which keeps the first time
+    """Record the first opening of a campaign link (and its audit row), keeping the first time
     (no-op for any other code; no query for codes a campaign never sends). Returns the number
     of targets marked (0 or 1)."""
     if code_row.purpose not in SENT_PURPOSES:
         return 0
     now = now or timezone.now()
-    return _targets_of_code(code_row).filter(ouvert_le__isnull=True).update(ouvert_le=now)
+    pk = _targets_of_code(code_row).filter(ouvert_le__isnull=True).values_list("pk", flat=True)
+    pk = pk.first()
+    if pk is None:
+        return 0
+    marked = Cible.objects.filter(pk=pk, ouvert_le__isnull=True).update(ouvert_le=now)
+    if marked:  # by the person, not by a member of staff: no user
+        audit_many(
+            user=None,
+            action=AuditLog.Action.UPDATE,
+            model=Cible,
+            entries=[(pk, code_row.assure_id, {"ouvert_le": [None, now]})],
+        )
+    return marked
 
 
 def answerable_target(*, code_row):

@@ -56,7 +56,7 @@ from cases.models import Accompagnement, CaseStatus
 from outreach.booking import MOTIF_FIRST, motif_named
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, RegleCanal
 from pdp.access_codes import access_codes_revoke_ids
-from pdp.audit import audit, field_changes
+from pdp.audit import audit, audit_many, field_changes
 from pdp.models import AuditLog, CpamOffice, Role, Unit, UnitTerritory, User
 from pdp.permissions import FORBIDDEN_MESSAGE, in_unit
 from referrals.detection import _routes_sql
@@ -698,13 +698,25 @@ def invitations_expire(*, reason, acting_user=None, assure_ids=None, campagne=No
         targets = targets.filter(
             campagne__statut__in=[Campagne.Statut.VALIDEE, Campagne.Statut.EN_COURS]
         )
-    codes = list(targets.filter(code__isnull=False).values_list("code_id", flat=True))
-    expired = targets.update(
+    rows = list(targets.select_for_update(of=("self",)).values_list("pk", "assure_id", "code_id"))
+    if not rows:
+        return 0
+    Cible.objects.filter(pk__in=[pk for pk, _a, _c in rows]).update(
         expire_le=now, expiration=reason, reserve_par=None, reserve_jusqu_au=None
     )
+    audit_many(
+        user=acting_user,
+        action=AuditLog.Action.UPDATE,
+        model=Cible,
+        entries=(
+            (pk, assure_id, {"expire_le": [None, now], "expiration": [None, reason]})
+            for pk, assure_id, _code in rows
+        ),
+    )
+    codes = [code for _pk, _a, code in rows if code is not None]
     if codes:
         access_codes_revoke_ids(ids=codes, acting_user=acting_user)
-    return expired
+    return len(rows)
 
 
 # --- Display -----------------------------------------------------------------------------------
