@@ -16,6 +16,8 @@ EDITABLE_FIELDS = (
     "email",
     "canal_prefere",
     "rappels",
+    "pas_de_sms",
+    "pas_de_relance",
     "situation_emploi",
     "employeur_nom",
     "employeur_siret",

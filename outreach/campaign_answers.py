@@ -24,16 +24,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from outreach.campaigns import invitations_expire, open_targets
+from outreach.campaigns import CIBLE, invitations_expire, open_targets
 from outreach.models import Campagne, Cible, Expiration
 from pdp.audit import audit, audit_many
 from pdp.models import AccessCode, AuditLog
 from referrals import routing
 from referrals import services as referral_services
 from referrals.models import Assure, Origine, Service, Signalement
-
-CIBLE = "outreach.cible"  # object_type of the booking codes a campaign sends
-
 
 # The codes a campaign sends: booking codes bound to the target, webinar codes (bound to the
 # action) that the target row points to through ``Cible.code``.

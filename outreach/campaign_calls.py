@@ -43,6 +43,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from outreach import campaign_answers
+from outreach.campaign_sending import DEFAULT_CALL_SCRIPT
 from outreach.campaigns import campaigns_visible_to
 from outreach.links import has_postal_address, mobile_of
 from outreach.models import AppelCible, Campagne, CanalCampagne, Cible, ResultatAppel
@@ -53,20 +54,6 @@ from referrals import routing
 from referrals.detection import _routes_sql
 from referrals.models import Assure, Origine, Statut
 from referrals.permissions import can_work_signalement
-
-try:  # written by the sending part (outreach.campaign_sending)
-    from outreach.campaign_sending import DEFAULT_CALL_SCRIPT
-except ImportError:  # until it lands: the same text, to be removed by the integrator
-    DEFAULT_CALL_SCRIPT = (
-        "Bonjour, je suis [votre prénom], conseiller(ère) du service social de l'Assurance"
-        " Maladie. Je souhaite parler à [prénom et nom de la personne].\n"
-        "Je vous appelle parce que vous êtes en arrêt de travail depuis plusieurs mois\u00a0:"
-        " le service social propose à chacun un rendez-vous avec un(e) assistant(e) social(e) pour"
-        " faire le point sur votre situation, votre emploi et vos droits, et préparer la suite."
-        " C'est gratuit et sans engagement.\n"
-        "Souhaitez-vous un rendez-vous\u00a0? Il peut avoir lieu à l'agence, par téléphone ou"
-        " en visioconférence."
-    )
 
 NBSP = "\u00a0"
 BATCH = 10

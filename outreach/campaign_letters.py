@@ -42,7 +42,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from outreach.campaign_answers import CIBLE
-from outreach.campaigns import can_manage, open_targets
+from outreach.campaigns import can_manage, invitation_end, open_targets
 from outreach.links import code_form_url
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, LotCourrier
 from pdp.access_codes import access_codes_issue_many, code_url, display
@@ -180,13 +180,6 @@ def _fail(lot_id, message):
     )
 
 
-def _last_valid_day(campagne, now):
-    """(last valid day, the moment the codes expire: the midnight after it)."""
-    last_day = timezone.localdate(now) + datetime.timedelta(days=campagne.validite_courrier_jours)
-    end = datetime.datetime.combine(last_day + datetime.timedelta(days=1), datetime.time.min)
-    return last_day, timezone.make_aware(end)
-
-
 def _build(lot_id, now, written):
     lot = (
         LotCourrier.objects.select_for_update(skip_locked=True, of=("self",))
@@ -205,7 +198,7 @@ def _build(lot_id, now, written):
         .select_related("assure")
         .order_by("assure__code_postal", "assure__nom_naissance", "pk")
     )
-    last_day, expires_at = _last_valid_day(campagne, now)
+    last_day, expires_at = invitation_end(campagne.validite_courrier_jours, now)
     issued = access_codes_issue_many(
         purpose=AccessCode.Purpose.BOOKING,
         items=[
@@ -222,7 +215,7 @@ def _build(lot_id, now, written):
     for target, (row, _code) in zip(targets, issued, strict=True):
         target.code = row
     Cible.objects.bulk_update(targets, ["code"], batch_size=None)
-    units = _units_for(campagne, targets)
+    units = units_for(campagne, targets)
     letters = [
         _letter(campagne, target, code, pli, units)
         for pli, (target, (_row, code)) in enumerate(zip(targets, issued, strict=True), start=1)
@@ -284,7 +277,7 @@ def _route(postal_code, territories):
     return None
 
 
-def _units_for(campagne, targets):
+def units_for(campagne, targets):
     """{target pk: unit}: the campaign's unit, or for a region-wide campaign the unit of the
     region whose territory holds the person's postal code (one query)."""
     if campagne.unit_id is not None:

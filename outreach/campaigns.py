@@ -48,7 +48,7 @@ import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from cases.availability import free_slots
@@ -57,7 +57,7 @@ from outreach.booking import MOTIF_FIRST, motif_named
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, RegleCanal
 from pdp.access_codes import access_codes_revoke_ids
 from pdp.audit import audit, audit_many, field_changes
-from pdp.models import AuditLog, CpamOffice, Role, Unit, UnitTerritory, User
+from pdp.models import AccessCode, AuditLog, CpamOffice, Role, Unit, UnitTerritory, User
 from pdp.permissions import FORBIDDEN_MESSAGE, in_unit
 from referrals.detection import _routes_sql
 from referrals.models import (
@@ -72,6 +72,7 @@ from referrals.models import (
 
 OPPOSITION_DAYS = 365
 Exclusion = Cible.Exclusion
+CIBLE = "outreach.cible"  # object_type of the booking codes a campaign sends (bound to a target)
 
 
 # --- Who ---------------------------------------------------------------------------------------
@@ -130,6 +131,11 @@ CAMPAIGN_FIELDS = (
     "validite_email_jours",
     "validite_courrier_jours",
     "taux_reponse",
+    "webinaire",
+    "relance_jours",
+    "tentatives_max",
+    "reservation_jours",
+    "script_appel",
 )
 
 
@@ -143,6 +149,11 @@ def _check_import(region_id, cpam_import):
         raise ValidationError({"cpam_import": "Cet import ne concerne pas votre région."})
 
 
+def _check_webinar(region_id, webinaire):
+    if webinaire is not None and webinaire.region_id != region_id:
+        raise ValidationError({"webinaire": "Ce webinaire n'est pas de votre région."})
+
+
 @transaction.atomic
 def campagne_create(*, acting_user, regionale=False, **fields):
     """A brouillon campaign: of the manager's unit, or region-wide for the regional manager."""
@@ -152,6 +163,7 @@ def campagne_create(*, acting_user, regionale=False, **fields):
     else:
         region_id, unit = acting_user.unit.region_id, acting_user.unit
     _check_import(region_id, fields.get("cpam_import"))
+    _check_webinar(region_id, fields.get("webinaire"))
     campagne = Campagne(region_id=region_id, unit=unit, created_by=acting_user)
     for name in CAMPAIGN_FIELDS:
         if name in fields:
@@ -172,6 +184,7 @@ def campagne_update(*, campagne, acting_user, **fields):
     if not campagne.editable:
         raise ValidationError("Une campagne validée ne se modifie plus.")
     _check_import(campagne.region_id, fields.get("cpam_import"))
+    _check_webinar(campagne.region_id, fields.get("webinaire"))
     changes = field_changes(campagne, {k: v for k, v in fields.items() if k in CAMPAIGN_FIELDS})
     if not changes:
         return campagne
@@ -452,7 +465,7 @@ def _targets_sql(campagne, rules, now):
             SELECT o.id, o.assure_id, o.date_debut, o.montant_ij, p.code_postal AS cp,
                    p.date_naissance, p.situation_emploi, p.canal_prefere,
                    CASE WHEN p.telephone <> '' THEN 1 ELSE 0 END AS has_phone,
-                   CASE WHEN {mobile} THEN 1 ELSE 0 END AS has_mobile,
+                   CASE WHEN ({mobile}) AND NOT p.pas_de_sms THEN 1 ELSE 0 END AS has_mobile,
                    CASE WHEN p.email <> '' THEN 1 ELSE 0 END AS has_email,
                    CASE WHEN p.adresse <> '' AND p.code_postal <> '' AND p.commune <> ''
                         THEN 1 ELSE 0 END AS has_address
@@ -652,6 +665,12 @@ def campagne_validate(*, campagne, acting_user, now=None):
     campagne = Campagne.objects.select_for_update().get(pk=campagne.pk)
     if campagne.statut != Campagne.Statut.SIMULEE:
         raise ValidationError("Simulez la campagne avant de la valider.")
+    invited = (campagne.simulation or {}).get("canaux", {}).get(CanalCampagne.WEBINAIRE, 0)
+    if invited and campagne.webinaire_id is None:
+        raise ValidationError(
+            f"{invited}\u00a0personne(s) seront invitées à un webinaire\u00a0: choisissez le"
+            " webinaire proposé (Modifier), puis validez."
+        )
     now = now or timezone.now()
     campagne.statut = Campagne.Statut.VALIDEE
     campagne.validee_le = now
@@ -713,10 +732,22 @@ def invitations_expire(*, reason, acting_user=None, assure_ids=None, campagne=No
             for pk, assure_id, _code in rows
         ),
     )
-    codes = [code for _pk, _a, code in rows if code is not None]
-    if codes:
-        access_codes_revoke_ids(ids=codes, acting_user=acting_user)
+    # The code sent, and any other bound to the target (a reminder's).
+    codes = AccessCode.objects.filter(
+        Q(pk__in=[code for _pk, _a, code in rows if code is not None])
+        | Q(object_type=CIBLE, object_id__in=[str(pk) for pk, _a, _c in rows]),
+        revoked_at__isnull=True,
+    )
+    access_codes_revoke_ids(ids=codes.values("pk"), acting_user=acting_user)
     return len(rows)
+
+
+def invitation_end(days, now):
+    """(last valid day, the moment an invitation valid `days` days from `now` expires: the
+    midnight after that day, local time)."""
+    last_day = timezone.localdate(now) + datetime.timedelta(days=days)
+    end = datetime.datetime.combine(last_day + datetime.timedelta(days=1), datetime.time.min)
+    return last_day, timezone.make_aware(end)
 
 
 # --- Display -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ changes."""
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from collective.models import ActionCollective
 from outreach.models import Campagne, RegleCanal
 from pdp.forms import FrenchChoicesMixin
 from referrals.models import CpamImport
@@ -37,8 +38,16 @@ class CampagneForm(FrenchChoicesMixin, forms.ModelForm):
             "validite_email_jours",
             "validite_courrier_jours",
             "taux_reponse",
+            "webinaire",
+            "relance_jours",
+            "tentatives_max",
+            "reservation_jours",
+            "script_appel",
         ]
-        widgets = {"date_reference": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {
+            "date_reference": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "script_appel": forms.Textarea(attrs={"rows": 5}),
+        }
         help_texts = {
             "date_reference": "Les arrêts en cours ce jour-là.",
             "duree_min_jours": "Durée de l'arrêt à la date de référence, premier jour compris.",
@@ -47,12 +56,24 @@ class CampagneForm(FrenchChoicesMixin, forms.ModelForm):
                 " campagne validée) est écartée."
             ),
             "taux_reponse": "Pour vérifier que les créneaux libres suffiront.",
+            "webinaire": (
+                "Un webinaire publié de la région, aux inscriptions ouvertes, pour les personnes"
+                " dont le canal est «\u00a0invitation à un webinaire\u00a0»."
+            ),
+            "relance_jours": (
+                "Une seule relance, tant que l'invitation reste valable au moins deux jours."
+            ),
+            "tentatives_max": "Ensuite, la personne reçoit un SMS, un e-mail ou un courrier.",
+            "script_appel": "Vide\u00a0: le script par défaut, affiché aux conseillers.",
         }
 
-    def __init__(self, *args, imports=None, **kwargs):
+    def __init__(self, *args, imports=None, webinaires=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cpam_import"].queryset = (
             imports if imports is not None else CpamImport.objects.none()
+        )
+        self.fields["webinaire"].queryset = (
+            webinaires if webinaires is not None else ActionCollective.objects.none()
         )
         for name, low, high in (
             ("duree_min_jours", 1, 3650),
@@ -61,6 +82,9 @@ class CampagneForm(FrenchChoicesMixin, forms.ModelForm):
             ("validite_email_jours", 1, 90),
             ("validite_courrier_jours", 1, 90),
             ("taux_reponse", 0, 100),
+            ("relance_jours", 1, 30),
+            ("tentatives_max", 1, 10),
+            ("reservation_jours", 1, 30),
         ):
             field = self.fields[name]
             field.validators += [MinValueValidator(low), MaxValueValidator(high)]

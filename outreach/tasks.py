@@ -43,3 +43,30 @@ def build_letter_batch(lot_id):
 
     lot = lot_build(lot_id=lot_id)
     return lot.nombre if lot is not None else None
+
+
+@shared_task(time_limit=30 * 60, soft_time_limit=28 * 60)
+def send_campaign_invitations(campagne_id):
+    """On launch: the campaign's SMS, e-mail and webinar invitations (``invitations_send``).
+    Takes the id only: the codes are made inside the task. Safe to run twice (claimed rows)."""
+    from outreach.campaign_sending import invitations_send
+
+    return invitations_send(campagne_id=campagne_id).total
+
+
+@shared_task(time_limit=30 * 60, soft_time_limit=28 * 60)
+def send_campaign_pending():
+    """Every half hour in the daytime: invitations still waiting in running campaigns (the
+    call lists' fallbacks to SMS or e-mail, a launch whose task was lost)."""
+    from outreach.campaign_sending import pending_send
+
+    return pending_send()
+
+
+@shared_task(time_limit=30 * 60, soft_time_limit=28 * 60)
+def campaigns_daily():
+    """Daily: the J+3 reminders of unanswered campaign invitations, then the campaigns whose
+    invitations have all expired are closed."""
+    from outreach.campaign_sending import campaigns_close_due, reminders_send
+
+    return {"relances": reminders_send(), "closes": campaigns_close_due()}

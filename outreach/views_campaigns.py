@@ -7,11 +7,13 @@ unit campaigns of the region). Another region's campaign → 404; the other staf
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from collective.models import ActionCollective, ActionStatus
 from outreach import (
     campaign_calls,
     campaign_funnel,
@@ -28,19 +30,39 @@ from referrals.models import CpamImport
 
 
 def _can_view(user, campagne):
-    return campaigns.can_manage(user, campagne) or user.role == Role.REGIONAL
+    """The managers of the campaign, the regional managers of its region, and the unit managers
+    of the region for a region-wide campaign (their conseillers call for it)."""
+    if campaigns.can_manage(user, campagne) or user.role == Role.REGIONAL:
+        return True
+    return campagne.unit_id is None and user.role == Role.MANAGER
 
 
 def _campagne(request, pk, rule=_can_view):
     campagne = get_object_or_404(
         campaigns.campaigns_visible_to(request.user).select_related(
-            "unit", "created_by", "validee_par", "cpam_import"
+            "unit", "created_by", "validee_par", "cpam_import", "webinaire"
         ),
         pk=pk,
     )
     if not rule(request.user, campagne):
         raise PermissionDenied(FORBIDDEN_MESSAGE)
     return campagne
+
+
+def _webinaires(user, current_id=None):
+    """The region's published actions taking registrations by code with a session to come
+    (and the campaign's current choice, to keep it)."""
+    open_ones = Q(
+        statut=ActionStatus.PUBLIEE,
+        type__inscription_par_code=True,
+        seances__debut__gt=timezone.now(),
+    )
+    return (
+        ActionCollective.objects.filter(region_id=campaigns.region_id_of(user))
+        .filter(open_ones | Q(pk=current_id))
+        .distinct()
+        .order_by("titre")
+    )
 
 
 def _require_creator(user):
@@ -68,7 +90,7 @@ def campaign_list(request):
     _require_creator(request.user)
     qs = campaigns.campaigns_visible_to(request.user).select_related("unit")
     if request.user.role != Role.REGIONAL:
-        qs = qs.filter(unit_id=request.user.unit_id)
+        qs = qs.filter(Q(unit_id=request.user.unit_id) | Q(unit__isnull=True))
     return render(
         request,
         "outreach/campaign_list.html",
@@ -83,6 +105,7 @@ def campaign_create(request):
     form = CampagneForm(
         request.POST or None,
         imports=_imports(request.user),
+        webinaires=_webinaires(request.user),
         initial={"date_reference": timezone.localdate()},
     )
     if request.method == "POST" and form.is_valid():
@@ -102,7 +125,12 @@ def campaign_edit(request, pk):
     if not campagne.editable:
         messages.error(request, "Une campagne validée ne se modifie plus.")
         return redirect("outreach:campaign_detail", campagne.pk)
-    form = CampagneForm(request.POST or None, instance=campagne, imports=_imports(request.user))
+    form = CampagneForm(
+        request.POST or None,
+        instance=campagne,
+        imports=_imports(request.user),
+        webinaires=_webinaires(request.user, campagne.webinaire_id),
+    )
     if request.method == "POST" and form.is_valid():
         done = apply_service(
             form,

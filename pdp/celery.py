@@ -54,4 +54,15 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.send_surveys",
         "schedule": crontab(hour=10, minute=15),
     },
+    # Outreach campaigns (outreach.campaign_sending): invitations still waiting (call-list
+    # fallbacks), in the daytime; the J+3 reminders and the closing of finished campaigns,
+    # in the morning so that SMS are not deferred. Each target is claimed: nothing twice.
+    "send-campaign-pending": {
+        "task": "outreach.tasks.send_campaign_pending",
+        "schedule": crontab(minute="11,41", hour="8-19", day_of_week="mon-sat"),
+    },
+    "campaigns-daily": {
+        "task": "outreach.tasks.campaigns_daily",
+        "schedule": crontab(hour=10, minute=35),
+    },
 }

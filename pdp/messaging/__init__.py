@@ -4,6 +4,7 @@ Public API::
 
     send_sms(to=…, body=…, template=…, assure_id=…, obj=…, secrets=[code]) -> Message
     send_email(to=…, subject=…, body=…, template=…, …, attachments=[(name, content, mimetype)])
+    send_many(items=[Outgoing(…), …]) -> [Message | ValidationError]   # a campaign's invitations
 
 Both validate the recipient (a French mobile number, put in E.164; an e-mail address), write a
 ``pdp.models.Message`` row in the caller's transaction and, once it commits, enqueue the Celery
@@ -21,7 +22,9 @@ Backends: ``SMS_BACKEND`` (see ``backends``) and Django's ``EMAIL_BACKEND``. In 
 """
 
 import base64
+import dataclasses
 import functools
+import itertools
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -35,6 +38,7 @@ from pdp.models import TEXT_MAX_LENGTH, Message
 
 __all__ = [
     "MASK",
+    "Outgoing",
     "Sms",
     "SmsError",
     "get_connection",
@@ -42,6 +46,7 @@ __all__ = [
     "normalise_phone",
     "outbox",
     "send_email",
+    "send_many",
     "send_sms",
 ]
 
@@ -166,3 +171,110 @@ def send_email(
         clear = {"subject": subject, "body": body}
     _enqueue(message, clear=clear, attachments=_attachment_args(attachments))
     return message
+
+
+# --- Many messages at once (a campaign) ---------------------------------------------------
+
+# Messages per delivery task: a task sends them one after the other through the same claim as
+# `deliver_message`; the chunk keeps each task well inside its time limit.
+DELIVERY_CHUNK = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """One message of `send_many`: ``channel`` is ``Message.Channel.SMS`` or ``EMAIL``."""
+
+    channel: str
+    to: str
+    body: str
+    template: str
+    subject: str = ""
+    assure_id: int | None = None
+    object_type: str = ""
+    object_id: str = ""
+    secrets: tuple = ()
+
+
+def _prepared(item, now, allowed):
+    """(unsaved Message, clear texts or None) for one item; raises ValidationError."""
+    if item.channel == Message.Channel.SMS:
+        recipient = normalise_phone(item.to, mobile=True)
+        text = gsm.normalise(item.body)
+        if not text.strip():
+            raise ValidationError("Le texte du SMS est vide.", code="empty")
+        _check_length(text)
+        stored = mask(text, [gsm.normalise(s) for s in item.secrets if s])
+        deferred = allowed > now
+        message = Message(
+            channel=Message.Channel.SMS,
+            template=item.template,
+            recipient=recipient,
+            assure_id=item.assure_id,
+            object_type=item.object_type,
+            object_id=str(item.object_id),
+            body=stored,
+            status=Message.Status.DEFERRED if deferred else Message.Status.QUEUED,
+            send_after=allowed if deferred else None,
+            segments=gsm.segments(text),
+        )
+        return message, ({"body": text} if stored != text else None)
+    if item.channel != Message.Channel.EMAIL:
+        raise ValueError(f"unknown channel: {item.channel!r}")
+    recipient = (item.to or "").strip()
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise ValidationError("Adresse e-mail invalide.", code="invalid_email") from None
+    _check_length(item.body)
+    subject, body = mask(item.subject, item.secrets), mask(item.body, item.secrets)
+    message = Message(
+        channel=Message.Channel.EMAIL,
+        template=item.template,
+        recipient=recipient,
+        assure_id=item.assure_id,
+        object_type=item.object_type,
+        object_id=str(item.object_id),
+        subject=subject,
+        body=body,
+    )
+    clear = None
+    if (subject, body) != (item.subject, item.body):
+        clear = {"subject": item.subject, "body": item.body}
+    return message, clear
+
+
+@transaction.atomic
+def send_many(*, items, chunk=DELIVERY_CHUNK):
+    """Log many messages in one INSERT and, once the transaction commits, deliver them by
+    tasks of ``chunk`` messages (``deliver_messages``; SMS asked for in the quiet hours wait
+    with an ETA, as `send_sms`). Returns, in the order of ``items``, each one's Message or the
+    ValidationError that kept it from being logged (a bad number does not stop the others).
+    The clear texts travel only in the tasks' arguments, as with `send_sms`."""
+    now = timezone.now()
+    allowed = quiet_hours.next_allowed(now)
+    results, prepared = [], []
+    for item in items:
+        try:
+            message, clear = _prepared(item, now, allowed)
+        except ValidationError as error:
+            results.append(error)
+            continue
+        results.append(message)
+        prepared.append((message, clear))
+    Message.objects.bulk_create([m for m, _clear in prepared])
+    by_eta = {}
+    for message, clear in prepared:
+        by_eta.setdefault(message.send_after, []).append([message.pk, clear])
+    for eta, pairs in by_eta.items():
+        for start in itertools.count(0, chunk):
+            part = pairs[start : start + chunk]
+            if not part:
+                break
+            transaction.on_commit(functools.partial(_enqueue_many, part, eta))
+    return results
+
+
+def _enqueue_many(pairs, eta):
+    from pdp.messaging.tasks import deliver_messages
+
+    deliver_messages.apply_async(args=[pairs], eta=eta)

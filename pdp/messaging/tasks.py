@@ -117,6 +117,18 @@ def deliver_message(message_id, clear=None, attachments=()):
     return "sent"
 
 
+@shared_task(time_limit=900, soft_time_limit=840, ignore_result=True)
+def deliver_messages(pairs):
+    """Send the messages of ``pairs`` ([message id, clear texts or None], from
+    ``pdp.messaging.send_many``) one after the other, each through ``deliver_message``'s claim:
+    a redelivered chunk sends nothing twice. Returns {"sent": n, "failed": n, "skipped": n}."""
+    outcome = {}
+    for message_id, clear in pairs:
+        result = deliver_message(message_id, clear)
+        outcome[result] = outcome.get(result, 0) + 1
+    return outcome
+
+
 @shared_task(time_limit=600, soft_time_limit=540, ignore_result=True)
 def deliver_overdue_messages(now=None):
     """Deliver the deferred messages whose time passed more than OVERDUE_AFTER ago (their ETA

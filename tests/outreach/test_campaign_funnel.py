@@ -65,12 +65,13 @@ def set_target(cible, **fields):
 
 
 def validated(manager, webinaire=None):
+    """Simulated and validated; the webinar invitations need a webinar to validate (one
+    without sessions when the test does not care)."""
     c = simulate(campagne_for(manager), manager)
-    c = campaigns.campagne_validate(campagne=c, acting_user=manager, now=NOW)
-    if webinaire is not None:
-        Campagne.objects.filter(pk=c.pk).update(webinaire=webinaire)
-        c.refresh_from_db()
-    return c
+    if webinaire is None:
+        webinaire = ActionCollectiveFactory(type=ActionType.objects.get(code="webinaire"))
+    Campagne.objects.filter(pk=c.pk).update(webinaire=webinaire)
+    return campaigns.campagne_validate(campagne=c, acting_user=manager, now=NOW)
 
 
 def case_with_meetings(assure, unit, *statuses):

@@ -462,6 +462,9 @@ def test_manager_builds_simulates_validates_through_pages(
             "validite_email_jours": "10",
             "validite_courrier_jours": "21",
             "taux_reponse": "15",
+            "relance_jours": "3",
+            "tentatives_max": "3",
+            "reservation_jours": "2",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -519,6 +522,9 @@ def test_create_page_with_an_import_and_hostile_values(client, manager):
         "validite_email_jours": "10",
         "validite_courrier_jours": "21",
         "taux_reponse": "15",
+        "relance_jours": "3",
+        "tentatives_max": "3",
+        "reservation_jours": "2",
     }
     for field, value in (
         ("duree_min_jours", "99999999"),
