@@ -216,9 +216,9 @@ def invitation_texts(*, assure, code, unit, last_day, reminder=False):
         "Nous vous avons écrit il y a quelques jours : le service social de l'Assurance"
         " Maladie vous propose toujours un rendez-vous."
         if reminder
-        else "Le service social de l'Assurance Maladie propose un rendez-vous aux personnes en"
-        " arrêt de travail depuis plusieurs mois, pour faire le point sur leur situation, leur"
-        " emploi et leurs droits. C'est gratuit et sans engagement."
+        else "Le service social de l'Assurance Maladie vous propose un rendez-vous pour faire le"
+        " point sur votre situation, votre emploi et vos droits. C'est gratuit et sans"
+        " engagement."
     )
     lines = [
         f"Bonjour {assure.prenoms} {assure.nom_affiche},",
