@@ -493,6 +493,20 @@ def _targets_sql(campagne, rules, now):
             SELECT k.*, {id_case} AS regle_id, {canal_case} AS canal
             FROM k0 k
             WHERE {territory_in}
+        ),
+        -- The other campaigns' targets, read once before the INSERT: a lookup per person in
+        -- the table being filled would walk its growing index (quadratic on a large campaign).
+        refused AS MATERIALIZED (
+            SELECT DISTINCT z.assure_id FROM {t["cible"]} z
+            WHERE z.refus_le >= %(opposition_since)s
+        ),
+        targeted AS MATERIALIZED (
+            SELECT DISTINCT z.assure_id FROM {t["cible"]} z
+            JOIN {t["campagne"]} zc ON zc.id = z.campagne_id
+            WHERE z.campagne_id <> %(campagne_id)s
+              AND z.exclusion = '' AND z.canal <> '{CanalCampagne.AUCUN}'
+              AND zc.statut IN ({", ".join(f"'{s}'" for s in counted)})
+              AND z.created_at >= %(recent_since)s
         )
         INSERT INTO {t["cible"]} (campagne_id, assure_id, arret_id, canal, regle_id, exclusion,
                                   created_at)
@@ -513,21 +527,13 @@ def _targets_sql(campagne, rules, now):
                               WHERE x.assure_id = k.assure_id
                                 AND ca.resultat = '{ContactAttempt.Resultat.REFUS}'
                                 AND ca.at >= %(opposition_since)s)
-                   OR EXISTS (SELECT 1 FROM {t["cible"]} z
-                              WHERE z.assure_id = k.assure_id
-                                AND z.refus_le >= %(opposition_since)s)
+                   OR k.assure_id IN (SELECT assure_id FROM refused)
                    THEN '{Exclusion.OPPOSITION}'
                  WHEN {outside} THEN '{Exclusion.HORS_TERRITOIRE}'
                  WHEN EXISTS (SELECT 1 FROM {t["attempt"]} ca
                               JOIN {t["sig"]} x ON x.id = ca.signalement_id
                               WHERE x.assure_id = k.assure_id AND ca.at >= %(recent_since)s)
-                   OR EXISTS (SELECT 1 FROM {t["cible"]} z
-                              JOIN {t["campagne"]} zc ON zc.id = z.campagne_id
-                              WHERE z.assure_id = k.assure_id
-                                AND z.campagne_id <> %(campagne_id)s
-                                AND z.exclusion = '' AND z.canal <> '{CanalCampagne.AUCUN}'
-                                AND zc.statut IN ({", ".join(f"'{s}'" for s in counted)})
-                                AND z.created_at >= %(recent_since)s)
+                   OR k.assure_id IN (SELECT assure_id FROM targeted)
                    THEN '{Exclusion.CONTACT_RECENT}'
                  WHEN k.canal = '{CanalCampagne.AUCUN}' THEN ''
                  WHEN NOT (CASE {usable} ELSE 1 = 1 END) THEN '{Exclusion.SANS_CONTACT}'
@@ -626,9 +632,11 @@ def campagne_simulate(*, campagne, acting_user, now=None):
     if not campagne.editable:
         raise ValidationError("Une campagne validée ne se simule plus.")
     rules = rules_in_force(campagne.region_id)
-    Cible.objects.filter(campagne=campagne).delete()
     sql, params = _targets_sql(campagne, rules, now)
     with connection.cursor() as cursor:
+        # One statement: the ORM's delete would fetch every target to cascade to its calls,
+        # and a campaign not yet validated has none (the foreign key would refuse otherwise).
+        cursor.execute(f"DELETE FROM {Cible._meta.db_table} WHERE campagne_id = %s", [campagne.pk])
         if connection.vendor == "postgresql":
             # As the detection scan: compiling this one-off plan costs more than it saves.
             cursor.execute("SET LOCAL jit = off")

@@ -1,6 +1,6 @@
 """Benchmark of a campaign's simulation (issue 12, item 9, first part).
 
-    manage.py bench_campaign [--arrets 100000] [--repeat 3]
+    manage.py bench_campaign [--arrets 100000] [--repeat 3] [--envoi]
 
 Inside one transaction rolled back at the end (the database is left as it was), it creates a
 region with a unit, one ASS open four mornings a week, `--arrets` people each on an ongoing
@@ -9,6 +9,11 @@ already followed (an open referral) or contacted recently; then times
 `outreach.campaigns.campagne_simulate` (target generation, counts and capacity check; best of
 `--repeat`, each run replacing the previous targets) and prints the targets, the statements
 and the seconds. PostgreSQL is the production database; it runs on SQLite too.
+
+With ``--envoi``, the campaign then runs and `outreach.campaign_sending.invitations_send` sends
+its SMS and e-mail invitations (claim, bulk codes, one INSERT of messages per batch, audit):
+the seconds and the statements. The delivery tasks are queued on commit, and the transaction
+is rolled back: the provider part is not measured (nothing leaves).
 """
 
 import datetime
@@ -40,9 +45,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--arrets", type=int, default=100_000, help="Arrêts en cours.")
         parser.add_argument("--repeat", type=int, default=3, help="Mesures (la meilleure compte).")
+        parser.add_argument(
+            "--envoi", action="store_true", help="Mesurer aussi l'envoi des SMS et e-mails."
+        )
 
     def handle(self, *args, **options):
         n, repeat = options["arrets"], options["repeat"]
+        self.envoi = options["envoi"]
         if not 1 <= n <= 999_999 or repeat < 1:
             raise CommandError("--arrets entre 1 et 999 999, --repeat ≥ 1.")
         try:
@@ -89,6 +98,24 @@ class Command(BaseCommand):
             f"{figures['capacite']['reponses_attendues']} réponses attendues ; "
             f"{len(queries)} requêtes, meilleur temps {min(timings):.2f} s sur {repeat} "
             f"(pire {max(timings):.2f} s)"
+        )
+        if self.envoi:
+            self._send(campagne, manager)
+
+    def _send(self, campagne, manager):
+        from outreach import campaign_sending
+        from outreach.models import Campagne
+
+        # Straight to « en cours »: the bench has no webinar, its webinar targets wait.
+        Campagne.objects.filter(pk=campagne.pk).update(statut=Campagne.Statut.EN_COURS)
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            sent = campaign_sending.invitations_send(campagne_id=campagne.pk, acting_user=manager)
+            seconds = time.perf_counter() - start
+        self.stdout.write(
+            f"Envoi : {sent.sms} SMS et {sent.email} e-mails ({sent.sans_contact} sans "
+            f"coordonnée) en {seconds:.2f} s, {len(queries)} requêtes "
+            f"({campaign_sending.SEND_BATCH} cibles par lot)"
         )
 
     def _population(self, n, day, now):
