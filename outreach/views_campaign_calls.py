@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -180,7 +180,10 @@ def call_record(request, pk):
                     f"Appel enregistré{NBSP}: choisissez avec {cible.assure} le créneau du"
                     " premier rendez-vous.",
                 )
-                return redirect("outreach:book_for_signalement", result.signalement.pk)
+                return redirect(
+                    reverse("outreach:book_for_signalement", args=[result.signalement.pk])
+                    + "?retour=appels"
+                )
             messages.success(request, _done_text(result))
             return redirect("outreach:calls")
     if request.method == "GET":

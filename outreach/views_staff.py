@@ -231,7 +231,13 @@ def book_for_signalement(request, pk):
     signalement = get_signalement_for_user(request.user, pk, can_work_signalement)
     if not signalement.is_open:
         raise PermissionDenied(CLOSED)
-    back_url = reverse("referrals:signalement_detail", args=[signalement.pk])
+    # From a campaign's call list (« ?retour=appels »), back to it once booked; else the referral.
+    from_calls = request.GET.get("retour") == "appels"
+    back_url = (
+        reverse("outreach:calls")
+        if from_calls
+        else reverse("referrals:signalement_detail", args=[signalement.pk])
+    )
     staff = staff_booking.unit_ass(signalement)
     chosen = _chosen_ass(request, staff)
     shown = [chosen] if chosen else staff
@@ -275,7 +281,11 @@ def book_for_signalement(request, pk):
     first_day = _first_day(request)
     later = [d for d in days if first_day is None or d["day"] >= first_day]
     page = later[:DAYS_PER_PAGE]
-    query = {"mode": mode or "", "ass": chosen.pk if chosen else ""}
+    query = {
+        "mode": mode or "",
+        "ass": chosen.pk if chosen else "",
+        "retour": "appels" if from_calls else "",
+    }
 
     def url(**extra):
         return f"{request.path}?{urlencode({k: v for k, v in {**query, **extra}.items() if v})}"
@@ -287,6 +297,9 @@ def book_for_signalement(request, pk):
             "signalement": signalement,
             "assure": signalement.assure,
             "back_url": back_url,
+            "back_label": "Retour aux appels de campagne"
+            if from_calls
+            else "Retour au signalement",
             "staff": staff,
             "chosen": chosen,
             "several": len(shown) > 1,

@@ -499,17 +499,17 @@ def test_reserve_then_record_through_the_pages(
     response = client.post(reverse("outreach:call_record", args=[third.pk]), {"resultat": "rdv"})
     third.refresh_from_db()
     assert response.status_code == 302
-    assert response["Location"] == reverse(
-        "outreach:book_for_signalement", args=[third.signalement_id]
-    )
+    book_url = reverse("outreach:book_for_signalement", args=[third.signalement_id])
+    assert response["Location"] == book_url + "?retour=appels"
     page = client.get(reverse("outreach:calls")).content.decode()
     assert "Prendre le rendez-vous" in page
     assert "Mes derniers appels" in page and "Rendez-vous à fixer" in page
+    assert "Retour aux appels de campagne" in client.get(response["Location"]).content.decode()
     response = client.post(
-        reverse("outreach:book_for_signalement", args=[third.signalement_id]),
+        book_url + "?retour=appels",
         {"ass": booking_ass.pk, "debut": TUESDAY_9.isoformat(), "mode": "sur_place"},
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == reverse("outreach:calls")
     third.refresh_from_db()
     assert third.rdv_pris_le is not None
     page = client.get(reverse("outreach:calls")).content.decode()
