@@ -330,18 +330,38 @@ def _letter(campagne, target, code, pli, units):
     }
 
 
+# Letters per WeasyPrint document: its layout of a whole batch in memory grows with the batch
+# (about 0.6 MB a letter); rendered by parts and joined with pypdf, the peak stays that of one
+# part whatever the batch's size.
+RENDER_PART = 200
+
+
 def render_letters(*, lot, letters, valid_until, today):
     """The PDF (bytes) of the letters; raises `pdp.pdf.PdfUnavailable` without WeasyPrint."""
-    return render_pdf(
-        LETTER_TEMPLATE,
-        {
-            "lot": lot,
-            "letters": letters,
-            "valid_until": valid_until,
-            "today": timezone.localdate(today),
-            "code_form_url": code_form_url(),
-        },
-    )
+    parts = [
+        render_pdf(
+            LETTER_TEMPLATE,
+            {
+                "lot": lot,
+                "letters": letters[start : start + RENDER_PART],
+                "valid_until": valid_until,
+                "today": timezone.localdate(today),
+                "code_form_url": code_form_url(),
+            },
+        )
+        for start in range(0, max(len(letters), 1), RENDER_PART)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(io.BytesIO(part))
+    writer.add_metadata({"/Title": f"Courriers – lot {lot.numero}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def _cell(value):

@@ -356,6 +356,20 @@ def test_the_pdf_has_a_page_per_person_with_the_code_and_only_the_address_in_the
     assert {p.assure.nom_naissance.upper() for p in people} == {row[3] for row in rows}
 
 
+def test_a_batch_rendered_by_parts_is_one_pdf_in_the_csv_order(campagne, manager, monkeypatch):
+    monkeypatch.setattr(campaign_letters, "RENDER_PART", 2)
+    for n in range(5):
+        letter_target(campagne, nom_naissance=f"Nom{n}", code_postal=f"7600{n}", commune="Rouen")
+    lot = build(campagne, manager)
+    assert lot.statut == LotCourrier.Statut.PRET, lot.erreur
+    pages = pdf_pages(campaign_letters.private_path(lot.pdf).read_bytes())
+    rows = read_csv(lot)[1:]
+    assert len(pages) == len(rows) == 5
+    for pli, (pieces, row) in enumerate(zip(pages, rows, strict=True), start=1):
+        text = " ".join(t for t, _x, _y in pieces)
+        assert row[8] in text and f"pli {pli}" in text and row[3] in text
+
+
 def test_the_csv_has_the_mail_house_columns(campagne, manager, no_render):
     target = letter_target(
         campagne,
