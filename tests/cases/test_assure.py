@@ -158,6 +158,8 @@ def form_data(person, **changes):
         "poste": person.poste,
         "rqth": "on" if person.rqth else "",
         "rappels": "on" if person.rappels else "",
+        "pas_de_sms": "on" if person.pas_de_sms else "",
+        "pas_de_relance": "on" if person.pas_de_relance else "",
         "spst": person.spst_id or "",
     }
     data.update(changes)
@@ -219,3 +221,14 @@ def test_assure_update_writes_nothing_when_nothing_changes(ass, person):
 def test_assure_update_refuses_identity_fields(ass, person):
     with pytest.raises(ValueError):
         assure_update(assure=person, acting_user=ass, data={"nir": "x"})
+
+
+def test_pas_de_sms_and_pas_de_relance_are_saved_shown_and_audited(client, ass, person):
+    client.force_login(ass)
+    response = client.post(edit(person.pk), form_data(person, pas_de_sms="on", pas_de_relance="on"))
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.pas_de_sms and person.pas_de_relance
+    changes = AuditLog.objects.get(action="update", object_id=str(person.pk)).changes
+    assert changes["pas_de_sms"] == [False, True] and changes["pas_de_relance"] == [False, True]
+    assert "Pas de SMS, pas de relance" in client.get(detail(person.pk)).content.decode()
