@@ -146,7 +146,7 @@ def campagne_launch(*, campagne, acting_user, now=None):
     )
     from outreach.tasks import send_campaign_invitations
 
-    transaction.on_commit(lambda: send_campaign_invitations.delay(campagne.pk))
+    transaction.on_commit(lambda: send_campaign_invitations.delay(campagne.pk, acting_user.pk))
     return campagne
 
 

@@ -46,12 +46,15 @@ def build_letter_batch(lot_id):
 
 
 @shared_task(time_limit=30 * 60, soft_time_limit=28 * 60)
-def send_campaign_invitations(campagne_id):
-    """On launch: the campaign's SMS, e-mail and webinar invitations (``invitations_send``).
-    Takes the id only: the codes are made inside the task. Safe to run twice (claimed rows)."""
+def send_campaign_invitations(campagne_id, user_id=None):
+    """On launch: the campaign's SMS, e-mail and webinar invitations (``invitations_send``),
+    in the name of the manager who launched it (audit, history). Takes ids only: the codes
+    are made inside the task. Safe to run twice (claimed rows)."""
     from outreach.campaign_sending import invitations_send
+    from pdp.models import User
 
-    return invitations_send(campagne_id=campagne_id).total
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    return invitations_send(campagne_id=campagne_id, acting_user=user).total
 
 
 @shared_task(time_limit=30 * 60, soft_time_limit=28 * 60)

@@ -173,8 +173,11 @@ def test_launch_sends_one_sms_or_email_each_with_its_booking_code(frozen, manage
         assert not any(word in text for word in HEALTH_WORDS)
 
     event = CampagneEvent.objects.get(campagne=c, kind=CampagneEvent.Kind.SENT)
+    assert event.actor == manager  # the task sends in the name of who launched
     assert event.data == {"sms": 1, "email": 1, "webinaire": 0, "differes": 0, "sans_contact": 0}
-    audited = AuditLog.objects.filter(object_type="outreach.cible", changes__has_key="message")
+    audited = AuditLog.objects.filter(
+        object_type="outreach.cible", changes__has_key="message", user=manager
+    )
     assert set(audited.values_list("assure_id", flat=True)) == {by_sms.pk, by_email.pk}
 
 
