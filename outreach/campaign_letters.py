@@ -47,6 +47,7 @@ from outreach.links import code_form_url
 from outreach.models import Campagne, CampagneEvent, CanalCampagne, Cible, LotCourrier
 from pdp.access_codes import access_codes_issue_many, code_url, display
 from pdp.audit import audit, audit_many
+from pdp.exports import safe_cell
 from pdp.models import AccessCode, AuditLog, UnitTerritory
 from pdp.pdf import PdfUnavailable, render_pdf
 from pdp.permissions import FORBIDDEN_MESSAGE
@@ -364,17 +365,6 @@ def render_letters(*, lot, letters, valid_until, today):
     return out.getvalue()
 
 
-def _cell(value):
-    """A CSV cell a spreadsheet will not run as a formula (« = », « @ », « + » or « - » then a
-    letter); phone numbers « +33 … » stay as they are."""
-    value = str(value)
-    if value[:1] in ("=", "@", "\t", "\r") or (
-        value[:1] in ("+", "-") and not value[1:2].isdigit()
-    ):
-        return "'" + value
-    return value
-
-
 def _csv(lot, letters, last_day):
     """UTF-8 with a BOM, « ; » between fields: what French Excel opens as is."""
     out = io.StringIO()
@@ -383,7 +373,7 @@ def _csv(lot, letters, last_day):
     for letter in letters:
         assure = letter["assure"]
         writer.writerow(
-            _cell(v)
+            safe_cell(str(v))
             for v in [
                 lot.numero,
                 letter["pli"],

@@ -19,7 +19,7 @@ from django.utils import timezone
 from outreach import campaign_letters
 from outreach.campaign_letters import lot_build, lot_create
 from outreach.models import Campagne, CampagneEvent, Cible, LotCourrier
-from pdp.models import AccessCode, AuditLog, UnitTerritory
+from pdp.models import AccessCode, AuditLog, Unit, UnitTerritory
 from pdp.pdf import MISSING_PACKAGE, PdfUnavailable
 from tests.factories import (
     ArretFactory,
@@ -402,10 +402,14 @@ def test_the_csv_has_the_mail_house_columns(campagne, manager, no_render):
     assert target.code.digest not in row[8]
 
 
-def test_a_csv_cell_cannot_become_a_formula():
-    assert campaign_letters._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert campaign_letters._cell("-x") == "'-x"
-    assert campaign_letters._cell("+33 2 35 00 00 00") == "+33 2 35 00 00 00"
+def test_a_csv_cell_cannot_become_a_formula(campagne, manager, no_render):
+    """The mail-house CSV goes through pdp.exports.safe_cell, the rule of every export: even
+    « -1+… » or a phone number « +33 … » is kept as text."""
+    letter_target(campagne, nom_naissance="=HYPERLINK(1)", prenoms="-1+SUM(A1)")
+    Unit.objects.filter(pk=campagne.unit_id).update(telephone="+33 2 35 00 00 00")
+    [row] = read_csv(build(campagne, manager))[1:]
+    assert row[3] == "'=HYPERLINK(1)" and row[4] == "'-1+SUM(A1)"
+    assert row[11] == "'+33 2 35 00 00 00"
 
 
 def test_a_region_wide_campaign_signs_with_the_unit_of_the_person(
