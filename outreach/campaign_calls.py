@@ -197,6 +197,8 @@ def calls_reserve(*, acting_user, campagne, n=BATCH, now=None):
     now = now or timezone.now()
     until = now + datetime.timedelta(days=campagne.reservation_jours)
     with_sql, from_sql = _pool(campagne.pk)
+    # SQLite (make run without PostgreSQL) has no row locks: it serialises writers anyway.
+    lock = "FOR UPDATE OF ci SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = f"""
         {with_sql}
         UPDATE {Cible._meta.db_table}
@@ -206,7 +208,7 @@ def calls_reserve(*, acting_user, campagne, n=BATCH, now=None):
               AND {_LEFT} AND {_FREE} AND {_DUE}
             ORDER BY ci.rappeler_le IS NULL, ci.rappeler_le, ci.tentatives, ci.id
             LIMIT %(n)s
-            FOR UPDATE OF ci SKIP LOCKED
+            {lock}
         )
         RETURNING id, assure_id
     """
