@@ -24,5 +24,6 @@ urlpatterns = [
     path("cellule/", include("coordination.urls")),
     path("actions-collectives/", include("collective.urls")),
     path("", include("outreach.urls")),
+    path("indicateurs/", include("indicators.views")),
     path("", include("pdp.views_messaging")),
 ]

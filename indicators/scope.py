@@ -1,0 +1,90 @@
+"""Who sees which figures (issue 13, item 2): a unit manager their unit; a regional manager
+their region, with the breakdown by unit; an administrator the nation, with the breakdown by
+region, and any region or unit of it. Aggregates only: never a figure per social worker.
+
+`scope_for(user, params)`: the other roles get 403 (they are staff, the page exists for
+managers); a unit or region outside the user's reach gets 404, as any record they may not see.
+"""
+
+import dataclasses
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from pdp.models import Region, Role, Unit
+from pdp.permissions import FORBIDDEN_MESSAGE
+
+ROLES = (Role.MANAGER, Role.REGIONAL, Role.ADMIN)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    level: str  # "unit", "region" or "nation"
+    label: str
+    unit_id: int | None = None
+    region_id: int | None = None
+
+    @property
+    def breakdown(self):
+        """The level of the breakdown table: the units of a region, the regions of the nation."""
+        return {"region": "unit", "nation": "region"}.get(self.level)
+
+
+def may_read(user):
+    if not user.is_authenticated or user.role not in ROLES:
+        return False
+    if user.role == Role.MANAGER:
+        return user.unit_id is not None
+    if user.role == Role.REGIONAL:
+        return user.region_id is not None
+    return True
+
+
+def _pk(params, name):
+    value = (params.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404
+    return int(value)
+
+
+def _unit(pk, **filters):
+    unit = Unit.objects.filter(pk=pk, **filters).select_related("region").first()
+    if unit is None:
+        raise Http404
+    return Scope("unit", unit.name, unit_id=unit.pk, region_id=unit.region_id)
+
+
+def scope_for(user, params):
+    """The scope the page shows to `user` for the query string `params` (``unite``,
+    ``region``)."""
+    if not may_read(user):
+        raise PermissionDenied(FORBIDDEN_MESSAGE)
+    unit_id, region_id = _pk(params, "unite"), _pk(params, "region")
+    if user.role == Role.MANAGER:
+        if unit_id not in (None, user.unit_id) or region_id is not None:
+            raise Http404
+        return _unit(user.unit_id)
+    if user.role == Role.REGIONAL:
+        if region_id not in (None, user.region_id):
+            raise Http404
+        if unit_id is not None:
+            return _unit(unit_id, region_id=user.region_id)
+        region = Region.objects.get(pk=user.region_id)
+        return Scope("region", region.name, region_id=region.pk)
+    if unit_id is not None:
+        return _unit(unit_id)
+    if region_id is not None:
+        region = Region.objects.filter(pk=region_id).first()
+        if region is None:
+            raise Http404
+        return Scope("region", region.name, region_id=region.pk)
+    return Scope("nation", "France entière")
+
+
+def units_of(scope):
+    """The units a regional manager may pick (their region's), in name order."""
+    if scope.region_id is None:
+        return Unit.objects.none()
+    return Unit.objects.filter(region_id=scope.region_id).order_by("name")

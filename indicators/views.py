@@ -1,0 +1,111 @@
+"""The indicators page (issue 13, first step): `/indicateurs/`, for the unit managers (their
+unit), the regional managers (their region, by unit, or one of its units) and the
+administrators (the nation, by region). Filters in the query string (`periods.period_from`);
+`?format=csv` downloads the same tables (small cells applied, « ; », UTF-8 with BOM, no cell
+read as a formula)."""
+
+import csv
+import io
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from indicators import catalogue, cells, periods
+from indicators import scope as scopes
+from pdp.exports import safe_cell
+from pdp.models import Role
+
+app_name = "indicators"
+
+
+def _lines(table, period):
+    """(header, lines) of the indicator's table, small cells applied: what the page shows and
+    what the exports write."""
+    head = [table.row_header, *table.column_labels]
+    several = len(table.column_labels) > 1
+    if several:
+        head.append("Total")
+    head += [f"{period.previous().label.capitalize()}", "Part"]
+    grand = table.total[1]
+    lines = []
+    for label, counts, total, before in table.rows:
+        line = [label, *map(cells.count_cell, counts)]
+        if several:
+            line.append(cells.count_cell(total))
+        lines.append([*line, cells.count_cell(before), cells.rate_cell(total, grand)])
+    counts, total, before = table.total
+    line = ["Total", *map(cells.count_cell, counts)]
+    if several:
+        line.append(cells.count_cell(total))
+    lines.append([*line, cells.count_cell(before), ""])
+    return head, lines
+
+
+def _breakdown_lines(table, period):
+    if not table.breakdown:
+        return None, []
+    head = [table.breakdown_header, period.label.capitalize(), period.previous().label.capitalize()]
+    return head, [[n, cells.count_cell(a), cells.count_cell(b)] for n, a, b in table.breakdown]
+
+
+def _csv(scope, period, tables):
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([f"Indicateurs – {scope.label} – {period.label}"])
+    for table in tables:
+        head, lines = _lines(table, period)
+        by_head, by_lines = _breakdown_lines(table, period)
+        writer.writerow([])
+        writer.writerow([table.indicator.label])
+        writer.writerow([table.indicator.definition])
+        for line in [head, *lines] + ([[], by_head, *by_lines] if by_head else []):
+            writer.writerow([safe_cell(str(v)) for v in line])
+    response = HttpResponse(("\ufeff" + out.getvalue()).encode(), content_type="text/csv")
+    name = f"indicateurs_{period.start:%Y-%m-%d}_{period.end:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def index(request):
+    scope = scopes.scope_for(request.user, request.GET)
+    today = timezone.localdate()
+    period, error = periods.period_from(request.GET, today)
+    tables = catalogue.tables(scope, period)
+    if request.GET.get("format") == "csv":
+        return _csv(scope, period, tables)
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return render(
+        request,
+        "indicators/index.html",
+        {
+            "scope": scope,
+            "period": period,
+            "previous": period.previous(),
+            "error": error,
+            "tables": [
+                {
+                    "table": t,
+                    "table_lines": _lines(t, period),
+                    "breakdown_lines": _breakdown_lines(t, period),
+                }
+                for t in tables
+            ],
+            "quarter": (period.start.month - 1) // 3 + 1,
+            "csv_url": f"{request.path}?{query.urlencode()}",
+            "kinds": periods.KINDS,
+            "months": list(enumerate(periods.MONTHS, start=1)),
+            "years": list(range(today.year, periods.FIRST_YEAR + 14, -1)),
+            "units": scopes.units_of(scope) if request.user.role == Role.REGIONAL else [],
+            "params": request.GET,
+        },
+    )
+
+
+urlpatterns = [path("", index, name="index")]
