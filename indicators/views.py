@@ -14,7 +14,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from indicators import catalogue, cells, periods
+from indicators import catalogue, cells, exports, periods
 from indicators import scope as scopes
 from pdp.exports import safe_cell
 from pdp.models import Role
@@ -70,6 +70,16 @@ def _csv(scope, period, tables):
     return response
 
 
+def _xlsx(scope, period, tables):
+    content = exports.workbook(scope=scope, period=period, tables=tables)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    name = f"indicateurs_{period.start:%Y-%m-%d}_{period.end:%Y-%m-%d}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 @login_required
 @require_GET
 def index(request):
@@ -79,8 +89,13 @@ def index(request):
     tables = catalogue.tables(scope, period)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(scope, period, tables)
     query = request.GET.copy()
     query["format"] = "csv"
+    csv_url = f"{request.path}?{query.urlencode()}"
+    query["format"] = "xlsx"
+    xlsx_url = f"{request.path}?{query.urlencode()}"
     return render(
         request,
         "indicators/index.html",
@@ -98,7 +113,8 @@ def index(request):
                 for t in tables
             ],
             "quarter": (period.start.month - 1) // 3 + 1,
-            "csv_url": f"{request.path}?{query.urlencode()}",
+            "csv_url": csv_url,
+            "xlsx_url": xlsx_url,
             "kinds": periods.KINDS,
             "months": list(enumerate(periods.MONTHS, start=1)),
             "years": list(range(today.year, periods.FIRST_YEAR + 14, -1)),

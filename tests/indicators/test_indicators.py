@@ -4,7 +4,9 @@ indicator on a hand-made dataset (expected values counted by hand below), scopes
 CSV export."""
 
 import datetime
+import io
 
+import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
@@ -288,3 +290,28 @@ def test_the_csv_export_applies_the_small_cell_rule(client, dataset):
     seuil = next(line for line in lines if line.startswith("Seuil de durée (CPAM)"))
     assert seuil.split(";") == ["Seuil de durée (CPAM)", "6", "< 5", "7", "< 5", "—"]
     assert any(line.startswith("Nombre de signalements reçus") for line in lines)
+
+
+def test_the_xlsx_has_a_sheet_per_indicator_numbers_and_the_definitions(client, dataset):
+    a, _b = dataset
+    client.force_login(UserFactory(manager=True, unit=a))
+    response = client.get(
+        reverse("indicators:index"),
+        {"periode": "mois", "annee": "2026", "mois": "3", "format": "xlsx"},
+    )
+    assert response["Content-Disposition"].endswith('_2026-03-01_2026-03-31.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == [i.code for i in catalogue.CATALOGUE] + ["Définitions"]
+    sheet = book["signalements_origine"]
+    assert sheet["A1"].value == "Signalements par origine et service"
+    assert sheet["B2"].value == datetime.datetime(2026, 3, 1)
+    assert sheet["B2"].number_format == "dd/mm/yyyy"
+    rows = {r[0]: r[1:] for r in sheet.iter_rows(min_row=5, values_only=True) if r[0]}
+    # Seuil: 6 social (a number), 1 medical (hidden), total 7, February 3 (hidden), share of
+    # 7 / 9 people: fewer than 10, not shown.
+    assert rows["Seuil de durée (CPAM)"][:5] == (6, "< 5", 7, "< 5", "—")
+    assert rows["Total"][:4] == (8, "< 5", 9, "< 5")
+    definitions = book["Définitions"]
+    assert definitions["A2"].value == "signalements_origine"
+    assert definitions["C2"].value.startswith("Nombre de signalements reçus")
+    assert definitions["D2"].value == 1
