@@ -45,6 +45,26 @@ def _lines(table, period):
     return head, lines
 
 
+def _chart(table, period):
+    """The chart's data (labels, two series: the period and the one before), small cells
+    applied: a hidden count is null (no bar)."""
+
+    def serie(label, values):
+        return {
+            "label": label,
+            "values": [None if cells.count_cell(n) == cells.HIDDEN else n for n in values],
+            "shown": [cells.count_cell(n) for n in values],
+        }
+
+    return {
+        "labels": [r[0] for r in table.rows],
+        "series": [
+            serie(period.label.capitalize(), [r[2] for r in table.rows]),
+            serie(period.previous().label.capitalize(), [r[3] for r in table.rows]),
+        ],
+    }
+
+
 def _breakdown_lines(table, period):
     if not table.breakdown:
         return None, []
@@ -109,6 +129,9 @@ def index(request):
                     "table": t,
                     "table_lines": _lines(t, period),
                     "breakdown_lines": _breakdown_lines(t, period),
+                    "chart": _chart(t, period),
+                    "chart_id": f"chart-{t.indicator.code}",
+                    "chart_height": 40 + 26 * len(t.rows),
                 }
                 for t in tables
             ],
