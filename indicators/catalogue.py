@@ -12,11 +12,14 @@ its model and fails if one goes through a user.
 """
 
 import dataclasses
+import datetime
 
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Aggregate, Count, DurationField, F, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 
 from cases.models import Accompagnement, Cloture, Mission, Outcome
-from referrals.models import Origine, Service, Signalement
+from referrals.models import ContactAttempt, Origine, Service, Signalement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +34,15 @@ class Indicator:
     region_path: str
     rows: tuple  # (path, choices, header)
     columns: tuple | None = None  # (path, choices)
+    # Instead of grouping by `rows`: counter(queryset) -> ({row value: n}, [(label, value)]),
+    # rows and statistics (delays); no breakdown by unit then.
+    counter: object = None
 
     @property
     def grouping_paths(self):
-        paths = [self.rows[0], self.unit_path, self.region_path]
+        paths = [self.unit_path, self.region_path]
+        if self.counter is None:  # a counter groups by nothing: conditional counts
+            paths.append(self.rows[0])
         if self.columns:
             paths.append(self.columns[0])
         return paths
@@ -49,6 +57,7 @@ class Table:
     total: list  # [counts per column], total, previous total
     breakdown: list | None = None  # [(name, total, previous total)]
     breakdown_header: str = ""
+    stats: list = dataclasses.field(default_factory=list)  # [(label, days or None, base)]
 
 
 def _between(field):
@@ -59,6 +68,79 @@ def _open_at_end(period):
     return Q(date_ouverture__lte=period.end) & (
         Q(date_cloture__isnull=True) | Q(date_cloture__gt=period.end)
     )
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()  # over date differences: an interval
+
+
+DELAY_BUCKETS = [
+    ("j7", "7 jours ou moins", 7),
+    ("j15", "8 à 15 jours", 15),
+    ("j30", "16 à 30 jours", 30),
+    ("j60", "31 à 60 jours", 60),
+    ("plus", "Plus de 60 jours", None),
+    ("aucun", "Pas encore", None),
+]
+
+
+def _delay_counter(success_only):
+    """Counts of the referrals by delay from the referral to its first contact attempt (or
+    first successful one), the median and the 80th percentile in days (PostgreSQL only: None
+    elsewhere) — one query, and one more for the percentiles."""
+
+    def counter(qs):
+        attempts = ContactAttempt.objects.filter(signalement=OuterRef("pk"))
+        if success_only:
+            attempts = attempts.filter(resultat=ContactAttempt.Resultat.JOINT)
+        first = Subquery(attempts.order_by("at").values("at")[:1])
+        qs = qs.annotate(first_day=TruncDate(first))
+        limits, counts = {}, {}
+        previous = None
+        for key, _label, days in DELAY_BUCKETS:
+            if key == "aucun":
+                limits[key] = Count("pk", filter=Q(first_day__isnull=True))
+            elif days is None:
+                limits[key] = Count(
+                    "pk",
+                    filter=Q(first_day__gt=F("date_signalement") + datetime.timedelta(days=60)),
+                )
+            else:
+                condition = Q(first_day__lte=F("date_signalement") + datetime.timedelta(days=days))
+                if previous is not None:
+                    condition &= Q(
+                        first_day__gt=F("date_signalement") + datetime.timedelta(days=previous)
+                    )
+                limits[key] = Count("pk", filter=condition)
+                previous = days
+        counts = qs.aggregate(**limits)
+        stats = [("Médiane (jours)", None), ("80e centile (jours)", None)]
+        reached = sum(n for k, n in counts.items() if k != "aucun")
+        if connection.vendor == "postgresql" and reached:
+            delay = F("first_day") - F("date_signalement")
+            values = qs.filter(first_day__isnull=False).aggregate(
+                median=Percentile(delay, fraction=0.5), p80=Percentile(delay, fraction=0.8)
+            )
+            stats = [
+                ("Médiane (jours)", _days(values["median"])),
+                ("80e centile (jours)", _days(values["p80"])),
+            ]
+        return {(k,): n for k, n in counts.items()}, stats, reached
+
+    return counter
+
+
+def _days(value):
+    """A percentile of date differences, in days (PostgreSQL gives a number of days)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return round(value.total_seconds() / 86400, 1)
+    return round(float(value), 1)
 
 
 CATALOGUE = [
@@ -120,6 +202,39 @@ CATALOGUE = [
         region_path="accompagnement__unit__region_id",
         rows=("outcome", Outcome.choices, "Issue"),
     ),
+    Indicator(
+        code="delai_premiere_tentative",
+        label="Délai du signalement à la première tentative de contact",
+        definition=(
+            "Signalements au service social reçus dans la période (date du signalement), par"
+            " délai en jours jusqu'à la première tentative de contact, quel qu'en soit le"
+            " résultat ; médiane et 80e centile sur ceux déjà tentés, les autres comptés « pas"
+            " encore »."
+        ),
+        version=1,
+        model=Signalement,
+        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
+        unit_path="unit_id",
+        region_path="region_id",
+        rows=("delai", [(k, label) for k, label, _d in DELAY_BUCKETS], "Délai"),
+        counter=_delay_counter(success_only=False),
+    ),
+    Indicator(
+        code="delai_premier_contact",
+        label="Délai du signalement au premier contact réussi",
+        definition=(
+            "Signalements au service social reçus dans la période, par délai en jours jusqu'à la"
+            " première tentative où la personne a été jointe ; médiane et 80e centile sur les"
+            " personnes jointes."
+        ),
+        version=1,
+        model=Signalement,
+        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
+        unit_path="unit_id",
+        region_path="region_id",
+        rows=("delai", [(k, label) for k, label, _d in DELAY_BUCKETS], "Délai"),
+        counter=_delay_counter(success_only=True),
+    ),
 ]
 BY_CODE = {indicator.code: indicator for indicator in CATALOGUE}
 assert len(BY_CODE) == len(CATALOGUE), "indicator codes are unique"
@@ -150,8 +265,14 @@ def table(indicator, scope, period, *, names=None):
     row_path, row_choices, row_header = indicator.rows
     column_path, column_choices = indicator.columns or (None, [(None, "Nombre")])
     paths = [row_path] + ([column_path] if column_path else [])
-    now = _grouped(current, *paths)
-    before = _grouped(previous, row_path)
+    stats = []
+    if indicator.counter is not None:
+        now, stats, reached = indicator.counter(current)
+        before = indicator.counter(previous)[0]
+        stats = [(label, value, reached) for label, value in stats]
+    else:
+        now = _grouped(current, *paths)
+        before = _grouped(previous, row_path)
     rows = []
     column_totals = [0] * len(column_choices)
     for value, label in row_choices:
@@ -164,8 +285,9 @@ def table(indicator, scope, period, *, names=None):
         column_labels=[label for _c, label in column_choices],
         rows=rows,
         total=[column_totals, sum(column_totals), sum(before.values())],
+        stats=stats,
     )
-    if scope.breakdown is not None:
+    if scope.breakdown is not None and indicator.counter is None:
         path = indicator.unit_path if scope.breakdown == "unit" else indicator.region_path
         now_by = _grouped(current, path)
         before_by = _grouped(previous, path)

@@ -29,3 +29,11 @@ def rate_cell(part, base):
     if base is None or base < RATE_MIN_BASE or part is None or 0 < part < SMALL_COUNT:
         return NO_RATE
     return f"{100 * part / base:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def days_cell(days, base):
+    """A median or percentile of delays, in days, over `base` people: not shown over fewer
+    than RATE_MIN_BASE."""
+    if days is None or base is None or base < RATE_MIN_BASE:
+        return NO_RATE
+    return f"{days:.1f}".replace(".", ",").removesuffix(",0")

@@ -34,6 +34,7 @@ def workbook(*, scope, period, tables):
     integer = book.add_format({"num_format": "#,##0"})
     percent = book.add_format({"num_format": "0.0 %"})
     text_right = book.add_format({"align": "right"})
+    one_decimal = book.add_format({"num_format": "0.0"})
 
     def put(sheet, r, c, value, fmt=None):
         if isinstance(value, str):
@@ -70,6 +71,14 @@ def workbook(*, scope, period, tables):
                 values.append(_share(total, grand))
             for c, value in enumerate(values):
                 put(sheet, r, c, value, bold if label == "Total" and c == 0 else None)
+            r += 1
+        for label, days, base in table.stats:
+            shown = cells.days_cell(days, base)
+            put(sheet, r, 0, label)
+            if shown == cells.NO_RATE:
+                put(sheet, r, 1, shown)
+            else:
+                sheet.write_number(r, 1, days, one_decimal)
             r += 1
         if table.breakdown:
             r += 1

@@ -42,6 +42,9 @@ def _lines(table, period):
     if several:
         line.append(cells.count_cell(total))
     lines.append([*line, cells.count_cell(before), ""])
+    width = len(head)
+    for label, days, base in table.stats:
+        lines.append([label, cells.days_cell(days, base), *[""] * (width - 2)])
     return head, lines
 
 

@@ -5,6 +5,7 @@ CSV export."""
 
 import datetime
 import io
+import zoneinfo
 
 import openpyxl
 import pytest
@@ -18,7 +19,7 @@ from cases.models import Accompagnement, Cloture
 from indicators import catalogue, cells, periods
 from indicators.scope import Scope
 from pdp.models import Region
-from referrals.models import Signalement
+from referrals.models import ContactAttempt, Signalement
 from tests.factories import (
     AccompagnementFactory,
     RegionFactory,
@@ -28,6 +29,7 @@ from tests.factories import (
 )
 
 D = datetime.date
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 TODAY = D(2026, 12, 2)
 
 
@@ -315,3 +317,32 @@ def test_the_xlsx_has_a_sheet_per_indicator_numbers_and_the_definitions(client, 
     assert definitions["A2"].value == "signalements_origine"
     assert definitions["C2"].value.startswith("Nombre de signalements reçus")
     assert definitions["D2"].value == 1
+
+
+def test_delays_to_the_first_attempt_and_the_first_contact(db):
+    """12 referrals of 2 March 2026: first attempts 1, 2, …, 8, 20 and 70 days later, two never
+    tried; the first five attempts reached the person, the others did not."""
+    unit = UnitFactory(name="Unité C")
+    delays = [1, 2, 3, 4, 5, 6, 7, 8, 20, 70]
+    day = D(2026, 3, 2)
+    for i, delay in enumerate(delays):
+        referral = SignalementFactory(unit=unit, date_signalement=day)
+        ContactAttempt.objects.create(
+            signalement=referral,
+            at=datetime.datetime(2026, 3, 2, 12, tzinfo=PARIS) + datetime.timedelta(days=delay),
+            canal="telephone",
+            resultat="joint" if i < 5 else "pas_de_reponse",
+        )
+    SignalementFactory.create_batch(2, unit=unit, date_signalement=day)
+    scope = Scope("unit", unit.name, unit_id=unit.pk, region_id=unit.region_id)
+    tried = catalogue.table(catalogue.BY_CODE["delai_premiere_tentative"], scope, MARCH)
+    assert [r[2] for r in tried.rows] == [7, 1, 1, 0, 1, 2]
+    assert tried.total[1] == 12
+    reached = catalogue.table(catalogue.BY_CODE["delai_premier_contact"], scope, MARCH)
+    assert [r[2] for r in reached.rows] == [5, 0, 0, 0, 0, 7]
+    if connection.vendor == "postgresql":
+        # percentile_cont over 1…8, 20, 70: median (5 + 6) / 2, 80th 8 + 0.2 × (20 − 8).
+        assert tried.stats == [("Médiane (jours)", 5.5, 10), ("80e centile (jours)", 10.4, 10)]
+        # Over 5 people reached: computed, but not shown (fewer than 10).
+        assert reached.stats[0] == ("Médiane (jours)", 3.0, 5)
+        assert cells.days_cell(3.0, 5) == "—" and cells.days_cell(5.5, 10) == "5,5"
