@@ -15,10 +15,20 @@ import dataclasses
 import datetime
 
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, F, OuterRef, Q, Subquery
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+)
 from django.db.models.functions import TruncDate
 
 from cases.models import Accompagnement, Cloture, Mission, Outcome
+from outreach.models import AppelCible, CanalCampagne, Cible
 from referrals.models import ContactAttempt, Origine, Service, Signalement
 
 
@@ -37,14 +47,16 @@ class Indicator:
     # Instead of grouping by `rows`: counter(queryset) -> ({row value: n}, [(label, value)]),
     # rows and statistics (delays); no breakdown by unit then.
     counter: object = None
+    counter_groups: tuple = ()  # the paths a counter groups by (checked like the others)
+    stages: bool = False  # the columns are successive stages: a row's total is its first
 
     @property
     def grouping_paths(self):
-        paths = [self.unit_path, self.region_path]
-        if self.counter is None:  # a counter groups by nothing: conditional counts
+        paths = [self.unit_path, self.region_path, *self.counter_groups]
+        if self.counter is None:  # a counter groups by `counter_groups` only
             paths.append(self.rows[0])
-        if self.columns:
-            paths.append(self.columns[0])
+            if self.columns:
+                paths.append(self.columns[0])
         return paths
 
 
@@ -129,9 +141,45 @@ def _delay_counter(success_only):
                 ("Médiane (jours)", _days(values["median"])),
                 ("80e centile (jours)", _days(values["p80"])),
             ]
-        return {(k,): n for k, n in counts.items()}, stats, reached
+        keyed = {(k,): n for k, n in counts.items()}
+        return keyed, stats, reached, keyed
 
     return counter
+
+
+FUNNEL_STAGES = [
+    ("contactes", "Contactées"),
+    ("ouvert", "Lien ouvert"),
+    ("rdv", "Rendez-vous pris"),
+]
+
+
+def _reached_in(period):
+    """A campaign's target reached in the period: its invitation sent then (SMS, e-mail,
+    letter, webinar), or for the call list a first call then."""
+    calls = AppelCible.objects.filter(
+        cible=OuterRef("pk"), at__date__gte=period.start, at__date__lte=period.end
+    )
+    sent = Q(envoye_le__date__gte=period.start, envoye_le__date__lte=period.end)
+    return (sent & ~Q(canal=CanalCampagne.APPEL)) | (Q(canal=CanalCampagne.APPEL) & Exists(calls))
+
+
+def _funnel_counter(qs):
+    rows = (
+        qs.values("canal")
+        .order_by()
+        .annotate(
+            contactes=Count("pk"),
+            ouvert=Count("pk", filter=Q(ouvert_le__isnull=False)),
+            rdv=Count("pk", filter=Q(rdv_pris_le__isnull=False)),
+        )
+    )
+    counts = {}
+    for row in rows:
+        for stage, _label in FUNNEL_STAGES:
+            counts[(row["canal"], stage)] = row[stage]
+    before = {(canal,): n for (canal, stage), n in counts.items() if stage == "contactes"}
+    return counts, [], None, before
 
 
 def _days(value):
@@ -235,6 +283,31 @@ CATALOGUE = [
         rows=("delai", [(k, label) for k, label, _d in DELAY_BUCKETS], "Délai"),
         counter=_delay_counter(success_only=True),
     ),
+    Indicator(
+        code="campagnes_canal",
+        label="Personnes contactées par les campagnes, par canal",
+        definition=(
+            "Personnes d'une campagne de contact atteintes dans la période — invitation envoyée"
+            " (SMS, e-mail, courrier, webinaire) ou, pour les appels, premier appel passé — par"
+            " canal, puis celles qui ont ouvert leur lien et celles qui ont pris rendez-vous"
+            " (à ce jour). Les campagnes régionales comptent dans la vue de la région, pas dans"
+            " celle d'une unité."
+        ),
+        version=1,
+        model=Cible,
+        in_period=_reached_in,
+        unit_path="campagne__unit_id",
+        region_path="campagne__region_id",
+        rows=(
+            "canal",
+            [(v, label) for v, label in CanalCampagne.choices if v != CanalCampagne.AUCUN],
+            "Canal",
+        ),
+        columns=("etape", FUNNEL_STAGES),
+        counter=_funnel_counter,
+        counter_groups=("canal",),
+        stages=True,
+    ),
 ]
 BY_CODE = {indicator.code: indicator for indicator in CATALOGUE}
 assert len(BY_CODE) == len(CATALOGUE), "indicator codes are unique"
@@ -267,8 +340,8 @@ def table(indicator, scope, period, *, names=None):
     paths = [row_path] + ([column_path] if column_path else [])
     stats = []
     if indicator.counter is not None:
-        now, stats, reached = indicator.counter(current)
-        before = indicator.counter(previous)[0]
+        now, stats, reached, _ = indicator.counter(current)
+        before = indicator.counter(previous)[3]
         stats = [(label, value, reached) for label, value in stats]
     else:
         now = _grouped(current, *paths)
@@ -278,13 +351,18 @@ def table(indicator, scope, period, *, names=None):
     for value, label in row_choices:
         counts = [now.get((value, c) if column_path else (value,), 0) for c, _l in column_choices]
         column_totals = [a + b for a, b in zip(column_totals, counts, strict=True)]
-        rows.append([label, counts, sum(counts), before.get((value,), 0)])
+        total = counts[0] if indicator.stages else sum(counts)
+        rows.append([label, counts, total, before.get((value,), 0)])
     result = Table(
         indicator=indicator,
         row_header=row_header,
         column_labels=[label for _c, label in column_choices],
         rows=rows,
-        total=[column_totals, sum(column_totals), sum(before.values())],
+        total=[
+            column_totals,
+            column_totals[0] if indicator.stages else sum(column_totals),
+            sum(before.values()),
+        ],
         stats=stats,
     )
     if scope.breakdown is not None and indicator.counter is None:

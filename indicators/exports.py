@@ -53,7 +53,7 @@ def workbook(*, scope, period, tables):
         sheet.write_datetime(1, 1, _midnight(period.start), date)
         sheet.write_string(1, 2, "au")
         sheet.write_datetime(1, 3, _midnight(period.end), date)
-        several = len(table.column_labels) > 1
+        several = len(table.column_labels) > 1 and not table.indicator.stages
         head = [table.row_header, *table.column_labels]
         if several:
             head.append("Total")

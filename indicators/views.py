@@ -26,7 +26,7 @@ def _lines(table, period):
     """(header, lines) of the indicator's table, small cells applied: what the page shows and
     what the exports write."""
     head = [table.row_header, *table.column_labels]
-    several = len(table.column_labels) > 1
+    several = len(table.column_labels) > 1 and not table.indicator.stages
     if several:
         head.append("Total")
     head += [f"{period.previous().label.capitalize()}", "Part"]

@@ -18,10 +18,12 @@ from django.urls import reverse
 from cases.models import Accompagnement, Cloture
 from indicators import catalogue, cells, periods
 from indicators.scope import Scope
+from outreach.models import AppelCible, Campagne, Cible
 from pdp.models import Region
-from referrals.models import ContactAttempt, Signalement
+from referrals.models import ArretTravail, ContactAttempt, Signalement
 from tests.factories import (
     AccompagnementFactory,
+    AssureFactory,
     RegionFactory,
     SignalementFactory,
     UnitFactory,
@@ -346,3 +348,46 @@ def test_delays_to_the_first_attempt_and_the_first_contact(db):
         # Over 5 people reached: computed, but not shown (fewer than 10).
         assert reached.stats[0] == ("Médiane (jours)", 3.0, 5)
         assert cells.days_cell(3.0, 5) == "—" and cells.days_cell(5.5, 10) == "5,5"
+
+
+def test_people_reached_by_campaigns_per_channel(units):
+    """A campaign of unit A: 5 SMS sent in March (2 opened the link, 1 booked), 1 letter sent in
+    February; 3 people called in March (1 booked), 1 on the call list never called."""
+    a, _b = units
+    manager = UserFactory(manager=True, unit=a)
+    campagne = Campagne.objects.create(
+        region=a.region, unit=a, nom="Mars", date_reference=D(2026, 3, 1), created_by=manager
+    )
+    march = datetime.datetime(2026, 3, 10, 10, tzinfo=PARIS)
+
+    def target(canal, **fields):
+        assure = AssureFactory()
+        arret = ArretTravail.objects.create(
+            assure=assure,
+            type_arret="MAL",
+            date_debut=D(2025, 11, 1),
+            date_fin_prevue=D(2026, 6, 1),
+        )
+        return Cible.objects.create(
+            campagne=campagne, assure=assure, arret=arret, canal=canal, created_at=march, **fields
+        )
+
+    for i in range(5):
+        target(
+            "sms",
+            envoye_le=march,
+            ouvert_le=march if i < 2 else None,
+            rdv_pris_le=march if i == 0 else None,
+        )
+    target("courrier", envoye_le=march - datetime.timedelta(days=30))
+    for i in range(3):
+        called = target("appel", tentatives=1, rdv_pris_le=march if i == 0 else None)
+        AppelCible.objects.create(cible=called, at=march, conseiller=manager, resultat="message")
+    target("appel")
+    scope = Scope("unit", a.name, unit_id=a.pk, region_id=a.region_id)
+    t = catalogue.table(catalogue.BY_CODE["campagnes_canal"], scope, MARCH)
+    assert t.column_labels == ["Contactées", "Lien ouvert", "Rendez-vous pris"]
+    assert row(t, "SMS")[1:] == [[5, 2, 1], 5, 0]
+    assert row(t, "Appel par un conseiller")[1:] == [[3, 0, 1], 3, 0]
+    assert row(t, "Courrier avec QR code")[1:] == [[0, 0, 0], 0, 1]
+    assert t.total == [[8, 2, 2], 8, 1]
