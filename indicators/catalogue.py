@@ -27,7 +27,16 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 
-from cases.models import Accompagnement, Cloture, Mission, Outcome
+from cases.models import (
+    Accompagnement,
+    Cloture,
+    DispositifMobilise,
+    DispositifStatut,
+    DispositifType,
+    Entretien,
+    Mission,
+    Outcome,
+)
 from outreach.models import AppelCible, CanalCampagne, Cible
 from referrals.models import ContactAttempt, Origine, Service, Signalement
 
@@ -74,6 +83,10 @@ class Table:
 
 def _between(field):
     return lambda period: Q(**{f"{field}__gte": period.start, f"{field}__lte": period.end})
+
+
+def _dispositif_types():
+    return list(DispositifType.objects.order_by("label").values_list("pk", "label"))
 
 
 def _open_at_end(period):
@@ -251,6 +264,37 @@ CATALOGUE = [
         rows=("outcome", Outcome.choices, "Issue"),
     ),
     Indicator(
+        code="entretiens_realises",
+        label="Entretiens individuels réalisés",
+        definition=(
+            "Entretiens d'accompagnement individuel tenus dans la période (statut « réalisé »,"
+            " date de l'entretien), par modalité."
+        ),
+        version=1,
+        model=Entretien,
+        in_period=lambda p: Q(
+            statut=Entretien.Statut.REALISE, debut__date__gte=p.start, debut__date__lte=p.end
+        ),
+        unit_path="accompagnement__unit_id",
+        region_path="accompagnement__unit__region_id",
+        rows=("mode", Entretien.Mode.choices, "Modalité"),
+    ),
+    Indicator(
+        code="dispositifs",
+        label="Dispositifs mobilisés, par type et statut",
+        definition=(
+            "Dispositifs dont le début tombe dans la période, par type et par statut à ce jour"
+            " (envisagé, demandé, accordé, en cours, terminé, refusé, abandonné)."
+        ),
+        version=1,
+        model=DispositifMobilise,
+        in_period=_between("date_debut"),
+        unit_path="accompagnement__unit_id",
+        region_path="accompagnement__unit__region_id",
+        rows=("type_id", _dispositif_types, "Dispositif"),
+        columns=("statut", DispositifStatut.choices),
+    ),
+    Indicator(
         code="delai_premiere_tentative",
         label="Délai du signalement à la première tentative de contact",
         definition=(
@@ -336,6 +380,8 @@ def table(indicator, scope, period, *, names=None):
     current = qs.filter(indicator.in_period(period))
     previous = qs.filter(indicator.in_period(period.previous()))
     row_path, row_choices, row_header = indicator.rows
+    if callable(row_choices):  # choices from the database (one query)
+        row_choices = row_choices()
     column_path, column_choices = indicator.columns or (None, [(None, "Nombre")])
     paths = [row_path] + ([column_path] if column_path else [])
     stats = []
