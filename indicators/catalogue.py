@@ -58,6 +58,8 @@ class Indicator:
     counter: object = None
     counter_groups: tuple = ()  # the paths a counter groups by (checked like the others)
     stages: bool = False  # the columns are successive stages: a row's total is its first
+    # {filter name: path} of the filters that apply (`indicators.filters`).
+    filter_paths: dict = dataclasses.field(default_factory=dict)
 
     @property
     def grouping_paths(self):
@@ -204,6 +206,18 @@ def _days(value):
     return round(float(value), 1)
 
 
+REFERRAL_FILTERS = {"cpam": "arret__cpam_id", "type_arret": "arret__type_arret"}
+CASE_FILTERS = {
+    "mission": "mission",
+    "cpam": "assure__cpam_id",
+    "type_arret": "signalement__arret__type_arret",
+}
+
+
+def _through(prefix, paths):
+    return {name: f"{prefix}__{path}" for name, path in paths.items()}
+
+
 CATALOGUE = [
     Indicator(
         code="signalements_origine",
@@ -213,6 +227,7 @@ CATALOGUE = [
             " et par service destinataire, quel que soit leur statut aujourd'hui."
         ),
         version=1,
+        filter_paths=REFERRAL_FILTERS,
         model=Signalement,
         in_period=_between("date_signalement"),
         unit_path="unit_id",
@@ -228,6 +243,7 @@ CATALOGUE = [
             " par mission."
         ),
         version=1,
+        filter_paths=CASE_FILTERS,
         model=Accompagnement,
         in_period=_between("date_ouverture"),
         unit_path="unit_id",
@@ -242,6 +258,7 @@ CATALOGUE = [
             " ou avant, et pas encore clôturés ce jour-là, par mission."
         ),
         version=1,
+        filter_paths=CASE_FILTERS,
         model=Accompagnement,
         in_period=_open_at_end,
         unit_path="unit_id",
@@ -257,6 +274,7 @@ CATALOGUE = [
             " clôturé de nouveau compte pour chaque clôture."
         ),
         version=1,
+        filter_paths=_through("accompagnement", CASE_FILTERS),
         model=Cloture,
         in_period=_between("date_cloture"),
         unit_path="accompagnement__unit_id",
@@ -271,6 +289,7 @@ CATALOGUE = [
             " date de l'entretien), par modalité."
         ),
         version=1,
+        filter_paths=_through("accompagnement", CASE_FILTERS),
         model=Entretien,
         in_period=lambda p: Q(
             statut=Entretien.Statut.REALISE, debut__date__gte=p.start, debut__date__lte=p.end
@@ -287,6 +306,7 @@ CATALOGUE = [
             " (envisagé, demandé, accordé, en cours, terminé, refusé, abandonné)."
         ),
         version=1,
+        filter_paths=_through("accompagnement", CASE_FILTERS),
         model=DispositifMobilise,
         in_period=_between("date_debut"),
         unit_path="accompagnement__unit_id",
@@ -304,6 +324,7 @@ CATALOGUE = [
             " encore »."
         ),
         version=1,
+        filter_paths=REFERRAL_FILTERS,
         model=Signalement,
         in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
         unit_path="unit_id",
@@ -320,6 +341,7 @@ CATALOGUE = [
             " personnes jointes."
         ),
         version=1,
+        filter_paths=REFERRAL_FILTERS,
         model=Signalement,
         in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
         unit_path="unit_id",
@@ -338,6 +360,7 @@ CATALOGUE = [
             " celle d'une unité."
         ),
         version=1,
+        filter_paths={"cpam": "arret__cpam_id", "type_arret": "arret__type_arret"},
         model=Cible,
         in_period=_reached_in,
         unit_path="campagne__unit_id",
@@ -373,10 +396,17 @@ def _grouped(qs, *paths):
     }
 
 
-def table(indicator, scope, period, *, names=None):
+def table(indicator, scope, period, *, names=None, filters=None):
     """The indicator's table for `scope` and `period` (see the module's docstring). `names`:
-    {unit or region id: name} for the breakdown."""
-    qs = _scoped(indicator, scope)
+    {unit or region id: name} for the breakdown; `filters`: {filter name: value}. None when a
+    filter does not apply to the indicator."""
+    filters = filters or {}
+    missing = [name for name in filters if name not in indicator.filter_paths]
+    if missing:
+        return None
+    qs = _scoped(indicator, scope).filter(
+        **{indicator.filter_paths[name]: value for name, value in filters.items()}
+    )
     current = qs.filter(indicator.in_period(period))
     previous = qs.filter(indicator.in_period(period.previous()))
     row_path, row_choices, row_header = indicator.rows
@@ -443,6 +473,10 @@ def breakdown_names(scope):
     return {}
 
 
-def tables(scope, period):
+def tables(scope, period, filters=None):
+    """[(indicator, its table or None when a filter does not apply)]."""
     names = breakdown_names(scope)
-    return [table(indicator, scope, period, names=names) for indicator in CATALOGUE]
+    return [
+        (indicator, table(indicator, scope, period, names=names, filters=filters))
+        for indicator in CATALOGUE
+    ]

@@ -44,8 +44,12 @@ def workbook(*, scope, period, tables):
         else:
             sheet.write_number(r, c, value, fmt or integer)
 
-    for table in tables:
-        sheet = book.add_worksheet(table.indicator.code[:SHEET_NAME_MAX])
+    for indicator, table in tables:
+        sheet = book.add_worksheet(indicator.code[:SHEET_NAME_MAX])
+        if table is None:
+            sheet.write_string(0, 0, safe_cell(indicator.label), bold)
+            sheet.write_string(1, 0, "Non applicable avec les filtres choisis.")
+            continue
         sheet.set_column(0, 0, 46)
         sheet.set_column(1, 8, 16)
         sheet.write_string(0, 0, safe_cell(table.indicator.label), bold)
@@ -96,8 +100,7 @@ def workbook(*, scope, period, tables):
     sheet.set_column(2, 2, 90)
     for c, value in enumerate(["Code", "Indicateur", "Définition", "Version"]):
         sheet.write_string(0, c, value, bold)
-    for r, table in enumerate(tables, start=1):
-        indicator = table.indicator
+    for r, (indicator, _table) in enumerate(tables, start=1):
         sheet.write_string(r, 0, indicator.code)
         sheet.write_string(r, 1, safe_cell(indicator.label), wrap)
         sheet.write_string(r, 2, safe_cell(indicator.definition), wrap)

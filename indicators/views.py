@@ -14,7 +14,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from indicators import catalogue, cells, exports, periods
+from indicators import catalogue, cells, exports, filters, periods
 from indicators import scope as scopes
 from pdp.exports import safe_cell
 from pdp.models import Role
@@ -75,11 +75,18 @@ def _breakdown_lines(table, period):
     return head, [[n, cells.count_cell(a), cells.count_cell(b)] for n, a, b in table.breakdown]
 
 
+NOT_APPLICABLE = "Non applicable avec les filtres choisis."
+
+
 def _csv(scope, period, tables):
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([f"Indicateurs – {scope.label} – {period.label}"])
-    for table in tables:
+    for indicator, table in tables:
+        if table is None:
+            writer.writerow([])
+            writer.writerow([safe_cell(indicator.label), NOT_APPLICABLE])
+            continue
         head, lines = _lines(table, period)
         by_head, by_lines = _breakdown_lines(table, period)
         writer.writerow([])
@@ -109,7 +116,8 @@ def index(request):
     scope = scopes.scope_for(request.user, request.GET)
     today = timezone.localdate()
     period, error = periods.period_from(request.GET, today)
-    tables = catalogue.tables(scope, period)
+    chosen, filter_error = filters.filters_from(request.GET, scope)
+    tables = catalogue.tables(scope, period, chosen)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
     if request.GET.get("format") == "xlsx":
@@ -126,9 +134,18 @@ def index(request):
             "scope": scope,
             "period": period,
             "previous": period.previous(),
-            "error": error,
+            "errors": [e for e in (error, filter_error) if e],
+            "filters": [
+                {"name": name, "label": filters.LABELS[name], "options": options}
+                for name, options in filters.choices(scope).items()
+            ],
+            "chosen": {k: str(v) for k, v in chosen.items()},
+            "not_applicable": NOT_APPLICABLE,
             "tables": [
-                {
+                {"indicator": indicator, "table": None}
+                if t is None
+                else {
+                    "indicator": indicator,
                     "table": t,
                     "table_lines": _lines(t, period),
                     "breakdown_lines": _breakdown_lines(t, period),
@@ -136,7 +153,7 @@ def index(request):
                     "chart_id": f"chart-{t.indicator.code}",
                     "chart_height": 40 + 26 * len(t.rows),
                 }
-                for t in tables
+                for indicator, t in tables
             ],
             "quarter": (period.start.month - 1) // 3 + 1,
             "csv_url": csv_url,

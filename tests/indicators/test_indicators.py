@@ -439,3 +439,36 @@ def test_meetings_held_by_mode_and_dispositifs_by_type_and_status(units):
     statuts = dispositifs.column_labels
     assert line[1][statuts.index("Accordé")] == 1 and line[1][statuts.index("Refusé")] == 1
     assert line[2:] == [2, 1]
+
+
+def test_filters_mission_cpam_and_not_applicable(client, dataset):
+    a, _b = dataset
+    client.force_login(UserFactory(manager=True, unit=a))
+    url = reverse("indicators:index")
+    march = {"periode": "mois", "annee": "2026", "mois": "3"}
+    # Every case of the dataset is « PDP »: « Sécurisation des parcours » counts none.
+    page = client.get(url, {**march, "mission": "securisation"}).content.decode()
+    assert "Non applicable avec les filtres choisis." in page  # the referrals have no mission
+    scope = Scope("unit", a.name, unit_id=a.pk, region_id=a.region_id)
+    new = catalogue.table(
+        catalogue.BY_CODE["accompagnements_ouverts"], scope, MARCH, filters={"mission": "pdp"}
+    )
+    assert new.total[1] == 2
+    other = catalogue.table(
+        catalogue.BY_CODE["accompagnements_ouverts"], scope, MARCH, filters={"mission": "securisation"}
+    )
+    assert other.total[1] == 0
+    assert (
+        catalogue.table(
+            catalogue.BY_CODE["signalements_origine"], scope, MARCH, filters={"mission": "pdp"}
+        )
+        is None
+    )
+    # The referrals of the dataset have no arrêt: an arrêt type keeps none of them.
+    typed = catalogue.table(
+        catalogue.BY_CODE["signalements_origine"], scope, MARCH, filters={"type_arret": "AT"}
+    )
+    assert typed.total[1] == 0
+    response = client.get(url, {**march, "cpam": "999999", "type_arret": "XX"})
+    assert response.status_code == 200
+    assert "Filtre inconnu (CPAM, Type d&#x27;arrêt) : il est ignoré." in response.content.decode()
