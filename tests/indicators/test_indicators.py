@@ -455,7 +455,10 @@ def test_filters_mission_cpam_and_not_applicable(client, dataset):
     )
     assert new.total[1] == 2
     other = catalogue.table(
-        catalogue.BY_CODE["accompagnements_ouverts"], scope, MARCH, filters={"mission": "securisation"}
+        catalogue.BY_CODE["accompagnements_ouverts"],
+        scope,
+        MARCH,
+        filters={"mission": "securisation"},
     )
     assert other.total[1] == 0
     assert (
