@@ -220,7 +220,7 @@ def test_other_roles_see_the_cellule_in_the_menu_only_while_members(
 
 def test_the_administrator_has_no_cellule_entry(admin_user, instance):
     MembreFactory(instance=instance, user=UserFactory(ass=True))
-    assert [i["label"] for i in nav_items_for(admin_user)] == ["Administration"]
+    assert [i["label"] for i in nav_items_for(admin_user)] == ["Indicateurs", "Administration"]
 
 
 # --- The coordinator's home --------------------------------------------------------------------
