@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "coordination",
     "collective",
     "outreach",
+    "indicators",
 ]
 
 MIDDLEWARE = [
