@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("pdp", "referrals", "cases", "coordination", "collective", "outreach")
+APPS = ("pdp", "referrals", "cases", "coordination", "collective", "outreach", "indicators")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 pytestmark = pytest.mark.skipif(
@@ -46,6 +46,7 @@ def test_the_apps_respect_the_ladder(tmp_path):
         ("referrals/routing.py", "from cases.models import Accompagnement  # noqa"),
         ("pdp/permissions.py", "import referrals.models  # noqa"),
         ("cases/services.py", "import coordination.models  # noqa"),
+        ("outreach/campaigns.py", "import indicators.catalogue  # noqa"),
     ],
 )
 def test_an_import_up_the_ladder_breaks_the_contract(tmp_path, module, line):
