@@ -218,6 +218,23 @@ def _through(prefix, paths):
     return {name: f"{prefix}__{path}" for name, path in paths.items()}
 
 
+def _delay_indicator(*, code, label, definition, success_only):
+    """A delay of the social service's referrals received in the period (`_delay_counter`)."""
+    return Indicator(
+        code=code,
+        label=label,
+        definition=definition,
+        version=1,
+        filter_paths=REFERRAL_FILTERS,
+        model=Signalement,
+        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
+        unit_path="unit_id",
+        region_path="region_id",
+        rows=("delai", [(k, text) for k, text, _d in DELAY_BUCKETS], "Délai"),
+        counter=_delay_counter(success_only=success_only),
+    )
+
+
 CATALOGUE = [
     Indicator(
         code="signalements_origine",
@@ -314,7 +331,7 @@ CATALOGUE = [
         rows=("type_id", _dispositif_types, "Dispositif"),
         columns=("statut", DispositifStatut.choices),
     ),
-    Indicator(
+    _delay_indicator(
         code="delai_premiere_tentative",
         label="Délai du signalement à la première tentative de contact",
         definition=(
@@ -323,16 +340,9 @@ CATALOGUE = [
             " résultat ; médiane et 80e centile sur ceux déjà tentés, les autres comptés « pas"
             " encore »."
         ),
-        version=1,
-        filter_paths=REFERRAL_FILTERS,
-        model=Signalement,
-        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
-        unit_path="unit_id",
-        region_path="region_id",
-        rows=("delai", [(k, label) for k, label, _d in DELAY_BUCKETS], "Délai"),
-        counter=_delay_counter(success_only=False),
+        success_only=False,
     ),
-    Indicator(
+    _delay_indicator(
         code="delai_premier_contact",
         label="Délai du signalement au premier contact réussi",
         definition=(
@@ -340,14 +350,7 @@ CATALOGUE = [
             " première tentative où la personne a été jointe ; médiane et 80e centile sur les"
             " personnes jointes."
         ),
-        version=1,
-        filter_paths=REFERRAL_FILTERS,
-        model=Signalement,
-        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
-        unit_path="unit_id",
-        region_path="region_id",
-        rows=("delai", [(k, label) for k, label, _d in DELAY_BUCKETS], "Délai"),
-        counter=_delay_counter(success_only=True),
+        success_only=True,
     ),
     Indicator(
         code="campagnes_canal",

@@ -26,10 +26,10 @@ def choices(scope):
     }
 
 
-def filters_from(params, scope):
-    """({filter: value}, French error or None)."""
+def filters_from(params, options_by_filter):
+    """({filter: value}, French error or None); `options_by_filter` is `choices(scope)`."""
     chosen, wrong = {}, []
-    for name, options in choices(scope).items():
+    for name, options in options_by_filter.items():
         value = (params.get(name) or "").strip()
         if not value:
             continue

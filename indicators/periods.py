@@ -7,20 +7,8 @@ import datetime
 
 from django.utils import timezone
 
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
+from pdp.dates import MONTHS
+
 KINDS = {"mois": "Mois", "trimestre": "Trimestre", "annee": "Année", "perso": "Dates choisies"}
 FIRST_YEAR = 2000
 MAX_DAYS = 3 * 366

@@ -116,7 +116,8 @@ def index(request):
     scope = scopes.scope_for(request.user, request.GET)
     today = timezone.localdate()
     period, error = periods.period_from(request.GET, today)
-    chosen, filter_error = filters.filters_from(request.GET, scope)
+    options = filters.choices(scope)
+    chosen, filter_error = filters.filters_from(request.GET, options)
     tables = catalogue.tables(scope, period, chosen)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
@@ -136,8 +137,8 @@ def index(request):
             "previous": period.previous(),
             "errors": [e for e in (error, filter_error) if e],
             "filters": [
-                {"name": name, "label": filters.LABELS[name], "options": options}
-                for name, options in filters.choices(scope).items()
+                {"name": name, "label": filters.LABELS[name], "options": choices}
+                for name, choices in options.items()
             ],
             "chosen": {k: str(v) for k, v in chosen.items()},
             "not_applicable": NOT_APPLICABLE,

@@ -47,12 +47,11 @@ import dataclasses
 import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from outreach import webinars
+from outreach import reminders, webinars
 from outreach.campaign_letters import units_for
 from outreach.campaigns import CIBLE, can_manage, invitation_end, invitations_expire, open_targets
 from outreach.links import code_form_url, mobile_of
@@ -170,12 +169,7 @@ def _channels_open(campagne, now):
 
 
 def _email_of(assure):
-    address = assure.email.strip()
-    try:
-        validate_email(address)
-    except ValidationError:
-        return None
-    return address
+    return assure.email.strip() if reminders.email_ok(assure) else None
 
 
 def _sms_number(assure):

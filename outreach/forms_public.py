@@ -8,22 +8,8 @@ from django import forms
 from django.utils import timezone
 
 from outreach.booking import CANCEL_REASON_MAX_LENGTH
+from pdp.dates import MONTHS
 from pdp.forms import FrenchChoicesMixin
-
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 
 class CodeForm(FrenchChoicesMixin, forms.Form):

@@ -10,6 +10,21 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+# French month names, lower case, January first (forms and labels).
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 PAST_YEARS = 10  # nothing of a follow-up is recorded about more than ten years ago
 FUTURE_YEARS = 3  # nor planned more than three years ahead
 
