@@ -429,6 +429,9 @@ def test_pages_launch_send_close_and_who_may(
     person()
     c = validated(manager)
     url = reverse("outreach:campaign_launch", args=[c.pk])
+    for name in ("campaign_launch", "campaign_send_pending", "campaign_close"):
+        anonymous = client.post(reverse(f"outreach:{name}", args=[c.pk]))
+        assert anonymous.status_code == 302 and reverse("login") in anonymous.url
     elsewhere = UnitFactory(region=RegionFactory(code="BRE", name="CARSAT Bretagne"))
     client.force_login(UserFactory(manager=True, unit=elsewhere))
     assert client.post(url).status_code == 404
