@@ -23,6 +23,8 @@ class Scope:
     label: str
     unit_id: int | None = None
     region_id: int | None = None
+    # A coordinator's scope (level "instances"): the cellule PDP instances they coordinate.
+    instance_ids: tuple = ()
 
     @property
     def breakdown(self):

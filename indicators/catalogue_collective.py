@@ -1,0 +1,3 @@
+"""Indicators of the collective part (issue 13, item 1): see `indicators.definitions`."""
+
+INDICATORS = []
