@@ -28,7 +28,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, TruncDate
 
 from collective.models import (
     ActionEvent,
@@ -100,9 +100,14 @@ PARTICIPATIONS = Indicator(
 
 # --- Webinars: registered, present, asking for an individual meeting --------------------------
 
-# The first session of the participant's action: the date that puts a registration in a period.
-FIRST_SESSION = Subquery(
-    Seance.objects.filter(action=OuterRef("action_id")).order_by("debut", "pk").values("debut")[:1]
+# The local day of the first session of the participant's action: the date that puts a
+# registration in a period (a date, not a datetime: the engine reads an annotation as is).
+FIRST_SESSION = TruncDate(
+    Subquery(
+        Seance.objects.filter(action=OuterRef("action_id"))
+        .order_by("debut", "pk")
+        .values("debut")[:1]
+    )
 )
 # As `outreach.surveys.attended`: present at a session, or « a participé » (status).
 PRESENT_AT_A_SESSION = Exists(
