@@ -1,8 +1,9 @@
 """The indicators page (issue 13, first step): `/indicateurs/`, for the unit managers (their
-unit), the regional managers (their region, by unit, or one of its units) and the
-administrators (the nation, by region). Filters in the query string (`periods.period_from`);
-`?format=csv` downloads the same tables (small cells applied, « ; », UTF-8 with BOM, no cell
-read as a formula)."""
+unit), the regional managers (their region, by unit, or one of its units), the
+administrators (the nation, by region) and the coordinators of the cellule PDP (their
+instances, or one of them: the cellule indicators). Filters in the query string
+(`periods.period_from`); `?format=csv` downloads the same tables (small cells applied, « ; »,
+UTF-8 with BOM, no cell read as a formula)."""
 
 import csv
 import io
@@ -118,7 +119,8 @@ def index(request):
     period, error = periods.period_from(request.GET, today)
     options = filters.choices(scope)
     chosen, filter_error = filters.filters_from(request.GET, options)
-    tables = catalogue.tables(scope, period, chosen)
+    # A coordinator without an instance: a sentence, no tables (`scope.empty`).
+    tables = [] if scope.empty else catalogue.tables(scope, period, chosen)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
     if request.GET.get("format") == "xlsx":
@@ -163,6 +165,9 @@ def index(request):
             "months": list(enumerate(periods.MONTHS, start=1)),
             "years": list(range(today.year, periods.FIRST_YEAR + 14, -1)),
             "units": scopes.units_of(scope) if request.user.role == Role.REGIONAL else [],
+            "instances": (
+                scopes.instances_of(request.user) if request.user.role == Role.COORDINATEUR else []
+            ),
             "params": request.GET,
         },
     )
