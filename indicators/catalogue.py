@@ -1,31 +1,33 @@
-"""The catalogue of indicators (issue 13, item 1), first part: each indicator has a code, a
-French label, the definition shown beside it, a version (changed whenever its definition
-changes), and says how it counts — the model, the date that puts a record in a period, the
-paths to the record's unit and region, and its breakdown (rows, optionally columns).
+"""The catalogue of indicators (issue 13, item 1) and their tables.
 
-`table(indicator, scope, period)` computes it live, set-based: one grouped query for the
-period, one for the period before (its totals, for the comparison), one for the breakdown by
-unit or region when the scope has one — a constant number of queries whatever the volume.
-Nothing is ever grouped by a member of staff (the CNIL refused league tables of social
-workers): `grouping_paths` lists every path a table groups by, and a test resolves each one on
-its model and fails if one goes through a user.
+Each indicator is a `definitions.Indicator`; the collective actions', surveys' and cellule
+PDP's are in `catalogue_collective` and `catalogue_cellule`.
+
+`table(indicator, scope, period)` gives an indicator's table for a scope and a period: months
+the nightly snapshots cover are read from them (`indicators.snapshots`), the rest — the
+current month, days of a month cut by custom dates, months not computed yet — is counted live
+(`indicators.counting`), with the same grouping. A constant number of queries whatever the
+volume: the cells of the period and of the period before, each from the snapshots and/or live;
+the breakdown by unit or region comes from the same cells.
 """
 
-import dataclasses
 import datetime
+import math
 
 from django.db import connection
 from django.db.models import (
-    Aggregate,
+    Case,
     Count,
-    DurationField,
-    Exists,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     Subquery,
+    Value,
+    When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from cases.models import (
     Accompagnement,
@@ -37,205 +39,147 @@ from cases.models import (
     Mission,
     Outcome,
 )
+from indicators import catalogue_cellule, catalogue_collective, counting, snapshots
+from indicators.definitions import (
+    ACTIVE,
+    CASE_FILTERS,
+    FLOW,
+    MEAN,
+    PERCENTILES,
+    REFERRAL_FILTERS,
+    STOCK,
+    Indicator,
+    Table,
+    through,
+)
 from outreach.models import AppelCible, CanalCampagne, Cible
 from referrals.models import ContactAttempt, Origine, Service, Signalement
 
-
-@dataclasses.dataclass(frozen=True)
-class Indicator:
-    code: str
-    label: str
-    definition: str
-    version: int
-    model: type
-    in_period: object  # callable(period) -> Q
-    unit_path: str
-    region_path: str
-    rows: tuple  # (path, choices, header)
-    columns: tuple | None = None  # (path, choices)
-    # Instead of grouping by `rows`: counter(queryset) -> ({row value: n}, [(label, value)]),
-    # rows and statistics (delays); no breakdown by unit then.
-    counter: object = None
-    counter_groups: tuple = ()  # the paths a counter groups by (checked like the others)
-    stages: bool = False  # the columns are successive stages: a row's total is its first
-    # {filter name: path} of the filters that apply (`indicators.filters`).
-    filter_paths: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def grouping_paths(self):
-        paths = [self.unit_path, self.region_path, *self.counter_groups]
-        if self.counter is None:  # a counter groups by `counter_groups` only
-            paths.append(self.rows[0])
-            if self.columns:
-                paths.append(self.columns[0])
-        return paths
+DELAY_BUCKETS = (
+    ("j7", "7 jours ou moins", 7),
+    ("j15", "8 à 15 jours", 15),
+    ("j30", "16 à 30 jours", 30),
+    ("j60", "31 à 60 jours", 60),
+    ("plus", "Plus de 60 jours", None),
+)
+NOT_YET = "Pas encore"
+MEETING_BUCKETS = (
+    ("0", "Aucun entretien", 0),
+    ("1", "1 entretien", 1),
+    ("2-3", "2 ou 3 entretiens", 3),
+    ("4-5", "4 ou 5 entretiens", 5),
+    ("6-9", "6 à 9 entretiens", 9),
+    ("10+", "10 entretiens ou plus", None),
+)
+FUNNEL_STAGES = (
+    ("contactes", "Contactées", Q()),
+    ("ouvert", "Lien ouvert", Q(ouvert_le__isnull=False)),
+    ("rdv", "Rendez-vous pris", Q(rdv_pris_le__isnull=False)),
+)
+SOCIAL = Q(service=Service.SOCIAL)
 
 
-@dataclasses.dataclass
-class Table:
-    indicator: Indicator
-    row_header: str
-    column_labels: list
-    rows: list  # [label, [counts per column], total, previous total]
-    total: list  # [counts per column], total, previous total
-    breakdown: list | None = None  # [(name, total, previous total)]
-    breakdown_header: str = ""
-    stats: list = dataclasses.field(default_factory=list)  # [(label, days or None, base)]
+class DaysBetween(Func):
+    """Whole days from the date `earlier` to the date `later` (an integer; null if either is)."""
 
+    output_field = IntegerField()
+    arg_joiner = " - "
+    template = "(%(expressions)s)"  # PostgreSQL: date - date is an integer
 
-def _between(field):
-    return lambda period: Q(**{f"{field}__gte": period.start, f"{field}__lte": period.end})
+    def as_sqlite(self, compiler, connection, **extra):
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"CAST(julianday({later[0]}) - julianday({earlier[0]}) AS INTEGER)"
+        return sql, (*later[1], *earlier[1])
 
 
 def _dispositif_types():
     return list(DispositifType.objects.order_by("label").values_list("pk", "label"))
 
 
-def _open_at_end(period):
-    return Q(date_ouverture__lte=period.end) & (
-        Q(date_cloture__isnull=True) | Q(date_cloture__gt=period.end)
+def _first_day(subquery):
+    """The local date of the first of a subquery's datetimes ("at" or "debut")."""
+    return TruncDate(Subquery(subquery[:1]))
+
+
+def _first_attempt(success_only):
+    attempts = ContactAttempt.objects.filter(signalement=OuterRef("pk"))
+    if success_only:
+        attempts = attempts.filter(resultat=ContactAttempt.Resultat.JOINT)
+    return _first_day(attempts.order_by("at").values("at"))
+
+
+def _first_meeting():
+    meetings = Entretien.objects.filter(
+        accompagnement__signalement=OuterRef("pk"), statut=Entretien.Statut.REALISE
     )
+    return _first_day(meetings.order_by("debut").values("debut"))
 
 
-class Percentile(Aggregate):
-    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY expression)``."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()  # over date differences: an interval
-
-
-DELAY_BUCKETS = [
-    ("j7", "7 jours ou moins", 7),
-    ("j15", "8 à 15 jours", 15),
-    ("j30", "16 à 30 jours", 30),
-    ("j60", "31 à 60 jours", 60),
-    ("plus", "Plus de 60 jours", None),
-    ("aucun", "Pas encore", None),
-]
-
-
-def _delay_counter(success_only):
-    """Counts of the referrals by delay from the referral to its first contact attempt (or
-    first successful one), the median and the 80th percentile in days (PostgreSQL only: None
-    elsewhere) — one query, and one more for the percentiles."""
-
-    def counter(qs):
-        attempts = ContactAttempt.objects.filter(signalement=OuterRef("pk"))
-        if success_only:
-            attempts = attempts.filter(resultat=ContactAttempt.Resultat.JOINT)
-        first = Subquery(attempts.order_by("at").values("at")[:1])
-        qs = qs.annotate(first_day=TruncDate(first))
-        limits, counts = {}, {}
-        previous = None
-        for key, _label, days in DELAY_BUCKETS:
-            if key == "aucun":
-                limits[key] = Count("pk", filter=Q(first_day__isnull=True))
-            elif days is None:
-                limits[key] = Count(
-                    "pk",
-                    filter=Q(first_day__gt=F("date_signalement") + datetime.timedelta(days=60)),
-                )
-            else:
-                condition = Q(first_day__lte=F("date_signalement") + datetime.timedelta(days=days))
-                if previous is not None:
-                    condition &= Q(
-                        first_day__gt=F("date_signalement") + datetime.timedelta(days=previous)
-                    )
-                limits[key] = Count("pk", filter=condition)
-                previous = days
-        counts = qs.aggregate(**limits)
-        stats = [("Médiane (jours)", None), ("80e centile (jours)", None)]
-        reached = sum(n for k, n in counts.items() if k != "aucun")
-        if connection.vendor == "postgresql" and reached:
-            delay = F("first_day") - F("date_signalement")
-            values = qs.filter(first_day__isnull=False).aggregate(
-                median=Percentile(delay, fraction=0.5), p80=Percentile(delay, fraction=0.8)
-            )
-            stats = [
-                ("Médiane (jours)", _days(values["median"])),
-                ("80e centile (jours)", _days(values["p80"])),
-            ]
-        keyed = {(k,): n for k, n in counts.items()}
-        return keyed, stats, reached, keyed
-
-    return counter
-
-
-FUNNEL_STAGES = [
-    ("contactes", "Contactées"),
-    ("ouvert", "Lien ouvert"),
-    ("rdv", "Rendez-vous pris"),
-]
-
-
-def _reached_in(period):
-    """A campaign's target reached in the period: its invitation sent then (SMS, e-mail,
-    letter, webinar), or for the call list a first call then."""
-    calls = AppelCible.objects.filter(
-        cible=OuterRef("pk"), at__date__gte=period.start, at__date__lte=period.end
-    )
-    sent = Q(envoye_le__date__gte=period.start, envoye_le__date__lte=period.end)
-    return (sent & ~Q(canal=CanalCampagne.APPEL)) | (Q(canal=CanalCampagne.APPEL) & Exists(calls))
-
-
-def _funnel_counter(qs):
-    rows = (
-        qs.values("canal")
-        .order_by()
-        .annotate(
-            contactes=Count("pk"),
-            ouvert=Count("pk", filter=Q(ouvert_le__isnull=False)),
-            rdv=Count("pk", filter=Q(rdv_pris_le__isnull=False)),
-        )
-    )
-    counts = {}
-    for row in rows:
-        for stage, _label in FUNNEL_STAGES:
-            counts[(row["canal"], stage)] = row[stage]
-    before = {(canal,): n for (canal, stage), n in counts.items() if stage == "contactes"}
-    return counts, [], None, before
-
-
-def _days(value):
-    """A percentile of date differences, in days (PostgreSQL gives a number of days)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        return round(value.total_seconds() / 86400, 1)
-    return round(float(value), 1)
-
-
-REFERRAL_FILTERS = {"cpam": "arret__cpam_id", "type_arret": "arret__type_arret"}
-CASE_FILTERS = {
-    "mission": "mission",
-    "cpam": "assure__cpam_id",
-    "type_arret": "signalement__arret__type_arret",
-}
-
-
-def _through(prefix, paths):
-    return {name: f"{prefix}__{path}" for name, path in paths.items()}
-
-
-def _delay_indicator(*, code, label, definition, success_only):
-    """A delay of the social service's referrals received in the period (`_delay_counter`)."""
+def _delay_indicator(*, code, label, definition, first):
+    """Social-service referrals received in the period, by delay in days from the referral to
+    `first` (a date expression); median and 80th percentile over those with one."""
     return Indicator(
         code=code,
         label=label,
         definition=definition,
         version=1,
-        filter_paths=REFERRAL_FILTERS,
         model=Signalement,
-        in_period=lambda p: _between("date_signalement")(p) & Q(service=Service.SOCIAL),
+        date_path="date_signalement",
+        where=SOCIAL,
+        filter_paths=REFERRAL_FILTERS,
         unit_path="unit_id",
         region_path="region_id",
-        rows=("delai", [(k, text) for k, text, _d in DELAY_BUCKETS], "Délai"),
-        counter=_delay_counter(success_only=success_only),
+        annotations={"delai": DaysBetween(first, F("date_signalement"))},
+        annotation_paths=("date_signalement",),
+        rows=("delai", (), "Délai"),
+        buckets=DELAY_BUCKETS,
+        none_label=NOT_YET,
+        stats=PERCENTILES,
     )
 
 
-CATALOGUE = [
+def _reached_on():
+    """The day a campaign reached its target: the invitation sent (SMS, e-mail, letter,
+    webinar) or, for the call list, the first call."""
+    first_call = AppelCible.objects.filter(cible=OuterRef("pk")).order_by("at").values("at")
+    return Case(
+        When(canal=CanalCampagne.APPEL, then=_first_day(first_call)),
+        default=TruncDate("envoye_le"),
+    )
+
+
+def _meetings_before_closure():
+    held = (
+        Entretien.objects.filter(
+            accompagnement=OuterRef("accompagnement"),
+            statut=Entretien.Statut.REALISE,
+            debut__date__lte=OuterRef("date_cloture"),
+        )
+        .order_by()
+        .values("accompagnement")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(held), Value(0))
+
+
+CONTACT_DUE = (
+    ("avant", "Jointes avant l'échéance"),
+    ("apres", "Jointes après l'échéance"),
+    ("pas_encore", "Pas encore jointes"),
+    ("sans_echeance", "Sans échéance connue"),
+)
+
+
+# The row of `contact_avant_echeance`, over the annotation `premier_contact`.
+CONTACT_DUE_ROW = Case(
+    When(Q(date_echeance__isnull=True), then=Value("sans_echeance")),
+    When(Q(premier_contact__isnull=True), then=Value("pas_encore")),
+    When(Q(premier_contact__lte=F("date_echeance")), then=Value("avant")),
+    default=Value("apres"),
+)
+
+CORE = [
     Indicator(
         code="signalements_origine",
         label="Signalements par origine et service",
@@ -244,13 +188,92 @@ CATALOGUE = [
             " et par service destinataire, quel que soit leur statut aujourd'hui."
         ),
         version=1,
-        filter_paths=REFERRAL_FILTERS,
         model=Signalement,
-        in_period=_between("date_signalement"),
+        date_path="date_signalement",
+        filter_paths=REFERRAL_FILTERS,
         unit_path="unit_id",
         region_path="region_id",
         rows=("origine", Origine.choices, "Origine"),
         columns=("service", Service.choices),
+    ),
+    _delay_indicator(
+        code="delai_premiere_tentative",
+        label="Délai du signalement à la première tentative de contact",
+        definition=(
+            "Signalements au service social reçus dans la période (date du signalement), par"
+            " délai en jours jusqu'à la première tentative de contact, quel qu'en soit le"
+            " résultat ; médiane et 80e centile sur ceux déjà tentés, les autres comptés « pas"
+            " encore »."
+        ),
+        first=_first_attempt(success_only=False),
+    ),
+    _delay_indicator(
+        code="delai_premier_contact",
+        label="Délai du signalement au premier contact réussi",
+        definition=(
+            "Signalements au service social reçus dans la période, par délai en jours jusqu'à la"
+            " première tentative où la personne a été jointe ; médiane et 80e centile sur les"
+            " personnes jointes."
+        ),
+        first=_first_attempt(success_only=True),
+    ),
+    _delay_indicator(
+        code="delai_premier_entretien",
+        label="Délai du signalement au premier entretien",
+        definition=(
+            "Signalements au service social reçus dans la période, par délai en jours jusqu'au"
+            " premier entretien réalisé de l'accompagnement ouvert sur ce signalement ;"
+            " médiane et 80e centile sur les personnes déjà reçues en entretien."
+        ),
+        first=_first_meeting(),
+    ),
+    Indicator(
+        code="contact_avant_echeance",
+        label="Personnes jointes avant la fin du 4e mois d'arrêt",
+        definition=(
+            "Signalements au service social reçus dans la période, selon que la personne a été"
+            " jointe (première tentative réussie) au plus tard à l'échéance du premier contact"
+            " — la fin du 4e mois de l'arrêt, ou le seuil de la région — ou après, ou pas"
+            " encore ; « Part » donne la part de chaque cas."
+        ),
+        version=1,
+        model=Signalement,
+        date_path="date_signalement",
+        where=SOCIAL,
+        filter_paths=REFERRAL_FILTERS,
+        unit_path="unit_id",
+        region_path="region_id",
+        annotations={
+            "premier_contact": _first_attempt(success_only=True),
+            "echeance": CONTACT_DUE_ROW,
+        },
+        annotation_paths=("date_echeance",),
+        rows=("echeance", CONTACT_DUE, "Premier contact"),
+    ),
+    Indicator(
+        code="campagnes_canal",
+        label="Personnes contactées par les campagnes, par canal",
+        definition=(
+            "Personnes d'une campagne de contact atteintes dans la période — invitation envoyée"
+            " (SMS, e-mail, courrier, webinaire) ou, pour les appels, premier appel passé — par"
+            " canal, puis celles qui ont ouvert leur lien et celles qui ont pris rendez-vous"
+            " (à ce jour). Les campagnes régionales comptent dans la vue de la région, pas dans"
+            " celle d'une unité."
+        ),
+        version=2,
+        model=Cible,
+        date_path="atteint_le",
+        filter_paths={"cpam": "arret__cpam_id", "type_arret": "arret__type_arret"},
+        unit_path="campagne__unit_id",
+        region_path="campagne__region_id",
+        annotations={"atteint_le": _reached_on()},
+        annotation_paths=("canal",),
+        rows=(
+            "canal",
+            [(v, label) for v, label in CanalCampagne.choices if v != CanalCampagne.AUCUN],
+            "Canal",
+        ),
+        stages=FUNNEL_STAGES,
     ),
     Indicator(
         code="accompagnements_ouverts",
@@ -260,9 +283,28 @@ CATALOGUE = [
             " par mission."
         ),
         version=1,
-        filter_paths=CASE_FILTERS,
         model=Accompagnement,
-        in_period=_between("date_ouverture"),
+        date_path="date_ouverture",
+        filter_paths=CASE_FILTERS,
+        unit_path="unit_id",
+        region_path="unit__region_id",
+        rows=("mission", Mission.choices, "Mission"),
+    ),
+    Indicator(
+        code="personnes_accompagnees",
+        label="Personnes accompagnées individuellement",
+        definition=(
+            "Accompagnements individuels en cours à un moment de la période : ouverts au plus"
+            " tard son dernier jour et pas clôturés avant son premier jour (la file active de la"
+            " veille plus les ouvertures de la période), par mission. Chaque accompagnement"
+            " compte une personne."
+        ),
+        version=1,
+        model=Accompagnement,
+        kind=ACTIVE,
+        start_path="date_ouverture",
+        end_path="date_cloture",
+        filter_paths=CASE_FILTERS,
         unit_path="unit_id",
         region_path="unit__region_id",
         rows=("mission", Mission.choices, "Mission"),
@@ -275,12 +317,65 @@ CATALOGUE = [
             " ou avant, et pas encore clôturés ce jour-là, par mission."
         ),
         version=1,
-        filter_paths=CASE_FILTERS,
         model=Accompagnement,
-        in_period=_open_at_end,
+        kind=STOCK,
+        start_path="date_ouverture",
+        end_path="date_cloture",
+        filter_paths=CASE_FILTERS,
         unit_path="unit_id",
         region_path="unit__region_id",
         rows=("mission", Mission.choices, "Mission"),
+    ),
+    Indicator(
+        code="entretiens_realises",
+        label="Entretiens individuels réalisés",
+        definition=(
+            "Entretiens d'accompagnement individuel tenus dans la période (statut « réalisé »,"
+            " date de l'entretien), par modalité."
+        ),
+        version=1,
+        model=Entretien,
+        date_path="debut",
+        where=Q(statut=Entretien.Statut.REALISE),
+        filter_paths=through("accompagnement", CASE_FILTERS),
+        unit_path="accompagnement__unit_id",
+        region_path="accompagnement__unit__region_id",
+        rows=("mode", Entretien.Mode.choices, "Modalité"),
+    ),
+    Indicator(
+        code="entretiens_par_cloture",
+        label="Entretiens par accompagnement clôturé",
+        definition=(
+            "Accompagnements clôturés dans la période (date de clôture), par nombre d'entretiens"
+            " réalisés jusqu'à la clôture ; la moyenne sur ces accompagnements."
+        ),
+        version=1,
+        model=Cloture,
+        date_path="date_cloture",
+        filter_paths=through("accompagnement", CASE_FILTERS),
+        unit_path="accompagnement__unit_id",
+        region_path="accompagnement__unit__region_id",
+        annotations={"entretiens": _meetings_before_closure()},
+        annotation_paths=("accompagnement_id",),
+        rows=("entretiens", (), "Entretiens"),
+        buckets=MEETING_BUCKETS,
+        stats=MEAN,
+    ),
+    Indicator(
+        code="dispositifs",
+        label="Dispositifs mobilisés, par type et statut",
+        definition=(
+            "Dispositifs dont le début tombe dans la période, par type et par statut à ce jour"
+            " (envisagé, demandé, accordé, en cours, terminé, refusé, abandonné)."
+        ),
+        version=1,
+        model=DispositifMobilise,
+        date_path="date_debut",
+        filter_paths=through("accompagnement", CASE_FILTERS),
+        unit_path="accompagnement__unit_id",
+        region_path="accompagnement__unit__region_id",
+        rows=("type_id", _dispositif_types, "Dispositif"),
+        columns=("statut", DispositifStatut.choices),
     ),
     Indicator(
         code="issues_cloture",
@@ -291,173 +386,223 @@ CATALOGUE = [
             " clôturé de nouveau compte pour chaque clôture."
         ),
         version=1,
-        filter_paths=_through("accompagnement", CASE_FILTERS),
         model=Cloture,
-        in_period=_between("date_cloture"),
+        date_path="date_cloture",
+        filter_paths=through("accompagnement", CASE_FILTERS),
         unit_path="accompagnement__unit_id",
         region_path="accompagnement__unit__region_id",
         rows=("outcome", Outcome.choices, "Issue"),
     ),
-    Indicator(
-        code="entretiens_realises",
-        label="Entretiens individuels réalisés",
-        definition=(
-            "Entretiens d'accompagnement individuel tenus dans la période (statut « réalisé »,"
-            " date de l'entretien), par modalité."
-        ),
-        version=1,
-        filter_paths=_through("accompagnement", CASE_FILTERS),
-        model=Entretien,
-        in_period=lambda p: Q(
-            statut=Entretien.Statut.REALISE, debut__date__gte=p.start, debut__date__lte=p.end
-        ),
-        unit_path="accompagnement__unit_id",
-        region_path="accompagnement__unit__region_id",
-        rows=("mode", Entretien.Mode.choices, "Modalité"),
-    ),
-    Indicator(
-        code="dispositifs",
-        label="Dispositifs mobilisés, par type et statut",
-        definition=(
-            "Dispositifs dont le début tombe dans la période, par type et par statut à ce jour"
-            " (envisagé, demandé, accordé, en cours, terminé, refusé, abandonné)."
-        ),
-        version=1,
-        filter_paths=_through("accompagnement", CASE_FILTERS),
-        model=DispositifMobilise,
-        in_period=_between("date_debut"),
-        unit_path="accompagnement__unit_id",
-        region_path="accompagnement__unit__region_id",
-        rows=("type_id", _dispositif_types, "Dispositif"),
-        columns=("statut", DispositifStatut.choices),
-    ),
-    _delay_indicator(
-        code="delai_premiere_tentative",
-        label="Délai du signalement à la première tentative de contact",
-        definition=(
-            "Signalements au service social reçus dans la période (date du signalement), par"
-            " délai en jours jusqu'à la première tentative de contact, quel qu'en soit le"
-            " résultat ; médiane et 80e centile sur ceux déjà tentés, les autres comptés « pas"
-            " encore »."
-        ),
-        success_only=False,
-    ),
-    _delay_indicator(
-        code="delai_premier_contact",
-        label="Délai du signalement au premier contact réussi",
-        definition=(
-            "Signalements au service social reçus dans la période, par délai en jours jusqu'à la"
-            " première tentative où la personne a été jointe ; médiane et 80e centile sur les"
-            " personnes jointes."
-        ),
-        success_only=True,
-    ),
-    Indicator(
-        code="campagnes_canal",
-        label="Personnes contactées par les campagnes, par canal",
-        definition=(
-            "Personnes d'une campagne de contact atteintes dans la période — invitation envoyée"
-            " (SMS, e-mail, courrier, webinaire) ou, pour les appels, premier appel passé — par"
-            " canal, puis celles qui ont ouvert leur lien et celles qui ont pris rendez-vous"
-            " (à ce jour). Les campagnes régionales comptent dans la vue de la région, pas dans"
-            " celle d'une unité."
-        ),
-        version=1,
-        filter_paths={"cpam": "arret__cpam_id", "type_arret": "arret__type_arret"},
-        model=Cible,
-        in_period=_reached_in,
-        unit_path="campagne__unit_id",
-        region_path="campagne__region_id",
-        rows=(
-            "canal",
-            [(v, label) for v, label in CanalCampagne.choices if v != CanalCampagne.AUCUN],
-            "Canal",
-        ),
-        columns=("etape", FUNNEL_STAGES),
-        counter=_funnel_counter,
-        counter_groups=("canal",),
-        stages=True,
-    ),
 ]
+CATALOGUE = CORE + catalogue_collective.INDICATORS + catalogue_cellule.INDICATORS
 BY_CODE = {indicator.code: indicator for indicator in CATALOGUE}
 assert len(BY_CODE) == len(CATALOGUE), "indicator codes are unique"
+SNAPSHOT_CATALOGUE = CATALOGUE
 
 
-def _scoped(indicator, scope):
-    qs = indicator.model.objects.all()
-    if scope.unit_id is not None:
-        return qs.filter(**{indicator.unit_path: scope.unit_id})
-    if scope.region_id is not None:
-        return qs.filter(**{indicator.region_path: scope.region_id})
-    return qs
+# --- Reading a period ---------------------------------------------------------------------------
 
 
-def _grouped(qs, *paths):
-    return {
-        tuple(row[p] for p in paths): row["n"]
-        for row in qs.values(*paths).order_by().annotate(n=Count("pk"))
-    }
+def _month_end(first):
+    return snapshots.shift(first, 1) - datetime.timedelta(days=1)
 
 
-def table(indicator, scope, period, *, names=None, filters=None):
-    """The indicator's table for `scope` and `period` (see the module's docstring). `names`:
-    {unit or region id: name} for the breakdown; `filters`: {filter name: value}. None when a
-    filter does not apply to the indicator."""
-    filters = filters or {}
-    missing = [name for name in filters if name not in indicator.filter_paths]
-    if missing:
+def _months_in(period):
+    """The first days of the months wholly inside the period."""
+    first = period.start if period.start.day == 1 else snapshots.shift(period.start, 1)
+    out = []
+    while _month_end(first) <= period.end:
+        out.append(first)
+        first = snapshots.shift(first, 1)
+    return out
+
+
+def _ranges_without(period, months):
+    """The date ranges of the period outside `months` (sorted first days), merged."""
+    ranges, day = [], period.start
+    for first in months:
+        if day < first:
+            ranges.append((day, first - datetime.timedelta(days=1)))
+        day = _month_end(first) + datetime.timedelta(days=1)
+    if day <= period.end:
+        ranges.append((day, period.end))
+    return ranges
+
+
+def _candidate_months(period):
+    """The months a page may read from the snapshots for `period` and the one before: those
+    wholly inside them, and the months whose last day a stock is read on."""
+    months = set()
+    for p in (period, period.previous()):
+        months |= set(_months_in(p))
+        for day in (p.end, p.start - datetime.timedelta(days=1)):
+            if _month_end(snapshots.month_start(day)) == day:
+                months.add(snapshots.month_start(day))
+    return sorted(months)
+
+
+def cells(indicator, scope, period, filters, coverage):
+    """The cells of `period`: snapshots for the months `coverage` has, live for the rest."""
+    done = {m for code, version, m in coverage if (code, version) == _key(indicator)}
+    out = []
+    if indicator.kind in (FLOW, ACTIVE):
+        months = [m for m in _months_in(period) if m in done]
+        out += snapshots.stored(indicator, scope, filters, counting.FLOW_PART, months)
+        out += counting.live_flow(indicator, scope, filters, _ranges_without(period, months))
+    if indicator.kind in (STOCK, ACTIVE):
+        day = period.end if indicator.kind == STOCK else period.start - datetime.timedelta(1)
+        first = snapshots.month_start(day)
+        if first in done and _month_end(first) == day:
+            out += snapshots.stored(indicator, scope, filters, counting.STOCK_PART, [first])
+        else:
+            out += counting.live_stock(indicator, scope, filters, day)
+    return out
+
+
+def _key(indicator):
+    return (indicator.code, indicator.version)
+
+
+def _bucket(indicator, row_key):
+    if row_key == "":
+        return "_none"
+    value = int(row_key)
+    for key, _label, limit in indicator.buckets:
+        if limit is None or value <= limit:
+            return key
+    return indicator.buckets[-1][0]
+
+
+def _choices(indicator):
+    if indicator.histogram:
+        choices = [(key, label) for key, label, _limit in indicator.buckets]
+        if indicator.none_label:
+            choices.append(("_none", indicator.none_label))
+        return choices
+    choices = indicator.rows[1]
+    if callable(choices):  # from the database (one query)
+        choices = choices()
+    return [(_text(value), label) for value, label in choices]
+
+
+def _text(value):
+    """A choice's value as the database casts it to text."""
+    if isinstance(value, bool):  # PostgreSQL casts to true/false, SQLite to 1/0
+        if connection.vendor == "sqlite":
+            return str(int(value))
+        return "true" if value else "false"
+    return str(value)
+
+
+def _row(indicator, cell):
+    return _bucket(indicator, cell["_row"]) if indicator.histogram else cell["_row"]
+
+
+def percentile(histogram, fraction):
+    """PostgreSQL's percentile_cont over the values of `histogram` {value: count}."""
+    values = sorted(histogram.items())
+    total = sum(n for _v, n in values)
+    if not total:
         return None
-    qs = _scoped(indicator, scope).filter(
-        **{indicator.filter_paths[name]: value for name, value in filters.items()}
-    )
-    current = qs.filter(indicator.in_period(period))
-    previous = qs.filter(indicator.in_period(period.previous()))
-    row_path, row_choices, row_header = indicator.rows
-    if callable(row_choices):  # choices from the database (one query)
-        row_choices = row_choices()
-    column_path, column_choices = indicator.columns or (None, [(None, "Nombre")])
-    paths = [row_path] + ([column_path] if column_path else [])
-    stats = []
-    if indicator.counter is not None:
-        now, stats, reached, _ = indicator.counter(current)
-        before = indicator.counter(previous)[3]
-        stats = [(label, value, reached) for label, value in stats]
+    position = fraction * (total - 1)
+    low = math.floor(position)
+
+    def at(index):
+        seen = 0
+        for value, n in values:
+            seen += n
+            if index < seen:
+                return value
+        return values[-1][0]
+
+    lower = at(low)
+    upper = at(low + 1) if low + 1 < total else lower
+    return round(lower + (position - low) * (upper - lower), 1)
+
+
+def _stats(indicator, current):
+    if not indicator.stats:
+        return []
+    histogram = {}
+    for cell in current:
+        if cell["_row"] != "":
+            value = int(cell["_row"])
+            histogram[value] = histogram.get(value, 0) + cell["n"]
+    base = sum(histogram.values())
+    if indicator.stats == MEAN:
+        mean = round(sum(v * n for v, n in histogram.items()) / base, 1) if base else None
+        return [("Moyenne", mean, base)]
+    return [
+        ("Médiane (jours)", percentile(histogram, 0.5), base),
+        ("80e centile (jours)", percentile(histogram, 0.8), base),
+    ]
+
+
+def _first_column(indicator, cell):
+    return not indicator.stages or cell["_col"] == indicator.stages[0][0]
+
+
+def table(indicator, scope, period, *, names=None, filters=None, coverage=None):
+    """The indicator's table for `scope` and `period` (see the module's docstring). `names`:
+    {unit or region id: name} for the breakdown; `filters`: {filter name: value}; `coverage`:
+    `snapshots.covered` (read when not given). None when a filter does not apply."""
+    filters = filters or {}
+    if any(name not in indicator.filter_paths for name in filters):
+        return None
+    if coverage is None:
+        coverage = snapshots.covered(scope, _candidate_months(period))
+    current = cells(indicator, scope, period, filters, coverage)
+    previous = cells(indicator, scope, period.previous(), filters, coverage)
+    row_choices = _choices(indicator)
+    if indicator.stages:
+        column_choices = [(key, label) for key, label, _q in indicator.stages]
+    elif indicator.columns:
+        column_choices = [(_text(v), label) for v, label in indicator.columns[1]]
     else:
-        now = _grouped(current, *paths)
-        before = _grouped(previous, row_path)
-    rows = []
-    column_totals = [0] * len(column_choices)
+        column_choices = [("", "Nombre")]
+    now, before = {}, {}
+    for cell in current:
+        key = (_row(indicator, cell), cell["_col"])
+        now[key] = now.get(key, 0) + cell["n"]
+    for cell in previous:
+        if _first_column(indicator, cell):
+            key = _row(indicator, cell)
+            before[key] = before.get(key, 0) + cell["n"]
+    rows, column_totals = [], [0] * len(column_choices)
     for value, label in row_choices:
-        counts = [now.get((value, c) if column_path else (value,), 0) for c, _l in column_choices]
+        counts = [now.get((value, c), 0) for c, _l in column_choices]
         column_totals = [a + b for a, b in zip(column_totals, counts, strict=True)]
         total = counts[0] if indicator.stages else sum(counts)
-        rows.append([label, counts, total, before.get((value,), 0)])
+        rows.append([label, counts, total, before.get(value, 0)])
+    shown = {value for value, _label in row_choices}
     result = Table(
         indicator=indicator,
-        row_header=row_header,
+        row_header=indicator.rows[2],
         column_labels=[label for _c, label in column_choices],
         rows=rows,
         total=[
             column_totals,
             column_totals[0] if indicator.stages else sum(column_totals),
-            sum(before.values()),
+            sum(n for key, n in before.items() if key in shown),
         ],
-        stats=stats,
+        stats=_stats(indicator, current),
     )
-    if scope.breakdown is not None and indicator.counter is None:
-        path = indicator.unit_path if scope.breakdown == "unit" else indicator.region_path
-        now_by = _grouped(current, path)
-        before_by = _grouped(previous, path)
-        keys = set(now_by) | set(before_by)
+    if scope.breakdown is not None:
+        geo = "_unit" if scope.breakdown == "unit" else "_region"
+        now_by, before_by = {}, {}
+        for source, target in ((current, now_by), (previous, before_by)):
+            for cell in source:
+                if _first_column(indicator, cell) and _row(indicator, cell) in shown:
+                    target[cell[geo]] = target.get(cell[geo], 0) + cell["n"]
         names = names or {}
         result.breakdown = sorted(
             (
                 (
-                    names.get(key[0], "File régionale (sans unité)"),
+                    names.get(key, "File régionale (sans unité)"),
                     now_by.get(key, 0),
                     before_by.get(key, 0),
                 )
-                for key in keys
+                for key in set(now_by) | set(before_by)
             ),
             key=lambda r: r[0],
         )
@@ -476,10 +621,21 @@ def breakdown_names(scope):
     return {}
 
 
+def for_scope(scope):
+    """The indicators a scope shows: a coordinator's, those of the cellule PDP."""
+    if scope.level == "instances":
+        return [indicator for indicator in CATALOGUE if indicator.instance_path]
+    return CATALOGUE
+
+
 def tables(scope, period, filters=None):
     """[(indicator, its table or None when a filter does not apply)]."""
     names = breakdown_names(scope)
+    coverage = snapshots.covered(scope, _candidate_months(period))
     return [
-        (indicator, table(indicator, scope, period, names=names, filters=filters))
-        for indicator in CATALOGUE
+        (
+            indicator,
+            table(indicator, scope, period, names=names, filters=filters, coverage=coverage),
+        )
+        for indicator in for_scope(scope)
     ]

@@ -1,0 +1,134 @@
+"""The nightly snapshots (issue 13, item 7).
+
+`compute_region(region_id)` recomputes, for one region, every indicator of the catalogue over
+the last `MONTHS` complete months — figures of past months still move (a first contact made
+late, a dispositif accordé since) — in one transaction: the region's rows are locked, its old
+cells deleted and the new ones inserted, set-based (one grouped query per indicator for what
+happened in the months, one per month for what stood at their ends). Running it twice, or on
+two workers at once, gives the same rows (the second waits for the first's lock). The current
+month is never stored: pages count it live.
+
+`stored(...)` reads cells back for a page; `covered(...)` says which months a page may read.
+"""
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from indicators import counting
+from indicators.models import Snapshot, SnapshotMonth
+from pdp.models import Region
+
+MONTHS = 36
+BATCH = 5000
+
+
+def month_start(day):
+    return day.replace(day=1)
+
+
+def shift(first, months):
+    index = first.year * 12 + first.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def window(today=None):
+    """The first days of the months a run computes: the `MONTHS` before the current one."""
+    current = month_start(today or timezone.localdate())
+    return [shift(current, -n) for n in range(MONTHS, 0, -1)]
+
+
+def _rows(indicator, cells, part, region_id):
+    for cell in cells:
+        yield Snapshot(
+            code=indicator.code,
+            version=indicator.version,
+            month=cell["_month"],
+            part=part,
+            region_id=region_id,
+            unit_id=cell["_unit"],
+            cpam_id=cell["_cpam"],
+            mission=cell["_mission"],
+            type_arret=cell["_type_arret"],
+            row=cell["_row"][:100],
+            col=cell["_col"][:100],
+            n=cell["n"],
+        )
+
+
+def compute_region(region_id, *, catalogue=None, today=None):
+    """Recompute the region's snapshots (see the module's docstring); the number of cells."""
+    from indicators.catalogue import SNAPSHOT_CATALOGUE
+
+    indicators = catalogue if catalogue is not None else SNAPSHOT_CATALOGUE
+    months = window(today)
+    now = timezone.now()
+    written = 0
+    with transaction.atomic():
+        Region.objects.select_for_update().filter(pk=region_id).first()
+        Snapshot.objects.filter(region_id=region_id, month__gte=months[0]).delete()
+        SnapshotMonth.objects.filter(region_id=region_id, month__gte=months[0]).delete()
+        for indicator in indicators:
+            rows = []
+            if counting.FLOW_PART in counting.parts(indicator):
+                cells = counting.snapshot_flow(indicator, region_id, months[0], months[-1])
+                rows += _rows(indicator, cells, counting.FLOW_PART, region_id)
+            if counting.STOCK_PART in counting.parts(indicator):
+                for month in months:
+                    cells = counting.snapshot_stock(indicator, region_id, month)
+                    rows += _rows(indicator, cells, counting.STOCK_PART, region_id)
+            Snapshot.objects.bulk_create(rows, batch_size=BATCH)
+            written += len(rows)
+            SnapshotMonth.objects.bulk_create(
+                SnapshotMonth(
+                    code=indicator.code,
+                    version=indicator.version,
+                    region_id=region_id,
+                    month=month,
+                    computed_at=now,
+                )
+                for month in months
+            )
+    return written
+
+
+def covered(scope, months):
+    """{(code, version, month)} the snapshots cover for the whole of `scope` among `months`:
+    computed for its region, or for every region for the nation. Two queries at most."""
+    if scope.level == "instances" or not months:
+        return set()
+    qs = SnapshotMonth.objects.filter(month__in=months)
+    if scope.region_id is not None:
+        qs = qs.filter(region_id=scope.region_id)
+        return set(qs.values_list("code", "version", "month"))
+    total = Region.objects.count()
+    rows = qs.values("code", "version", "month").order_by().annotate(n=Count("region_id"))
+    return {(r["code"], r["version"], r["month"]) for r in rows if r["n"] >= total}
+
+
+def stored(indicator, scope, filters, part, months):
+    """The cells of `months` in the snapshots, summed per row, column, unit and region."""
+    if not months:
+        return []
+    qs = Snapshot.objects.filter(
+        code=indicator.code, version=indicator.version, part=part, month__in=months
+    )
+    if scope.unit_id is not None:
+        qs = qs.filter(unit_id=scope.unit_id)
+    elif scope.region_id is not None:
+        qs = qs.filter(region_id=scope.region_id)
+    names = {"cpam": "cpam_id", "mission": "mission", "type_arret": "type_arret"}
+    qs = qs.filter(**{names[name]: value for name, value in (filters or {}).items()})
+    rows = qs.values("row", "col", "unit_id", "region_id").order_by().annotate(total=Sum("n"))
+    return [
+        {
+            "_row": r["row"],
+            "_col": r["col"],
+            "_unit": r["unit_id"],
+            "_region": r["region_id"],
+            "n": r["total"],
+        }
+        for r in rows
+    ]
