@@ -78,8 +78,9 @@ INDICATORS = [
         definition=(
             "Situations présentées à une instance (cellule PDP ou instance de coordination)"
             " dans la période — date de présentation —, par urgence indiquée sur la fiche et"
-            " par type d'instance, quel que soit leur statut aujourd'hui (une situation retirée"
-            " depuis compte). Une même situation présentée à deux instances compte deux fois."
+            " par type d'instance, quel que soit leur statut aujourd'hui, y compris celles"
+            " retirées depuis à la demande de l'assuré. Une même situation présentée à deux"
+            " instances compte deux fois."
         ),
         version=1,
         model=Saisine,

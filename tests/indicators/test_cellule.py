@@ -36,6 +36,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.indicators.test_indicators import _goes_through_a_user
+from tests.test_typography import check_pages
 
 D = datetime.date
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -363,6 +364,7 @@ def test_the_coordinators_page_shows_the_cellule_indicators_only(client, cellule
     assert client.get(url, {**march, "instance": caen.pk}).status_code == 404
     assert client.get(url, {**march, "instance": "x"}).status_code == 404
     assert client.get(url, {**march, "format": "csv"}).status_code == 200
+    check_pages(client, cellule["coordinator"], [f"{url}?periode=mois&annee=2026&mois=3"])
 
 
 def test_partners_and_staff_of_the_cellule_get_403_a_coordinator_without_instance_a_sentence(
@@ -372,7 +374,8 @@ def test_partners_and_staff_of_the_cellule_get_403_a_coordinator_without_instanc
     for role in ("partenaire", "medecin", "ass"):
         client.force_login(UserFactory(**{role: True}))
         assert client.get(url).status_code == 403
-    client.force_login(UserFactory(coordinateur=True))
+    alone = UserFactory(coordinateur=True)
+    check_pages(client, alone, [url])
     page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
