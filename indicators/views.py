@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from indicators import catalogue, cells, exports, filters, periods
+from indicators import catalogue, cells, exports, filters, periods, snapshots
 from indicators import scope as scopes
 from pdp.exports import safe_cell
 from pdp.models import Role
@@ -111,6 +111,37 @@ def _xlsx(scope, period, tables):
     return response
 
 
+def _shortcuts(request, today):
+    """Links to the periods asked for most — last month, last quarter, this year, last year —
+    keeping the other choices (unit, filters)."""
+    last_month = periods.month(today.year, today.month).previous()
+    this_quarter = periods.quarter(today.year, (today.month - 1) // 3 + 1)
+    last_quarter = this_quarter.previous()
+    out = []
+    for label, params in [
+        (
+            "Mois précédent",
+            {"periode": "mois", "annee": last_month.start.year, "mois": last_month.start.month},
+        ),
+        (
+            "Trimestre précédent",
+            {
+                "periode": "trimestre",
+                "annee": last_quarter.start.year,
+                "trimestre": (last_quarter.start.month - 1) // 3 + 1,
+            },
+        ),
+        ("Année en cours", {"periode": "annee", "annee": today.year}),
+        ("Année précédente", {"periode": "annee", "annee": today.year - 1}),
+    ]:
+        query = request.GET.copy()
+        for name in ("periode", "annee", "mois", "trimestre", "du", "au", "format"):
+            query.pop(name, None)
+        query.update(params)
+        out.append((label, f"{request.path}?{query.urlencode()}"))
+    return out
+
+
 @login_required
 @require_GET
 def index(request):
@@ -169,6 +200,8 @@ def index(request):
                 scopes.instances_of(request.user) if request.user.role == Role.COORDINATEUR else []
             ),
             "params": request.GET,
+            "shortcuts": _shortcuts(request, today),
+            "computed_at": None if scope.empty else snapshots.last_run(scope),
         },
     )
 

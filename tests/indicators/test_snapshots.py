@@ -210,3 +210,17 @@ def test_two_workers_on_one_region_write_the_rows_of_one():
     once = Snapshot.objects.filter(region=region).count()
     snapshots.compute_region(region.pk, today=TODAY)
     assert Snapshot.objects.filter(region=region).count() == once > 0
+
+
+def test_the_page_says_when_the_figures_were_computed_and_links_the_usual_periods(client, data):
+    region, a, *_ = data
+    client.force_login(UserFactory(manager=True, unit=a))
+    html = client.get("/indicateurs/").content.decode()
+    assert "Chiffres calculés à l'instant." in html
+    snapshots.compute_region(region.pk, today=TODAY)
+    html = client.get("/indicateurs/").content.decode()
+    assert "Mois écoulés&nbsp;: chiffres du calcul de nuit, le " in html
+    today = datetime.date.today()
+    last = today.replace(day=1) - datetime.timedelta(days=1)
+    assert f"periode=mois&amp;annee={last.year}&amp;mois={last.month}" in html
+    assert 'href="#ind-file_active"' in html and 'id="ind-file_active"' in html
