@@ -35,6 +35,7 @@ install-dev: $(VENV)/.installed-dev
 run: install .env
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py compute_snapshots
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		echo "PostgreSQL + Redis : serveur web, worker et beat Celery (honcho)"; \
 		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho -f Procfile.dev start; \

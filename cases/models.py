@@ -94,6 +94,7 @@ class Accompagnement(models.Model):
         indexes = [
             models.Index(fields=["referent", "statut"]),
             models.Index(fields=["unit", "statut"]),
+            models.Index(fields=["date_ouverture"]),  # the indicators of a period
         ]
 
     def __str__(self):
@@ -382,7 +383,12 @@ class Entretien(models.Model):
     class Meta:
         verbose_name = "entretien"
         ordering = ["debut"]
-        indexes = [models.Index(fields=["ass", "debut"])]
+        indexes = [
+            models.Index(fields=["ass", "debut"]),
+            # The indicators: meetings of a period, a case's first meeting and its count.
+            models.Index(fields=["debut"]),
+            models.Index(fields=["accompagnement", "debut"]),
+        ]
 
     def __str__(self):
         return f"Entretien du {timezone.localtime(self.debut):%d/%m/%Y %H:%M}"
@@ -513,6 +519,7 @@ class DispositifMobilise(models.Model):
         verbose_name = "dispositif mobilisé"
         verbose_name_plural = "dispositifs mobilisés"
         ordering = ["-date_debut", "-pk"]
+        indexes = [models.Index(fields=["date_debut"])]  # the indicators of a period
         constraints = [
             models.CheckConstraint(
                 condition=Q(date_fin__isnull=True)
@@ -672,6 +679,7 @@ class Cloture(models.Model):
     class Meta:
         verbose_name = "clôture"
         ordering = ["-date_cloture", "-pk"]
+        indexes = [models.Index(fields=["date_cloture"])]  # the indicators of a period
         constraints = [
             models.CheckConstraint(
                 condition=~Q(outcome=""),

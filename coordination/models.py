@@ -61,6 +61,12 @@ class InstanceQuerySet(models.QuerySet):
         member = MembreInstance.objects.active(today).filter(instance=OuterRef("pk"), user=user)
         return self.filter(Q(coordinateurs=user) | Exists(member)).distinct()
 
+    def coordinated_by(self, user):
+        """The instances `user` coordinates, active or not (the administrator none)."""
+        if not user.is_authenticated or user.is_admin:
+            return self.none()
+        return self.filter(coordinateurs=user)
+
     def covering(self, unit):
         """The instances whose territory includes `unit` (where its cases may be submitted)."""
         return self.filter(actif=True, units=unit)

@@ -107,7 +107,7 @@ def home(request):
         Q(membres__date_fin__isnull=True) | Q(membres__date_fin__gte=today)
     )
     instances = list(
-        Instance.objects.filter(coordinateurs=user)
+        Instance.objects.coordinated_by(user)
         .annotate(n_membres=Count("membres", filter=active_member, distinct=True))
         .prefetch_related("units")
         .order_by("-actif", "nom")

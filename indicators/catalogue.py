@@ -14,8 +14,20 @@ the breakdown by unit or region comes from the same cells.
 import datetime
 import math
 
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce, ExtractDay, TruncDate
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
 
 from cases.models import (
     Accompagnement,
@@ -67,6 +79,19 @@ FUNNEL_STAGES = (
 SOCIAL = Q(service=Service.SOCIAL)
 
 
+class DaysBetween(Func):
+    """Whole days from the date `earlier` to the date `later` (an integer; null if either is)."""
+
+    output_field = IntegerField()
+    arg_joiner = " - "
+    template = "(%(expressions)s)"  # PostgreSQL: date - date is an integer
+
+    def as_sqlite(self, compiler, connection, **extra):
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"CAST(julianday({later[0]}) - julianday({earlier[0]}) AS INTEGER)"
+        return sql, (*later[1], *earlier[1])
+
+
 def _dispositif_types():
     return list(DispositifType.objects.order_by("label").values_list("pk", "label"))
 
@@ -104,7 +129,7 @@ def _delay_indicator(*, code, label, definition, first):
         filter_paths=REFERRAL_FILTERS,
         unit_path="unit_id",
         region_path="region_id",
-        annotations={"delai": ExtractDay(first - F("date_signalement"))},
+        annotations={"delai": DaysBetween(first, F("date_signalement"))},
         annotation_paths=("date_signalement",),
         rows=("delai", (), "Délai"),
         buckets=DELAY_BUCKETS,
@@ -462,7 +487,9 @@ def _choices(indicator):
 
 def _text(value):
     """A choice's value as the database casts it to text."""
-    if isinstance(value, bool):
+    if isinstance(value, bool):  # PostgreSQL casts to true/false, SQLite to 1/0
+        if connection.vendor == "sqlite":
+            return str(int(value))
         return "true" if value else "false"
     return str(value)
 

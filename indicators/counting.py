@@ -21,6 +21,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce, TruncMonth
+from django.utils import timezone
 
 from indicators.definitions import ACTIVE, FLOW, STOCK
 
@@ -63,12 +64,28 @@ def at_day(indicator, day):
     )
 
 
+def _local_midnight(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def between(indicator, path, start, end):
+    """Q of the records whose `path` falls from `start` to `end` (dates, included); on a
+    datetime, as local dates, written as a range of the column so that its index serves."""
+    if isinstance(_field(indicator.model, path), DateTimeField):
+        return Q(
+            **{
+                f"{path}__gte": _local_midnight(start),
+                f"{path}__lt": _local_midnight(end + datetime.timedelta(days=1)),
+            }
+        )
+    return Q(**{f"{path}__gte": start, f"{path}__lte": end})
+
+
 def in_ranges(indicator, ranges):
     """Q of the records whose flow date falls in one of `ranges` [(start, end)]."""
-    lookup = date_lookup(indicator, flow_path(indicator))
     q = Q(pk__in=[])
     for start, end in ranges:
-        q |= Q(**{f"{lookup}__gte": start, f"{lookup}__lte": end})
+        q |= between(indicator, flow_path(indicator), start, end)
     return q
 
 
@@ -161,11 +178,9 @@ def snapshot_flow(indicator, region_id, first, last):
     """The cells of the months `first`…`last` (first days) of one region, per month and filter
     value: one query."""
     path = flow_path(indicator)
-    lookup = date_lookup(indicator, path)
-    end = _month_end(last)
     month = TruncMonth(path, output_field=DateField())
     qs = queryset(indicator).filter(
-        **{indicator.region_path: region_id, f"{lookup}__gte": first, f"{lookup}__lte": end}
+        between(indicator, path, first, _month_end(last)), **{indicator.region_path: region_id}
     )
     return grouped(qs, indicator, extra={"_month": month, **filter_dimensions(indicator)})
 

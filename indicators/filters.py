@@ -4,6 +4,7 @@ indicator a filter does not apply to is shown « non applicable » rather than u
 unknown value is ignored with a French message (nothing else changes)."""
 
 from cases.models import Mission
+from coordination.models import Instance
 from pdp.models import CpamOffice
 from referrals.models import TypeArret
 
@@ -11,10 +12,14 @@ LABELS = {"mission": "Mission", "cpam": "CPAM", "type_arret": "Type d'arrêt"}
 
 
 def cpams_of(scope):
-    """The CPAM offices of the scope's region (all of them for the nation), by code."""
+    """The CPAM offices of the scope's region (all of them for the nation; for a coordinator,
+    those of their instances' regions), by code."""
     qs = CpamOffice.objects.order_by("code")
     if scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
+    elif scope.level == "instances":
+        regions = Instance.objects.filter(pk__in=scope.instance_ids).values("region_id")
+        qs = qs.filter(region_id__in=regions)
     return list(qs.values_list("pk", "code", "name"))
 
 

@@ -14,7 +14,7 @@ month is never stored: pages count it live.
 import datetime
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from indicators import counting
@@ -106,6 +106,18 @@ def covered(scope, months):
     total = Region.objects.count()
     rows = qs.values("code", "version", "month").order_by().annotate(n=Count("region_id"))
     return {(r["code"], r["version"], r["month"]) for r in rows if r["n"] >= total}
+
+
+def last_run(scope):
+    """When the snapshots the scope reads were last computed (the oldest of its regions'
+    latest runs for the nation), or None. One query."""
+    if scope.level == "instances":
+        return None
+    qs = SnapshotMonth.objects.all()
+    if scope.region_id is not None:
+        qs = qs.filter(region_id=scope.region_id)
+    latest = qs.values("region_id").order_by().annotate(at=Max("computed_at"))
+    return min((row["at"] for row in latest), default=None)
 
 
 def stored(indicator, scope, filters, part, months):

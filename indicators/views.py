@@ -1,8 +1,9 @@
 """The indicators page (issue 13, first step): `/indicateurs/`, for the unit managers (their
-unit), the regional managers (their region, by unit, or one of its units) and the
-administrators (the nation, by region). Filters in the query string (`periods.period_from`);
-`?format=csv` downloads the same tables (small cells applied, « ; », UTF-8 with BOM, no cell
-read as a formula)."""
+unit), the regional managers (their region, by unit, or one of its units), the
+administrators (the nation, by region) and the coordinators of the cellule PDP (their
+instances, or one of them: the cellule indicators). Filters in the query string
+(`periods.period_from`); `?format=csv` downloads the same tables (small cells applied, « ; »,
+UTF-8 with BOM, no cell read as a formula)."""
 
 import csv
 import io
@@ -14,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from indicators import catalogue, cells, exports, filters, periods
+from indicators import catalogue, cells, exports, filters, periods, snapshots
 from indicators import scope as scopes
 from pdp.exports import safe_cell
 from pdp.models import Role
@@ -110,6 +111,37 @@ def _xlsx(scope, period, tables):
     return response
 
 
+def _shortcuts(request, today):
+    """Links to the periods asked for most — last month, last quarter, this year, last year —
+    keeping the other choices (unit, filters)."""
+    last_month = periods.month(today.year, today.month).previous()
+    this_quarter = periods.quarter(today.year, (today.month - 1) // 3 + 1)
+    last_quarter = this_quarter.previous()
+    out = []
+    for label, params in [
+        (
+            "Mois précédent",
+            {"periode": "mois", "annee": last_month.start.year, "mois": last_month.start.month},
+        ),
+        (
+            "Trimestre précédent",
+            {
+                "periode": "trimestre",
+                "annee": last_quarter.start.year,
+                "trimestre": (last_quarter.start.month - 1) // 3 + 1,
+            },
+        ),
+        ("Année en cours", {"periode": "annee", "annee": today.year}),
+        ("Année précédente", {"periode": "annee", "annee": today.year - 1}),
+    ]:
+        query = request.GET.copy()
+        for name in ("periode", "annee", "mois", "trimestre", "du", "au", "format"):
+            query.pop(name, None)
+        query.update(params)
+        out.append((label, f"{request.path}?{query.urlencode()}"))
+    return out
+
+
 @login_required
 @require_GET
 def index(request):
@@ -118,7 +150,8 @@ def index(request):
     period, error = periods.period_from(request.GET, today)
     options = filters.choices(scope)
     chosen, filter_error = filters.filters_from(request.GET, options)
-    tables = catalogue.tables(scope, period, chosen)
+    # A coordinator without an instance: a sentence, no tables (`scope.empty`).
+    tables = [] if scope.empty else catalogue.tables(scope, period, chosen)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
     if request.GET.get("format") == "xlsx":
@@ -163,7 +196,12 @@ def index(request):
             "months": list(enumerate(periods.MONTHS, start=1)),
             "years": list(range(today.year, periods.FIRST_YEAR + 14, -1)),
             "units": scopes.units_of(scope) if request.user.role == Role.REGIONAL else [],
+            "instances": (
+                scopes.instances_of(request.user) if request.user.role == Role.COORDINATEUR else []
+            ),
             "params": request.GET,
+            "shortcuts": _shortcuts(request, today),
+            "computed_at": None if scope.empty else snapshots.last_run(scope),
         },
     )
 

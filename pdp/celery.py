@@ -65,4 +65,8 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.campaigns_daily",
         "schedule": crontab(hour=10, minute=35),
     },
+    "indicator-snapshots": {
+        "task": "indicators.tasks.snapshot_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

@@ -37,8 +37,9 @@ NAV_ITEMS = [
     ("Enquêtes", "outreach:survey_results", {Role.MANAGER, Role.REGIONAL}),
     # Not for the managers yet: their menu would no longer hold on one line at 1366 px.
     ("Campagnes", "outreach:campaign_list", {Role.REGIONAL}),
-    # Managers reach them from their unit's activity page (their menu is full).
-    ("Indicateurs", "indicators:index", {Role.REGIONAL, Role.ADMIN}),
+    # Managers reach them from their unit's activity page (their menu is full); coordinators
+    # see the cellule indicators of their instances.
+    ("Indicateurs", "indicators:index", {Role.REGIONAL, Role.ADMIN, Role.COORDINATEUR}),
     ("Administration", "admin:index", {Role.ADMIN}),
 ]
 

@@ -558,6 +558,7 @@ class Signalement(models.Model):
         indexes = [
             models.Index(fields=["unit", "statut"]),
             models.Index(fields=["assigned_to", "statut"]),
+            models.Index(fields=["date_signalement"]),  # the indicators of a period
             # An ASS's proposed first meetings: her agenda and the overlap checks.
             models.Index(
                 fields=["rdv_ass", "rdv_debut"],
@@ -659,6 +660,8 @@ class ContactAttempt(models.Model):
         verbose_name = "tentative de contact"
         verbose_name_plural = "tentatives de contact"
         ordering = ["-at"]
+        # A referral's first attempt (the delay indicators).
+        indexes = [models.Index(fields=["signalement", "at"])]
 
     def __str__(self):
         return f"{self.get_canal_display()} – {self.get_resultat_display()}"

@@ -185,6 +185,7 @@ def test_the_menu_of_the_coordinator_and_of_the_partner(coordinateur, partenaire
     assert [(i["label"], i["url"]) for i in nav_items_for(coordinateur)] == [
         ("Cellule PDP", url("home")),
         ("Mes actions", url("mes_actions")),
+        ("Indicateurs", reverse("indicators:index")),
     ]
     assert [(i["label"], i["url"]) for i in nav_items_for(partenaire)] == [
         ("Mes réunions", url("mes_reunions")),

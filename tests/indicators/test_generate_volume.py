@@ -15,7 +15,7 @@ from referrals.models import ArretTravail, Assure, Signalement
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db,  # COPY, setval and ANALYZE all run inside the test transaction
 ]
 
 SCALE = 0.0005

@@ -564,16 +564,16 @@ class Command(BaseCommand):
         self.referrals_to_open = []  # (signalement id, assuré index, unit index, ass id, date)
         for i in range(count):
             pk = first + i
+            day = None
             if i < len(long_arrets) and rng.random() < 0.92:
                 arret_id, person, start, _end, duration = long_arrets[i]
                 service = "social" if duration >= 90 or rng.random() < 0.5 else "medical"
                 day = start + datetime.timedelta(
                     days=min(duration, 90 if service == "social" else 46) - 1
                 )
-            else:
+            if day is None or day > self.today:  # not crossed yet: another referral instead
                 arret_id, person = None, rng.randrange(len(self.assure_ids))
                 service, day = "social", self.day(YEARS * 365)
-            day = min(day, self.today)
             origin = rng.choices(origins, weights=origin_weights)[0]
             if arret_id is None and origin == "seuil_cpam":
                 origin = "assure"
@@ -664,7 +664,12 @@ class Command(BaseCommand):
                     signalement, person = None, rng.randrange(len(self.assure_ids))
                     unit = self.assure_unit[person]
                     ass, opened = rng.choice(self.unit_ass[unit]), self.day(YEARS * 365, 30)
-                closed = min(self.today, opened + datetime.timedelta(days=rng.randint(30, 540)))
+                # Closed 30 to 540 days after opening, never after today (a case opened
+                # lately closes sooner: no pile of closures on today).
+                span = (self.today - opened).days
+                closed = opened + datetime.timedelta(
+                    days=rng.randint(min(30, span), max(min(30, span), min(540, span)))
+                )
                 statut = "cloture"
             mission = "pdp" if is_open or rng.random() < 0.85 else "securisation"
             cases.add(pk, self.assure_ids[person], ass, self.units[unit].pk, mission, statut,
