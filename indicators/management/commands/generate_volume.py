@@ -667,9 +667,8 @@ class Command(BaseCommand):
                 # Closed 30 to 540 days after opening, never after today (a case opened
                 # lately closes sooner: no pile of closures on today).
                 span = (self.today - opened).days
-                closed = opened + datetime.timedelta(
-                    days=rng.randint(min(30, span), max(min(30, span), min(540, span)))
-                )
+                low = 30 if span >= 30 else 0
+                closed = opened + datetime.timedelta(days=rng.randint(low, min(540, span)))
                 statut = "cloture"
             mission = "pdp" if is_open or rng.random() < 0.85 else "securisation"
             cases.add(pk, self.assure_ids[person], ass, self.units[unit].pk, mission, statut,
