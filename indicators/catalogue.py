@@ -404,55 +404,52 @@ SNAPSHOT_CATALOGUE = CATALOGUE
 
 
 def _month_end(first):
-    return snapshots.shift(first, 1) - datetime.timedelta(days=1)
+    return snapshots.month_end(first)
 
 
-def _months_in(period):
-    """The first days of the months wholly inside the period."""
-    first = period.start if period.start.day == 1 else snapshots.shift(period.start, 1)
-    out = []
-    while _month_end(first) <= period.end:
-        out.append(first)
-        first = snapshots.shift(first, 1)
-    return out
-
-
-def _ranges_without(period, months):
-    """The date ranges of the period outside `months` (sorted first days), merged."""
+def _ranges_without(period, used):
+    """The date ranges of the period outside the `used` ranges (sorted, disjoint)."""
     ranges, day = [], period.start
-    for first in months:
-        if day < first:
-            ranges.append((day, first - datetime.timedelta(days=1)))
-        day = _month_end(first) + datetime.timedelta(days=1)
+    for start, until in used:
+        if day < start:
+            ranges.append((day, start - datetime.timedelta(days=1)))
+        day = until + datetime.timedelta(days=1)
     if day <= period.end:
         ranges.append((day, period.end))
     return ranges
 
 
 def _candidate_months(period):
-    """The months a page may read from the snapshots for `period` and the one before: those
-    wholly inside them, and the months whose last day a stock is read on."""
-    months = set()
-    for p in (period, period.previous()):
-        months |= set(_months_in(p))
-        for day in (p.end, p.start - datetime.timedelta(days=1)):
-            if _month_end(snapshots.month_start(day)) == day:
-                months.add(snapshots.month_start(day))
-    return sorted(months)
+    """The months a page may read from the snapshots for `period` and the one before: every
+    month they touch, and the one before (a stock read on its last day)."""
+    first = snapshots.shift(snapshots.month_start(period.previous().start), -1)
+    months = []
+    while first <= period.end:
+        months.append(first)
+        first = snapshots.shift(first, 1)
+    return months
 
 
 def cells(indicator, scope, period, filters, coverage):
-    """The cells of `period`: snapshots for the months `coverage` has, live for the rest."""
-    done = {m for code, version, m in coverage if (code, version) == _key(indicator)}
+    """The cells of `period`: from the snapshots for the days `coverage` has (whole months, and
+    the current month up to yesterday), live for the rest."""
+    done = {
+        m: until
+        for (code, version, m), until in coverage.items()
+        if (code, version) == _key(indicator)
+    }
     out = []
     if indicator.kind in (FLOW, ACTIVE):
-        months = [m for m in _months_in(period) if m in done]
+        used = sorted(
+            (m, until) for m, until in done.items() if m >= period.start and until <= period.end
+        )
+        months = [m for m, _until in used]
         out += snapshots.stored(indicator, scope, filters, counting.FLOW_PART, months)
-        out += counting.live_flow(indicator, scope, filters, _ranges_without(period, months))
+        out += counting.live_flow(indicator, scope, filters, _ranges_without(period, used))
     if indicator.kind in (STOCK, ACTIVE):
         day = period.end if indicator.kind == STOCK else period.start - datetime.timedelta(1)
         first = snapshots.month_start(day)
-        if first in done and _month_end(first) == day:
+        if done.get(first) == day == _month_end(first):
             out += snapshots.stored(indicator, scope, filters, counting.STOCK_PART, [first])
         else:
             out += counting.live_stock(indicator, scope, filters, day)

@@ -174,13 +174,13 @@ def live_stock(indicator, scope, filters, day):
     return grouped(queryset(indicator, scope, filters).filter(at_day(indicator, day)), indicator)
 
 
-def snapshot_flow(indicator, region_id, first, last):
-    """The cells of the months `first`…`last` (first days) of one region, per month and filter
+def snapshot_flow(indicator, region_id, first, until):
+    """The cells from the day `first` to the day `until` of one region, per month and filter
     value: one query."""
     path = flow_path(indicator)
     month = TruncMonth(path, output_field=DateField())
     qs = queryset(indicator).filter(
-        between(indicator, path, first, _month_end(last)), **{indicator.region_path: region_id}
+        between(indicator, path, first, until), **{indicator.region_path: region_id}
     )
     return grouped(qs, indicator, extra={"_month": month, **filter_dimensions(indicator)})
 

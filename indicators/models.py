@@ -55,6 +55,9 @@ class SnapshotMonth(models.Model):
     version = models.PositiveSmallIntegerField("version")
     region = models.ForeignKey("pdp.Region", on_delete=models.CASCADE, related_name="+")
     month = models.DateField("mois")
+    # The last day the month's snapshot counts: its last day, or for the current month the
+    # day before the run (the pages count today live).
+    until = models.DateField("jusqu'au")
     computed_at = models.DateTimeField("calculé le")
 
     class Meta:

@@ -14,7 +14,7 @@ month is never stored: pages count it live.
 import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from indicators import counting
@@ -34,10 +34,19 @@ def shift(first, months):
     return datetime.date(index // 12, index % 12 + 1, 1)
 
 
+def month_end(first):
+    return shift(first, 1) - datetime.timedelta(days=1)
+
+
 def window(today=None):
-    """The first days of the months a run computes: the `MONTHS` before the current one."""
-    current = month_start(today or timezone.localdate())
-    return [shift(current, -n) for n in range(MONTHS, 0, -1)]
+    """[(first day, last day counted)] of the months a run computes: the `MONTHS` before the
+    current one, whole, and the current one up to yesterday (none on its first day)."""
+    today = today or timezone.localdate()
+    current = month_start(today)
+    months = [(shift(current, -n), month_end(shift(current, -n))) for n in range(MONTHS, 0, -1)]
+    if today > current:
+        months.append((current, today - datetime.timedelta(days=1)))
+    return months
 
 
 def _rows(indicator, cells, part, region_id):
@@ -64,21 +73,24 @@ def compute_region(region_id, *, catalogue=None, today=None):
 
     indicators = catalogue if catalogue is not None else SNAPSHOT_CATALOGUE
     months = window(today)
+    first = months[0][0]
     now = timezone.now()
     written = 0
     with transaction.atomic():
         Region.objects.select_for_update().filter(pk=region_id).first()
-        Snapshot.objects.filter(region_id=region_id, month__gte=months[0]).delete()
-        SnapshotMonth.objects.filter(region_id=region_id, month__gte=months[0]).delete()
+        Snapshot.objects.filter(region_id=region_id, month__gte=first).delete()
+        SnapshotMonth.objects.filter(region_id=region_id, month__gte=first).delete()
         for indicator in indicators:
             rows = []
             if counting.FLOW_PART in counting.parts(indicator):
-                cells = counting.snapshot_flow(indicator, region_id, months[0], months[-1])
+                cells = counting.snapshot_flow(indicator, region_id, first, months[-1][1])
                 rows += _rows(indicator, cells, counting.FLOW_PART, region_id)
             if counting.STOCK_PART in counting.parts(indicator):
-                for month in months:
-                    cells = counting.snapshot_stock(indicator, region_id, month)
-                    rows += _rows(indicator, cells, counting.STOCK_PART, region_id)
+                # What stands at the end of each whole month (not of the current one).
+                for month, until in months:
+                    if until == month_end(month):
+                        cells = counting.snapshot_stock(indicator, region_id, month)
+                        rows += _rows(indicator, cells, counting.STOCK_PART, region_id)
             Snapshot.objects.bulk_create(rows, batch_size=BATCH)
             written += len(rows)
             SnapshotMonth.objects.bulk_create(
@@ -87,25 +99,34 @@ def compute_region(region_id, *, catalogue=None, today=None):
                     version=indicator.version,
                     region_id=region_id,
                     month=month,
+                    until=until,
                     computed_at=now,
                 )
-                for month in months
+                for month, until in months
             )
     return written
 
 
 def covered(scope, months):
-    """{(code, version, month)} the snapshots cover for the whole of `scope` among `months`:
-    computed for its region, or for every region for the nation. Two queries at most."""
+    """{(code, version, month): last day counted} the snapshots cover for the whole of `scope`
+    among `months`: computed for its region, or for every region for the nation (up to the
+    earliest of their last days). Two queries at most."""
     if scope.level == "instances" or not months:
-        return set()
+        return {}
     qs = SnapshotMonth.objects.filter(month__in=months)
     if scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
-        return set(qs.values_list("code", "version", "month"))
+        return {
+            (c, v, m): until
+            for c, v, m, until in qs.values_list("code", "version", "month", "until")
+        }
     total = Region.objects.count()
-    rows = qs.values("code", "version", "month").order_by().annotate(n=Count("region_id"))
-    return {(r["code"], r["version"], r["month"]) for r in rows if r["n"] >= total}
+    rows = (
+        qs.values("code", "version", "month")
+        .order_by()
+        .annotate(n=Count("region_id"), until=Min("until"))
+    )
+    return {(r["code"], r["version"], r["month"]): r["until"] for r in rows if r["n"] >= total}
 
 
 def last_run(scope):

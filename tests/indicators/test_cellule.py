@@ -303,7 +303,7 @@ def test_the_snapshots_of_a_region_give_the_live_cellule_figures(actions, cellul
         assert coverage
         for indicator in INDICATORS:
             read = catalogue.table(indicator, scope, MARCH, names=names, coverage=coverage)
-            live = catalogue.table(indicator, scope, MARCH, names=names, coverage=set())
+            live = catalogue.table(indicator, scope, MARCH, names=names, coverage={})
             assert read == live, (indicator.code, scope.level)
             assert read.total[1] > 0, (indicator.code, scope.level)
 

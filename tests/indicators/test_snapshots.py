@@ -25,7 +25,7 @@ from tests.factories import (
 
 D = datetime.date
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-TODAY = D(2026, 5, 20)  # the snapshots cover up to April 2026; May is counted live
+TODAY = D(2026, 5, 20)  # the snapshots cover up to 19 May 2026; 20 May on is counted live
 
 
 def _build():
@@ -131,7 +131,7 @@ def test_the_snapshots_give_the_live_figures_for_every_indicator(data):
                         indicator, scope, period, names=names, filters=filters, coverage=coverage
                     )
                     live = catalogue.table(
-                        indicator, scope, period, names=names, filters=filters, coverage=set()
+                        indicator, scope, period, names=names, filters=filters, coverage={}
                     )
                     assert read == live, (indicator.code, scope.level, period, filters)
 
@@ -147,17 +147,21 @@ def test_pages_read_the_snapshots_and_count_the_current_month_live(data):
     Signalement.objects.filter(unit=a, date_signalement__month=3).delete()
     # Read from the snapshot of March: unchanged until the next night.
     assert catalogue.table(indicator, scope, march).total[1] == before
-    assert catalogue.table(indicator, scope, march, coverage=set()).total[1] == 0
+    assert catalogue.table(indicator, scope, march, coverage={}).total[1] == 0
     may = periods.month(2026, 5)
     live_before = catalogue.table(indicator, scope, may).total[1]
-    SignalementFactory(unit=a, date_signalement=D(2026, 5, 19))
+    SignalementFactory(unit=a, date_signalement=TODAY)
+    assert catalogue.table(indicator, scope, may).total[1] == live_before + 1
+    # Yesterday's is in the snapshot of the current month: seen after the next run.
+    SignalementFactory(unit=a, date_signalement=TODAY - datetime.timedelta(days=1))
     assert catalogue.table(indicator, scope, may).total[1] == live_before + 1
     snapshots.compute_region(region.pk, today=TODAY)
     assert catalogue.table(indicator, scope, march).total[1] == 0
+    assert catalogue.table(indicator, scope, may).total[1] == live_before + 2
 
 
-def test_a_run_is_idempotent_and_the_current_month_is_never_stored(data):
-    region, *_ = data
+def test_a_run_is_idempotent_and_stores_the_current_month_up_to_yesterday(data):
+    region, a, *_ = data
 
     def rows():
         return sorted(
@@ -166,16 +170,35 @@ def test_a_run_is_idempotent_and_the_current_month_is_never_stored(data):
             )
         )
 
+    SignalementFactory(unit=a, date_signalement=TODAY)  # today: counted live, not stored
     snapshots.compute_region(region.pk, today=TODAY)
     first = rows()
-    assert first and SnapshotMonth.objects.filter(region=region).count() == 36 * len(
+    assert first and SnapshotMonth.objects.filter(region=region).count() == 37 * len(
         catalogue.CATALOGUE
     )
     snapshots.compute_region(region.pk, today=TODAY)
     assert rows() == first
-    assert not Snapshot.objects.filter(month__gte=D(2026, 5, 1)).exists()
-    assert snapshots.window(TODAY)[0] == D(2023, 5, 1)
-    assert snapshots.window(TODAY)[-1] == D(2026, 4, 1)
+    may = SnapshotMonth.objects.filter(region=region, month=D(2026, 5, 1))
+    assert set(may.values_list("until", flat=True)) == {D(2026, 5, 19)}
+    # No stock at the end of a month not over yet.
+    assert not Snapshot.objects.filter(month=D(2026, 5, 1), part="s").exists()
+    stored_may = sum(
+        Snapshot.objects.filter(
+            code="signalements_origine", month=D(2026, 5, 1), unit=a
+        ).values_list("n", flat=True)
+    )
+    assert (
+        stored_may
+        == Signalement.objects.filter(
+            unit=a, date_signalement__range=(D(2026, 5, 1), D(2026, 5, 19))
+        ).count()
+    )
+    assert snapshots.window(TODAY)[0] == (D(2023, 5, 1), D(2023, 5, 31))
+    assert snapshots.window(TODAY)[-2:] == [
+        (D(2026, 4, 1), D(2026, 4, 30)),
+        (D(2026, 5, 1), D(2026, 5, 19)),
+    ]
+    assert snapshots.window(D(2026, 5, 1))[-1] == (D(2026, 4, 1), D(2026, 4, 30))
 
 
 def test_the_nightly_task_computes_every_region(data, monkeypatch):
