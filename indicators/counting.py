@@ -105,7 +105,11 @@ def queryset(indicator, scope=None, filters=None):
         elif scope.unit_id is not None:
             qs = qs.filter(**{indicator.unit_path: scope.unit_id})
         elif scope.region_id is not None:
-            qs = qs.filter(**{indicator.region_path: scope.region_id})
+            through_unit = indicator.unit_path.removesuffix("_id") + "__region_id"
+            if scope.unit_ids and indicator.region_path == through_unit:
+                qs = qs.filter(**{f"{indicator.unit_path}__in": scope.unit_ids})
+            else:
+                qs = qs.filter(**{indicator.region_path: scope.region_id})
     for name, value in (filters or {}).items():
         qs = qs.filter(**{indicator.filter_paths[name]: value})
     return qs

@@ -22,6 +22,9 @@ class Snapshot(models.Model):
     row = models.CharField("ligne", max_length=100)
     col = models.CharField("colonne", max_length=100)
     n = models.PositiveIntegerField("nombre")
+    # The same cells summed over the filters (their columns null), for the pages without a
+    # filter — most of them: far fewer rows to add up.
+    rollup = models.BooleanField("cumul sans filtre", default=False)
 
     class Meta:
         verbose_name = "instantané d'indicateur"
@@ -39,12 +42,13 @@ class Snapshot(models.Model):
                     "type_arret",
                     "row",
                     "col",
+                    "rollup",
                 ],
                 name="snapshot_one_cell",
                 nulls_distinct=False,
             ),
         ]
-        indexes = [models.Index(fields=["code", "version", "month", "region"])]
+        indexes = [models.Index(fields=["code", "version", "rollup", "month", "region"])]
 
     def __str__(self):
         return f"{self.code} {self.month:%Y-%m} {self.row}/{self.col}: {self.n}"

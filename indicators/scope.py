@@ -31,6 +31,9 @@ class Scope:
     region_id: int | None = None
     # A coordinator's scope (level "instances"): the cellule PDP instances they coordinate.
     instance_ids: tuple = ()
+    # A region's units: the live counts filter records whose region is their unit's by these
+    # ids (PostgreSQL plans that far better than a join to the units).
+    unit_ids: tuple = ()
 
     @property
     def empty(self):
@@ -105,15 +108,20 @@ def scope_for(user, params):
         if unit_id is not None:
             return _unit(unit_id, region_id=user.region_id)
         region = Region.objects.get(pk=user.region_id)
-        return Scope("region", region.name, region_id=region.pk)
+        return _region(region)
     if unit_id is not None:
         return _unit(unit_id)
     if region_id is not None:
         region = Region.objects.filter(pk=region_id).first()
         if region is None:
             raise Http404
-        return Scope("region", region.name, region_id=region.pk)
+        return _region(region)
     return Scope("nation", "France entière")
+
+
+def _region(region):
+    ids = tuple(Unit.objects.filter(region_id=region.pk).values_list("pk", flat=True))
+    return Scope("region", region.name, region_id=region.pk, unit_ids=ids)
 
 
 def units_of(scope):

@@ -13,7 +13,7 @@ month is never stored: pages count it live.
 
 import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
@@ -67,6 +67,26 @@ def _rows(indicator, cells, part, region_id):
         )
 
 
+def _rollup(indicator, region_id, first):
+    """The indicator's rollup cells of the region from `first` on: its cells summed over the
+    filters, in one INSERT … SELECT."""
+    table = Snapshot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (code, version, month, part, region_id, unit_id, cpam_id,
+                                 mission, type_arret, row, col, n, rollup)
+            SELECT code, version, month, part, region_id, unit_id, NULL, NULL, NULL, row, col,
+                   SUM(n), TRUE
+            FROM {table}
+            WHERE code = %s AND version = %s AND region_id = %s AND month >= %s
+                  AND NOT rollup
+            GROUP BY code, version, month, part, region_id, unit_id, row, col
+            """,
+            [indicator.code, indicator.version, region_id, first],
+        )
+
+
 def compute_region(region_id, *, catalogue=None, today=None):
     """Recompute the region's snapshots (see the module's docstring); the number of cells."""
     from indicators.catalogue import SNAPSHOT_CATALOGUE
@@ -93,6 +113,7 @@ def compute_region(region_id, *, catalogue=None, today=None):
                         rows += _rows(indicator, cells, counting.STOCK_PART, region_id)
             Snapshot.objects.bulk_create(rows, batch_size=BATCH)
             written += len(rows)
+            _rollup(indicator, region_id, first)
             SnapshotMonth.objects.bulk_create(
                 SnapshotMonth(
                     code=indicator.code,
@@ -153,7 +174,9 @@ def stored(indicator, scope, filters, part, months):
     elif scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
     names = {"cpam": "cpam_id", "mission": "mission", "type_arret": "type_arret"}
-    qs = qs.filter(**{names[name]: value for name, value in (filters or {}).items()})
+    qs = qs.filter(
+        rollup=not filters, **{names[name]: value for name, value in (filters or {}).items()}
+    )
     rows = qs.values("row", "col", "unit_id", "region_id").order_by().annotate(total=Sum("n"))
     return [
         {
