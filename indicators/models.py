@@ -22,9 +22,11 @@ class Snapshot(models.Model):
     row = models.CharField("ligne", max_length=100)
     col = models.CharField("colonne", max_length=100)
     n = models.PositiveIntegerField("nombre")
-    # The same cells summed over the filters (their columns null), for the pages without a
-    # filter — most of them: far fewer rows to add up.
-    rollup = models.BooleanField("cumul sans filtre", default=False)
+    # DETAIL: the cells; BY_UNIT: summed over the filters (their columns null), for the pages
+    # without a filter — most of them; BY_REGION: summed over the units too (unit null), for
+    # the nation's. Far fewer rows to add up.
+    DETAIL, BY_UNIT, BY_REGION = 0, 1, 2
+    rollup = models.PositiveSmallIntegerField("niveau de cumul", default=DETAIL)
 
     class Meta:
         verbose_name = "instantané d'indicateur"

@@ -69,22 +69,29 @@ def _rows(indicator, cells, part, region_id):
 
 def _rollup(indicator, region_id, first):
     """The indicator's rollup cells of the region from `first` on: its cells summed over the
-    filters, in one INSERT … SELECT."""
+    filters (BY_UNIT), then over the units too (BY_REGION) — an INSERT … SELECT each."""
     table = Snapshot._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (code, version, month, part, region_id, unit_id, cpam_id,
-                                 mission, type_arret, row, col, n, rollup)
-            SELECT code, version, month, part, region_id, unit_id, NULL, NULL, NULL, row, col,
-                   SUM(n), TRUE
-            FROM {table}
-            WHERE code = %s AND version = %s AND region_id = %s AND month >= %s
-                  AND NOT rollup
-            GROUP BY code, version, month, part, region_id, unit_id, row, col
-            """,
-            [indicator.code, indicator.version, region_id, first],
-        )
+    for level, unit, source in (
+        (Snapshot.BY_UNIT, "unit_id", Snapshot.DETAIL),
+        (Snapshot.BY_REGION, "NULL", Snapshot.BY_UNIT),
+    ):
+        group = "code, version, month, part, region_id, row, col"
+        if unit != "NULL":
+            group += ", unit_id"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (code, version, month, part, region_id, unit_id, cpam_id,
+                                     mission, type_arret, row, col, n, rollup)
+                SELECT code, version, month, part, region_id, {unit}, NULL, NULL, NULL, row,
+                       col, SUM(n), %s
+                FROM {table}
+                WHERE code = %s AND version = %s AND region_id = %s AND month >= %s
+                      AND rollup = %s
+                GROUP BY {group}
+                """,
+                [level, indicator.code, indicator.version, region_id, first, source],
+            )
 
 
 def compute_region(region_id, *, catalogue=None, today=None):
@@ -174,9 +181,13 @@ def stored(indicator, scope, filters, part, months):
     elif scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
     names = {"cpam": "cpam_id", "mission": "mission", "type_arret": "type_arret"}
-    qs = qs.filter(
-        rollup=not filters, **{names[name]: value for name, value in (filters or {}).items()}
-    )
+    if filters:
+        level = Snapshot.DETAIL
+    elif scope.unit_id is None and scope.region_id is None:
+        level = Snapshot.BY_REGION
+    else:
+        level = Snapshot.BY_UNIT
+    qs = qs.filter(rollup=level, **{names[name]: value for name, value in (filters or {}).items()})
     rows = qs.values("row", "col", "unit_id", "region_id").order_by().annotate(total=Sum("n"))
     return [
         {

@@ -121,7 +121,7 @@ def _compute_all():
 def test_the_snapshots_give_the_live_figures_for_every_indicator(data):
     region, a, b, _c = data
     _compute_all()
-    assert Snapshot.objects.filter(rollup=True).exists()
+    assert Snapshot.objects.filter(rollup=Snapshot.BY_REGION).exists()
     for scope in _scopes(region, a, b):
         names = catalogue.breakdown_names(scope)
         for period in PERIODS:
@@ -187,7 +187,7 @@ def test_a_run_is_idempotent_and_stores_the_current_month_up_to_yesterday(data):
     assert not Snapshot.objects.filter(month=D(2026, 5, 1), part="s").exists()
     stored_may = sum(
         Snapshot.objects.filter(
-            code="signalements_origine", month=D(2026, 5, 1), unit=a, rollup=True
+            code="signalements_origine", month=D(2026, 5, 1), unit=a, rollup=Snapshot.BY_UNIT
         ).values_list("n", flat=True)
     )
     assert (
