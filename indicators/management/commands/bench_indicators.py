@@ -127,7 +127,7 @@ class Command(BaseCommand):
                     assert response.status_code == 200
             statements = []  # counted by a wrapper: the test client resets connection.queries
 
-            def count(execute, sql, params, many, context):
+            def count(execute, sql, params, many, context, statements=statements):
                 statements.append(sql)
                 return execute(sql, params, many, context)
 
