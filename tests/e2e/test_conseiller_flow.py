@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from pdp.workdays import closed_day_label
 from referrals.models import Signalement, Statut
 from tests.e2e.conftest import check_a11y, login, screenshot
 from tests.factories import (
@@ -78,7 +79,10 @@ def test_a_conseiller_calls_then_hands_over_to_an_ass(page, live_server):
     expect(page.get_by_role("link", name="Ouvrir un accompagnement…")).to_have_count(0)
 
     # ... and the conseiller books the first meeting with the ASS, handing over.
+    # Three days on, moved past a Sunday or a public holiday (the form would ask to confirm).
     meeting_day = today + datetime.timedelta(days=3)
+    while closed_day_label(meeting_day):
+        meeting_day += datetime.timedelta(days=1)
     handover = page.locator("form", has=page.get_by_role("button", name="Passer le relais"))
     handover.get_by_label("ASS").select_option(label=str(ass))
     handover.get_by_label("Date du rendez-vous").fill(meeting_day.isoformat())
