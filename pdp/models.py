@@ -1,5 +1,6 @@
 """Core records: users and their roles, the organisation (region, units, CPAM), partners, audit."""
 
+import datetime
 import secrets
 
 from django.conf import settings
@@ -258,8 +259,43 @@ class User(AbstractUser):
         return self.ics_token
 
 
+class AuditLogImmutableError(Exception):
+    """The access log is append-only: its rows are never changed nor deleted by the application."""
+
+
+IMMUTABLE_MESSAGE = (
+    "Le journal d'accès ne peut être ni modifié ni supprimé "
+    "(seule la purge de conservation, AuditLog.objects.purge_older_than, en retire des lignes)."
+)
+
+
+class AuditLogQuerySet(models.QuerySet):
+    """Rows are added (`create`, `bulk_create`) and read; `update()` and `delete()` refuse.
+
+    Limits: this guards the ORM paths the code uses, not raw SQL nor the database itself (no
+    trigger). The base manager (`AuditLog._base_manager`, a plain Manager) is left as Django
+    makes it: deleting a user goes through it to set `user` to NULL on their rows (FK
+    SET_NULL), which keeps the rows."""
+
+    def update(self, **kwargs):
+        raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
+
+    def delete(self):
+        raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
+
+    def purge_older_than(self, days):
+        """The one way to remove rows, for the retention job (domain §11: kept 6–12 months):
+        delete the rows written more than `days` days ago, in one statement. Returns the count."""
+        cutoff = timezone.now() - datetime.timedelta(days=days)
+        return self.filter(at__lt=cutoff)._raw_delete(self.db)
+
+
 class AuditLog(models.Model):
-    """Who read or changed what in a person's file, and when (domain §11)."""
+    """Who read or changed what in a person's file, and when (domain §11).
+
+    Append-only: `save()` of an existing row, `delete()` and the QuerySet's `update()` and
+    `delete()` raise `AuditLogImmutableError`; `AuditLog.objects.purge_older_than(days)` is the
+    retention job's way out."""
 
     class Action(models.TextChoices):
         VIEW = "view", "consultation"
@@ -282,6 +318,8 @@ class AuditLog(models.Model):
     assure_id = models.BigIntegerField("assuré", null=True, db_index=True)
     changes = models.JSONField("changements", default=dict, blank=True)
 
+    objects = AuditLogQuerySet.as_manager()
+
     class Meta:
         verbose_name = "journal d'accès"
         verbose_name_plural = "journal d'accès"
@@ -292,6 +330,14 @@ class AuditLog(models.Model):
         return (
             f"{at:%d/%m/%Y %H:%M} {self.user or '—'} {self.get_action_display()} {self.object_type}"
         )
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
 
 
 class AccessCode(models.Model):
