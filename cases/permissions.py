@@ -10,6 +10,7 @@ beneficiaries of an active share (`CaseShare`). Conseillers book meetings but re
 from cases.models import Accompagnement, CaseShare
 from pdp.models import Role
 from pdp.permissions import fetch_for_user, in_unit
+from referrals.models import Signalement
 
 
 def _is_manager_of(user, case):
@@ -62,6 +63,25 @@ def can_schedule_for_case(user, case):
 def can_edit_assure(user, assure):
     """Unit staff who see the person correct their details; not the médecin."""
     return in_unit(user)
+
+
+def can_see_access_history(user, assure):
+    """« Qui a consulté ce dossier » (domain §11: reads are visible to those responsible for
+    the file): the ASS référent of one of the person's cases in her unit, and the manager of
+    the unit of one of their cases or referrals. Not conseillers, other ASS of the unit, nor
+    the region's « à répartir » queue; administrators see no individual record here (they read
+    the log in the read-only Django admin)."""
+    if not in_unit(user):
+        return False
+    cases = Accompagnement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id)
+    if user.role == Role.MANAGER:
+        return (
+            cases.exists()
+            or Signalement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id).exists()
+        )
+    if user.role == Role.ASS:
+        return cases.filter(referent_id=user.pk).exists()
+    return False
 
 
 def get_accompagnement_for_user(user, pk, rule=None):

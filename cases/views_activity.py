@@ -47,6 +47,7 @@ from cases.permissions import (
     can_edit_case,
     can_read_case_content,
     can_schedule_for_case,
+    can_see_access_history,
     get_accompagnement_for_user,
 )
 from cases.search import DEFAULT_SORT, SORTS, SearchRefused, search_assures
@@ -414,6 +415,7 @@ def assure_detail(request, pk):
             "cases": cases,
             "consents": None if consents is None else list(consents),
             "can_edit": can_edit_assure(user, assure),
+            "can_see_history": can_see_access_history(user, assure),
             "today": today,
         },
     )

@@ -17,6 +17,7 @@ from pdp.admin_base import (
     is_administrator,
 )
 from pdp.audit import audit
+from pdp.audit import object_type_label as _object_type_label
 from pdp.forms import FrenchChoicesMixin
 from pdp.models import (
     AccessCode,
@@ -177,13 +178,6 @@ class UserAdmin(ReferenceDataAdmin, BaseUserAdmin):
                     changes={"password": [MASKED, MASKED]},
                 )
         return response
-
-
-def _object_type_label(object_type):
-    try:
-        return apps.get_model(object_type)._meta.verbose_name
-    except (LookupError, ValueError):
-        return object_type
 
 
 class ObjectTypeFilter(admin.SimpleListFilter):

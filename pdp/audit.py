@@ -2,6 +2,8 @@
 
 import datetime
 
+from django.apps import apps
+
 from pdp.models import AuditLog
 
 
@@ -79,3 +81,12 @@ def jsonable(value):
     if hasattr(value, "pk"):
         return value.pk
     return str(value)
+
+
+def object_type_label(object_type):
+    """The French name of a log row's `object_type` (a model label such as « cases.entretien »:
+    its verbose name), or the raw value when it names no model."""
+    try:
+        return apps.get_model(object_type)._meta.verbose_name
+    except (LookupError, ValueError):
+        return object_type

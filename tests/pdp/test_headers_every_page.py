@@ -116,6 +116,7 @@ ARGS = {
     "cases:case_share_revoke": _d(pk="case", share_pk=DUMMY),
     "cases:assure_detail": _d(pk="assure"),
     "cases:assure_edit": _d(pk="assure"),
+    "cases:assure_access_history": _d(pk="assure"),
     "cases:entretien_create": CASE,
     "cases:entretien_edit": _d(pk="entretien"),
     "cases:agenda_ics": _d(token="jeton-inconnu"),
