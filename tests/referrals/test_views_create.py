@@ -128,6 +128,9 @@ def test_a_person_followed_in_another_unit_is_refused_without_disclosing_where(
     from tests.factories import SignalementFactory
 
     followed = SignalementFactory(unit=outsider.unit, assigned_to=outsider)
+    # A name no random staff name can contain (a user « Célina François » once matched).
+    type(followed.assure).objects.filter(pk=followed.assure_id).update(nom_naissance="Xylandre")
+    followed.assure.refresh_from_db()
     client.force_login(ass)
     response = client.post(
         reverse("referrals:signalement_create"),
