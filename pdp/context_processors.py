@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from pdp import session_idle
 from pdp.models import Role
 
 # Shown to the roles of other sections when the user is a current member of a cellule PDP.
@@ -89,3 +91,23 @@ def nav_items_for(user):
 
 def navigation(request):
     return {"nav_items": nav_items_for(request.user)}
+
+
+def session_timeout(request):
+    """The values static/js/session-timeout.js reads from base.html (signed-in users only)."""
+    user = getattr(request, "user", None)
+    session = getattr(request, "session", None)
+    if user is None or not user.is_authenticated or session is None:
+        return {}  # a page rendered outside a request cycle (RequestFactory) has no session
+    return {
+        "session_timeout": {
+            "idle_seconds": session_idle.seconds_left(session),
+            "session_seconds": session_idle.idle_seconds(),
+            "touch_seconds": settings.SESSION_TOUCH_SECONDS,
+            "warning_seconds": min(
+                settings.SESSION_WARNING_MINUTES * 60, session_idle.idle_seconds()
+            ),
+            "idle_minutes": settings.SESSION_IDLE_MINUTES,
+            "warning_minutes": settings.SESSION_WARNING_MINUTES,
+        }
+    }

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "pdp.middleware.RejectNulBytesMiddleware",
+    "pdp.session_idle.SessionIdleMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pdp.context_processors.navigation",
+                "pdp.context_processors.session_timeout",
             ],
         },
     },
@@ -224,6 +226,15 @@ SURVEY_DELAY_DAYS = env.int("SURVEY_DELAY_DAYS", default=7)
 SURVEY_REMINDER_DAYS = env.int("SURVEY_REMINDER_DAYS", default=7)
 SURVEY_LINK_DAYS = env.int("SURVEY_LINK_DAYS", default=30)
 
+# Signed-in sessions end after SESSION_IDLE_MINUTES without a request (issue 14, item 4):
+# pdp.session_idle notes the activity (saving the session when its mark is SESSION_TOUCH_SECONDS
+# old, not on every request) and signs out an idle session; static/js/session-timeout.js warns
+# SESSION_WARNING_MINUTES before and offers « Rester connecté » (/session/prolonger/).
+# SESSION_COOKIE_AGE, the stored session's life, stays 8 h for the assurés' anonymous sessions of
+# the public pages (an hour to answer a survey). Sessions also end when the browser closes.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_WARNING_MINUTES = env.int("SESSION_WARNING_MINUTES", default=5)
+SESSION_TOUCH_SECONDS = 60
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

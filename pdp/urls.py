@@ -18,6 +18,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
+    path("session/expiree/", views.session_expired, name="session_expired"),
     path("admin/", admin.site.urls),
     path("", include("referrals.urls")),
     path("", include("cases.urls")),
