@@ -52,6 +52,7 @@ from indicators.definitions import (
     Table,
     through,
 )
+from indicators.periods import month_end, month_start, shift
 from outreach.models import AppelCible, CanalCampagne, Cible
 from referrals.models import ContactAttempt, Origine, Service, Signalement
 
@@ -397,14 +398,9 @@ CORE = [
 CATALOGUE = CORE + catalogue_collective.INDICATORS + catalogue_cellule.INDICATORS
 BY_CODE = {indicator.code: indicator for indicator in CATALOGUE}
 assert len(BY_CODE) == len(CATALOGUE), "indicator codes are unique"
-SNAPSHOT_CATALOGUE = CATALOGUE
 
 
 # --- Reading a period ---------------------------------------------------------------------------
-
-
-def _month_end(first):
-    return snapshots.month_end(first)
 
 
 def _ranges_without(period, used):
@@ -422,11 +418,11 @@ def _ranges_without(period, used):
 def _candidate_months(period):
     """The months a page may read from the snapshots for `period` and the one before: every
     month they touch, and the one before (a stock read on its last day)."""
-    first = snapshots.shift(snapshots.month_start(period.previous().start), -1)
+    first = shift(month_start(period.previous().start), -1)
     months = []
     while first <= period.end:
         months.append(first)
-        first = snapshots.shift(first, 1)
+        first = shift(first, 1)
     return months
 
 
@@ -448,8 +444,8 @@ def cells(indicator, scope, period, filters, coverage):
         out += counting.live_flow(indicator, scope, filters, _ranges_without(period, used))
     if indicator.kind in (STOCK, ACTIVE):
         day = period.end if indicator.kind == STOCK else period.start - datetime.timedelta(1)
-        first = snapshots.month_start(day)
-        if done.get(first) == day == _month_end(first):
+        first = month_start(day)
+        if done.get(first) == day == month_end(first):
             out += snapshots.stored(indicator, scope, filters, counting.STOCK_PART, [first])
         else:
             out += counting.live_stock(indicator, scope, filters, day)

@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
 from indicators.definitions import ACTIVE, FLOW, STOCK
+from indicators.periods import month_end
 
 FILTER_NAMES = ("mission", "cpam", "type_arret")
 # Parts of a snapshot: "f" what happened in the month (flows, and what an active indicator
@@ -192,17 +193,12 @@ def snapshot_flow(indicator, region_id, first, until):
 def snapshot_stock(indicator, region_id, month):
     """The cells standing on the last day of `month` in one region: one query."""
     qs = queryset(indicator).filter(
-        at_day(indicator, _month_end(month)), **{indicator.region_path: region_id}
+        at_day(indicator, month_end(month)), **{indicator.region_path: region_id}
     )
     cells = grouped(qs, indicator, extra=filter_dimensions(indicator))
     for cell in cells:
         cell["_month"] = month
     return cells
-
-
-def _month_end(first):
-    following = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    return following - datetime.timedelta(days=1)
 
 
 def parts(indicator):

@@ -65,6 +65,21 @@ def _last_day(year, month_number):
     return datetime.date(year2, month2, 1) - datetime.timedelta(days=1)
 
 
+def month_start(day):
+    """The first day of `day`'s month."""
+    return day.replace(day=1)
+
+
+def shift(first, months):
+    """The first day of the month `months` after (or before) the month of `first`."""
+    return datetime.date(*_shift_month(first.year, first.month, months), 1)
+
+
+def month_end(first):
+    """The last day of `first`'s month."""
+    return _last_day(first.year, first.month)
+
+
 def month(year, month_number):
     return Period("mois", datetime.date(year, month_number, 1), _last_day(year, month_number))
 

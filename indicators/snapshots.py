@@ -1,12 +1,13 @@
 """The nightly snapshots (issue 13, item 7).
 
 `compute_region(region_id)` recomputes, for one region, every indicator of the catalogue over
-the last `MONTHS` complete months — figures of past months still move (a first contact made
-late, a dispositif accordé since) — in one transaction: the region's rows are locked, its old
-cells deleted and the new ones inserted, set-based (one grouped query per indicator for what
-happened in the months, one per month for what stood at their ends). Running it twice, or on
-two workers at once, gives the same rows (the second waits for the first's lock). The current
-month is never stored: pages count it live.
+the last `MONTHS` complete months and the current month up to yesterday — figures of past
+months still move (a first contact made late, a dispositif accordé since) — in one
+transaction: the region's rows are locked, its old cells deleted and the new ones inserted,
+set-based (one grouped query per indicator for what happened in the months, one per whole
+month for what stood at its end), then the rollups. Running it twice, or on two workers at
+once, gives the same rows (the second waits for the first's lock). Pages count live only what
+no snapshot covers: today, and the days of a month not computed.
 
 `stored(...)` reads cells back for a page; `covered(...)` says which months a page may read.
 """
@@ -19,23 +20,11 @@ from django.utils import timezone
 
 from indicators import counting
 from indicators.models import Snapshot, SnapshotMonth
+from indicators.periods import month_end, month_start, shift
 from pdp.models import Region
 
 MONTHS = 36
 BATCH = 5000
-
-
-def month_start(day):
-    return day.replace(day=1)
-
-
-def shift(first, months):
-    index = first.year * 12 + first.month - 1 + months
-    return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(first):
-    return shift(first, 1) - datetime.timedelta(days=1)
 
 
 def window(today=None):
@@ -96,9 +85,9 @@ def _rollup(indicator, region_id, first):
 
 def compute_region(region_id, *, catalogue=None, today=None):
     """Recompute the region's snapshots (see the module's docstring); the number of cells."""
-    from indicators.catalogue import SNAPSHOT_CATALOGUE
+    from indicators.catalogue import CATALOGUE
 
-    indicators = catalogue if catalogue is not None else SNAPSHOT_CATALOGUE
+    indicators = catalogue if catalogue is not None else CATALOGUE
     months = window(today)
     first = months[0][0]
     now = timezone.now()
