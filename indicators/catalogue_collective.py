@@ -14,8 +14,6 @@ applies to them. Nothing is grouped by a member of staff (animateur, ASS) nor by
 theme (themes say something about health).
 """
 
-import re
-
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -43,15 +41,6 @@ from indicators.definitions import CASE_FILTERS, FLOW, Indicator, through
 from outreach.models import Questionnaire, QuestionType, SurveyAnswer, SurveyKind
 from outreach.surveys import CATEGORIES
 
-NBSP = "\u00a0"
-
-
-def french(text):
-    """`text` with the no-break spaces of French typography: inside « », before ; : ? !"""
-    text = text.replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")
-    return re.sub(r" ([;:?!])", rf"{NBSP}\1", text)
-
-
 # --- People supported collectively -------------------------------------------------------------
 
 
@@ -73,7 +62,7 @@ def _types_by_code():
 PARTICIPATIONS = Indicator(
     code="participations_collectives",
     label="Participations aux actions collectives",
-    definition=french(
+    definition=(
         "Présences à une séance d'action collective (ISIC, webinaire, réunion d'information…)"
         " tenue dans la période (date de la séance), par type d'action : chaque présence"
         " notée « présent·e » compte une fois. Ce n'est pas un nombre de personnes"
@@ -123,8 +112,8 @@ MEETING_REQUEST = Exists(
 
 WEBINARS = Indicator(
     code="webinaires_parcours",
-    label=french("Webinaires : inscrit·es, présent·es, demandes de rendez-vous individuel"),
-    definition=french(
+    label="Webinaires : inscrit·es, présent·es, demandes de rendez-vous individuel",
+    definition=(
         "Personnes inscrites à un webinaire ou à une réunion d'information (les types d'action"
         " ouverts à l'inscription par un code d'invitation) dont la première séance tombe dans"
         " la période (date de la première séance), par type d'action ; les actions annulées ne"
@@ -206,7 +195,7 @@ def _barometer(*, code, label, key, question):
     return Indicator(
         code=code,
         label=label,
-        definition=french(
+        definition=(
             f"Réponses au baromètre de satisfaction reçues pour les questionnaires envoyés"
             f" dans la période, par réponse à la question « {question} ».{BAROMETER_WHEN}"
         ),
@@ -226,19 +215,19 @@ def _barometer(*, code, label, key, question):
 BAROMETER = [
     _barometer(
         code="barometre_satisfaction",
-        label=french("Baromètre : satisfaction globale"),
+        label="Baromètre : satisfaction globale",
         key="satisfaction",
         question="Dans l'ensemble, êtes-vous satisfait·e du service social ?",
     ),
     _barometer(
         code="barometre_nouvel_appel",
-        label=french("Baromètre : feraient de nouveau appel au service social"),
+        label="Baromètre : feraient de nouveau appel au service social",
         key="nouvel_appel",
         question="Feriez-vous de nouveau appel au service social ?",
     ),
     _barometer(
         code="barometre_delai",
-        label=french("Baromètre : satisfaction sur le délai de rencontre"),
+        label="Baromètre : satisfaction sur le délai de rencontre",
         key="delai",
         question="Êtes-vous satisfait·e du délai proposé pour une rencontre ?",
     ),
@@ -270,7 +259,7 @@ def _follow_up(*, code, kind, months):
     return Indicator(
         code=code,
         label=f"Situation professionnelle {months} mois après la clôture",
-        definition=french(
+        definition=(
             f"Réponses au questionnaire de suivi envoyé {months} mois après une clôture (à"
             " toutes les issues sauf le décès), pour les questionnaires envoyés dans la période,"
             " par catégorie d'issue de la clôture et par situation déclarée : « Au travail »"

@@ -24,6 +24,8 @@ import dataclasses
 
 from django.db.models import Q
 
+from pdp.typography import nbsp
+
 FLOW, STOCK, ACTIVE = "flow", "stock", "active"
 PERCENTILES, MEAN = "percentiles", "mean"
 
@@ -56,6 +58,11 @@ class Indicator:
     buckets: tuple = ()  # histogram: [(key, label, upper bound included, or None: the rest)]
     none_label: str = ""  # histogram: the row of the records without a value
     stats: str = ""  # histogram: PERCENTILES or MEAN
+
+    def __post_init__(self):
+        # The no-break spaces of French typography, for every catalogue at once.
+        object.__setattr__(self, "label", nbsp(self.label))
+        object.__setattr__(self, "definition", nbsp(self.definition))
 
     @property
     def histogram(self):

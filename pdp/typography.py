@@ -1,6 +1,15 @@
-"""Small helpers for French text built from data: elision and articles."""
+"""Small helpers for French text built from data: elision, articles, no-break spaces."""
+
+import re
 
 VOWELS = "aeiouyéèêëàâîïôû"
+NBSP = "\u00a0"
+
+
+def nbsp(text):
+    """`text` with the no-break spaces of French typography: inside « », before ; : ? !"""
+    text = text.replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")
+    return re.sub(r" ([;:?!])", rf"{NBSP}\1", text)
 
 
 def de_prefix(noun):
