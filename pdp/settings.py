@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "collective",
     "outreach",
     "indicators",
+    "privacy",
 ]
 
 MIDDLEWARE = [

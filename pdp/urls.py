@@ -27,5 +27,6 @@ urlpatterns = [
     path("actions-collectives/", include("collective.urls")),
     path("", include("outreach.urls")),
     path("indicateurs/", include("indicators.views")),
+    path("protection-donnees/", include("privacy.urls")),
     path("", include("pdp.views_messaging")),
 ]

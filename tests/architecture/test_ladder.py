@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("pdp", "referrals", "cases", "coordination", "collective", "outreach", "indicators")
+APPS = (
+    "pdp",
+    "referrals",
+    "cases",
+    "coordination",
+    "collective",
+    "outreach",
+    "indicators",
+    "privacy",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 pytestmark = pytest.mark.skipif(
@@ -47,6 +56,7 @@ def test_the_apps_respect_the_ladder(tmp_path):
         ("pdp/permissions.py", "import referrals.models  # noqa"),
         ("cases/services.py", "import coordination.models  # noqa"),
         ("outreach/campaigns.py", "import indicators.catalogue  # noqa"),
+        ("indicators/counting.py", "import privacy.models  # noqa"),
     ],
 )
 def test_an_import_up_the_ladder_breaks_the_contract(tmp_path, module, line):

@@ -1,0 +1,2 @@
+"""Models of data protection: the anonymisation job's runs and statistical rows (retention),
+the right-of-access archives."""

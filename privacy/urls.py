@@ -1,0 +1,5 @@
+"""Pages of data protection (mounted under /protection-donnees/)."""
+
+app_name = "privacy"
+
+urlpatterns: list = []
