@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Two-factor login is off in the demo unless asked for (environment, command line or .env).
+OTP_REQUIRED ?= $(or $(shell sed -n 's/^OTP_REQUIRED=//p' .env 2>/dev/null),0)
 
 .PHONY: run test quality bench install install-dev clean
 
@@ -31,17 +33,22 @@ install-dev: $(VENV)/.installed-dev
 ## make run: install, write .env if absent, migrate, seed the demo and serve
 ## http://127.0.0.1:$(PORT) (development server). SQLite and in-process tasks by default; with
 ## DATABASE_URL and REDIS_URL set it uses them and also starts a Celery worker and beat
-## (honcho + Procfile.dev). Production uses the Procfile (gunicorn): see the README.
+## (honcho + Procfile.dev). Two-factor login is off (OTP_REQUIRED=0) unless OTP_REQUIRED is set,
+## and the first line says so. Production uses the Procfile (gunicorn): see the README.
 run: install .env
+	@case "$(OTP_REQUIRED)" in \
+		0|false|False|no|off) echo "Double authentification DÉSACTIVÉE dans cette démo (OTP_REQUIRED=$(OTP_REQUIRED)) : pour l'exiger, lancez « make run OTP_REQUIRED=1 » (ou mettez OTP_REQUIRED=1 dans .env).";; \
+		*) echo "Double authentification exigée (OTP_REQUIRED=$(OTP_REQUIRED)) : chaque compte configure une application à sa première connexion.";; \
+	esac
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py compute_snapshots
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		echo "PostgreSQL + Redis : serveur web, worker et beat Celery (honcho)"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho -f Procfile.dev start; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-1} OTP_REQUIRED=$(OTP_REQUIRED) PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho -f Procfile.dev start; \
 	else \
 		echo "SQLite, tâches exécutées dans le processus web : http://127.0.0.1:$(PORT)"; \
-		DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+		DEBUG=$${DEBUG:-1} OTP_REQUIRED=$(OTP_REQUIRED) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
 	fi
 
 ## make test: install the test dependencies and run the whole suite (PostgreSQL when

@@ -8,7 +8,10 @@ from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.html import format_html_join
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pdp import two_factor
 from pdp.admin_base import (
     MASKED,
     ReadOnlyAdmin,
@@ -41,6 +44,9 @@ admin.site.has_permission = lambda request: is_administrator(request.user)
 
 # Rights come from the role (pdp.models.Role); Django groups and permissions are not used.
 admin.site.unregister(Group)
+# django-otp's device pages would show the secrets: a user's second factor is shown on their
+# page and reset by an action (pdp.two_factor.two_factor_reset), never edited.
+admin.site.unregister([TOTPDevice, StaticDevice])
 
 
 class UnitTerritoryInline(ReferenceDataInline):
@@ -136,7 +142,7 @@ class UserAdmin(ReferenceDataAdmin, BaseUserAdmin):
         (None, {"fields": ["username", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name", "email"]}),
         ("Rôle et rattachement", {"fields": ["role", "unit", "region"]}),
-        ("Accès", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Accès", {"fields": ["is_active", "is_staff", "is_superuser", "two_factor_status"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
@@ -146,7 +152,28 @@ class UserAdmin(ReferenceDataAdmin, BaseUserAdmin):
             {"fields": ["first_name", "last_name", "email", "role", "unit", "region", "is_staff"]},
         ),
     ]
-    readonly_fields = ["last_login", "date_joined"]
+    readonly_fields = ["last_login", "date_joined", "two_factor_status"]
+    actions = ["reset_two_factor"]
+
+    @admin.display(description="double authentification")
+    def two_factor_status(self, obj):
+        if obj.pk is None or two_factor.totp_device(obj) is None:
+            return "Non activée"
+        return f"Activée ({two_factor.recovery_codes_left(obj)} codes de secours restants)"
+
+    @admin.action(description="Réinitialiser la double authentification (téléphone perdu)")
+    def reset_two_factor(self, request, queryset):
+        # A handful of selected accounts: one audited service call each.
+        if not request.user.is_superuser:
+            queryset = queryset.filter(is_superuser=False)  # as for their other changes
+        users = list(queryset)
+        for user in users:
+            two_factor.two_factor_reset(user=user, acting_user=request.user)
+        self.message_user(
+            request,
+            f"Double authentification réinitialisée pour {len(users)} compte(s) : "
+            "chacun configurera une nouvelle application à sa prochaine connexion.",
+        )
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pdp",
     "referrals",
     "cases",
@@ -57,9 +60,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session's second factor (pdp.two_factor).
+    "django_otp.middleware.OTPMiddleware",
     "pdp.middleware.RejectNulBytesMiddleware",
     "pdp.session_idle.SessionIdleMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Below the login one: a signed-in user who has not given their code yet is sent to it.
+    "pdp.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -138,6 +145,19 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_DISABLE_ACCESS_LOG = True  # failures only: no table of every login to purge
 AXES_ENABLE_ADMIN = False  # the admin is for reference data and users (pdp/admin_base.py)
 AXES_VERBOSE = False  # no start-up banner; failures and lockouts are still logged (masked)
+# The code of the verification page is masked too where axes records a failure.
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+
+# Two-factor login (pdp.two_factor, issue 14): every account can see personal data, so with
+# OTP_REQUIRED every signed-in user gives a code of their authenticator app (TOTP) or a
+# recovery code after the password, and enrols at their first login. `make run` turns it off
+# for the demo unless OTP_REQUIRED is set. A wrong code counts as a failed login for axes (the
+# one lockout rule): django-otp's own growing delays are off.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=True)
+OTP_TOTP_ISSUER = "PDP Service social"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
 # Look-ups of access codes (pdp.access_codes) allowed per client address and minute.
 ACCESS_CODE_RATE_LIMIT = env.int("ACCESS_CODE_RATE_LIMIT", default=30)
 

@@ -18,3 +18,6 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 SMS_BACKEND = "pdp.messaging.backends.LocmemBackend"  # pdp.messaging.outbox
+# The suite signs users in with force_login: the second factor is off unless a test turns it
+# on (tests/pdp/test_two_factor.py); production's default is on (OTP_REQUIRED).
+OTP_REQUIRED = False

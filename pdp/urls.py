@@ -2,12 +2,35 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from pdp import views
+from pdp import views, views_two_factor
+from pdp.two_factor import otp_not_required
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", otp_not_required(auth_views.LogoutView.as_view()), name="logout"),
+    path("accounts/deux-facteurs/", views_two_factor.two_factor_status, name="two_factor"),
+    path(
+        "accounts/deux-facteurs/verifier/",
+        views_two_factor.two_factor_verify,
+        name="two_factor_verify",
+    ),
+    path(
+        "accounts/deux-facteurs/activer/",
+        views_two_factor.two_factor_enrol,
+        name="two_factor_enrol",
+    ),
+    path("accounts/deux-facteurs/qr.svg", views_two_factor.two_factor_qr, name="two_factor_qr"),
+    path(
+        "accounts/deux-facteurs/codes/",
+        views_two_factor.two_factor_codes,
+        name="two_factor_codes",
+    ),
+    path(
+        "accounts/deux-facteurs/codes/regenerer/",
+        views_two_factor.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
     path(
         "accounts/password/",
         views.PasswordChangeView.as_view(),

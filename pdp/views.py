@@ -13,6 +13,7 @@ from pdp import session_idle
 from pdp.accounts import user_password_change
 from pdp.admin_base import is_administrator
 from pdp.models import Role
+from pdp.two_factor import otp_not_required
 
 
 def home(request):
@@ -48,6 +49,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return redirect(self.get_success_url())
 
 
+@otp_not_required
 @require_POST
 def session_keepalive(request):
     """« Rester connecté »: this request (signed-in, CSRF-checked) notes activity, the session
@@ -58,6 +60,7 @@ def session_keepalive(request):
 
 
 @login_not_required
+@otp_not_required
 @require_GET
 def session_expired(request):
     """Where session-timeout.js sends the browser when the idle time is up: the login page with
