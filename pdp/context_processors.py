@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from pdp import session_idle
+from pdp import session_idle, two_factor
 from pdp.models import Role
 
 # Shown to the roles of other sections when the user is a current member of a cellule PDP.
@@ -90,7 +90,10 @@ def nav_items_for(user):
 
 
 def navigation(request):
-    return {"nav_items": nav_items_for(request.user)}
+    user = request.user
+    if two_factor.required(user) and not two_factor.verified(user):
+        return {"nav_items": []}  # before the second factor, no section is open anyway
+    return {"nav_items": nav_items_for(user)}
 
 
 def session_timeout(request):

@@ -60,6 +60,13 @@ def required(user):
     return settings.OTP_REQUIRED and user.is_authenticated
 
 
+def verified(user):
+    """Whether this request's session gave its second factor (OTPMiddleware's mark; a request
+    that did not go through the middleware, e.g. RequestFactory, has none)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
+
+
 def totp_device(user):
     """The user's confirmed TOTP device, or None."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
@@ -208,7 +215,7 @@ class TwoFactorMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
-        if not required(user) or user.is_verified():
+        if not required(user) or verified(user):
             return None
         if not getattr(view_func, "otp_required", True):
             return None

@@ -1,6 +1,8 @@
 """The pages of the two-factor login (pdp.two_factor): verification after the password,
 enrolment with a QR code, the recovery codes shown once, and the user's own status page."""
 
+import io
+
 import segno
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
@@ -149,10 +151,9 @@ def two_factor_qr(request):
     if key is None or _must_verify_first(user):
         raise Http404("Aucune configuration en cours.")
     qr = segno.make(two_factor.config_url(user, key), error="m")
-    response = HttpResponse(
-        qr.svg_inline(scale=5, border=2, title="QR code de configuration"),
-        content_type="image/svg+xml",
-    )
+    svg = io.BytesIO()
+    qr.save(svg, kind="svg", scale=5, border=2, title="QR code de configuration")
+    response = HttpResponse(svg.getvalue(), content_type="image/svg+xml")
     response["Cache-Control"] = "no-store, private"
     return response
 

@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pdp import two_factor
 from pdp.models import AuditLog
 from tests.factories import UserFactory
+from tests.test_typography import page_text, problems
 
 pytestmark = pytest.mark.django_db
 
@@ -401,3 +402,33 @@ def test_an_administrator_does_not_reset_a_superuser(client):
         {"action": "reset_two_factor", "_selected_action": [root.pk]},
     )
     assert TOTPDevice.objects.filter(user=root).exists()
+
+
+# --- The pages themselves ----------------------------------------------------------------------
+
+
+def test_before_the_code_the_menu_shows_no_section(client, ass):
+    enrolled(ass)
+    password_login(client, ass)
+    page = client.get(VERIFY).content.decode()
+    assert "Mon activité" not in page
+    assert "Se déconnecter" in page
+
+
+def test_the_pages_are_in_good_french(client, ass):
+    key, _codes = enrolled(ass)
+    password_login(client, ass)
+    pages = {VERIFY: client.get(VERIFY)}
+    bad = verify(client, "000000" if code_for(key) != "000000" else "111111")
+    pages["code incorrect"] = bad
+    verify(client, code_for(key, offset=1))
+    pages[ENROL] = client.get(ENROL)  # a new phone, from a verified session
+    pages["nouvelle application"] = client.post(ENROL, {"otp_token": "12"})
+    pages[reverse("two_factor")] = client.get(reverse("two_factor"))
+    response = client.post(reverse("two_factor_recovery_codes"))
+    pages[reverse("two_factor_codes")] = client.get(response.url)
+    report = []
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        report += [f"{name} {p}" for p in problems(page_text(response.content.decode()))]
+    assert not report, "\n".join(report)
