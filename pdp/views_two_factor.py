@@ -57,7 +57,7 @@ def _pending_key(request, *, create=False):
 
 def _must_verify_first(user):
     """Only a verified session may set up another app: else the password alone would do."""
-    return not user.is_verified() and two_factor.totp_device(user) is not None
+    return not two_factor.verified(user) and two_factor.totp_device(user) is not None
 
 
 @otp_not_required
@@ -66,7 +66,7 @@ def two_factor_verify(request):
     code is a failed login for axes; a locked account is signed out on the lockout page."""
     user = request.user
     next_url = _next(request)
-    if user.is_verified():
+    if two_factor.verified(user):
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
     if two_factor.totp_device(user) is None:
         return redirect(_with_next(reverse("two_factor_enrol"), next_url))
@@ -87,7 +87,7 @@ def two_factor_verify(request):
                     messages.warning(
                         request,
                         f"Code de secours utilisé\u00a0: il vous en reste {left}. "
-                        "Régénérez-les depuis « Double authentification ».",
+                        "Régénérez-les depuis «\u00a0Double authentification\u00a0».",
                     )
                 return redirect(next_url or settings.LOGIN_REDIRECT_URL)
             user_login_failed.send(sender=__name__, credentials=credentials, request=request)
