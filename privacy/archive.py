@@ -528,6 +528,8 @@ def display(value):
         return f"{timezone.localtime(value):%d/%m/%Y %H:%M}"
     if isinstance(value, datetime.date):
         return f"{value:%d/%m/%Y}"
+    if isinstance(value, decimal.Decimal):
+        return str(value).replace(".", ",")
     return str(value)
 
 

@@ -87,10 +87,15 @@ def archive_generate(request, pk):
 @require_GET
 def archive_row(request, archive_id):
     """The row of one archive, which a pending row polls (htmx) until it is ready. Shows the
-    archive's status only, none of the file's content: not logged as a read of the file."""
+    archive's status only, none of the file's content: not logged as a read of the file.
+    Once the archive is no longer pending, htmx reloads the whole page (« HX-Refresh »), which
+    offers « Générer l'archive » again."""
     archive = _archive(request, archive_id)
     _rows([archive], timezone.now())
-    return render(request, "privacy/archive_row.html", {"archive": archive})
+    response = render(request, "privacy/archive_row.html", {"archive": archive})
+    if archive.status != AccessArchive.Status.PENDING:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @require_GET

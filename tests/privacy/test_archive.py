@@ -383,8 +383,11 @@ def test_a_pending_row_polls_until_it_is_ready(client, manager, case):
     row_url = reverse("privacy:archive_row", args=[archive.pk])
     assert f'hx-get="{row_url}"' in page and 'hx-trigger="every 2s"' in page
     assert "Générer l'archive" not in page
+    assert "HX-Refresh" not in client.get(row_url, headers={"HX-Request": "true"})
     service.archive_build(archive_id=archive.pk)
-    row = client.get(row_url).content.decode()
+    response = client.get(row_url, headers={"HX-Request": "true"})
+    assert response["HX-Refresh"] == "true"  # the page comes back with « Générer l'archive »
+    row = response.content.decode()
     assert "hx-trigger" not in row and reverse("privacy:archive_json", args=[archive.pk]) in row
 
 
