@@ -4,6 +4,7 @@ the task, the downloads and their expiry."""
 import datetime
 import io
 import json
+import os
 
 import pytest
 from django.db import connection
@@ -47,6 +48,19 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+try:
+    import weasyprint  # noqa: F401
+
+    WEASYPRINT = True
+except (ImportError, OSError):
+    WEASYPRINT = False
+
+# As tests/coordination/test_minutes.py: CI (PDP_REQUIRE_PDF=1) fails instead of skipping.
+needs_weasyprint = pytest.mark.skipif(
+    not WEASYPRINT and not os.environ.get("PDP_REQUIRE_PDF"),
+    reason="WeasyPrint ou ses bibliothèques Pango ne sont pas installés ici",
+)
 
 OTHER_NAME = "Zéphyrin-Quidam"
 OTHER_FIRST = "Ambroisine"
@@ -250,6 +264,7 @@ def test_every_section_holds_the_persons_records(full_file, shared):
     assert journal["object_type"] == "assuré"
 
 
+@needs_weasyprint
 def test_the_files_hold_no_other_persons_data(full_file, shared):
     other = shared["other"]
     data = service.collect(full_file.pk)
@@ -338,6 +353,7 @@ def test_anonymous_is_sent_to_the_login(client, case):
 # --- Generating, the task ----------------------------------------------------------------------
 
 
+@needs_weasyprint
 def test_generating_builds_the_archive_through_the_task(
     client, manager, case, settings, django_capture_on_commit_callbacks
 ):
@@ -406,6 +422,7 @@ def test_without_weasyprint_the_json_is_still_built(manager, case, monkeypatch, 
 # --- Downloads ---------------------------------------------------------------------------------
 
 
+@needs_weasyprint
 def test_a_download_is_an_attachment_not_cached_and_logged_as_an_export(
     client, manager, case, ready_archive
 ):
@@ -449,6 +466,7 @@ def test_an_expired_link_is_refused_with_a_french_page(client, manager, case, re
     assert not AuditLog.objects.filter(action="export").exists()
 
 
+@needs_weasyprint
 def test_the_nightly_purge_removes_expired_files_once(manager, ass, case, settings, ready_archive):
     archive = ready_archive(case.assure, manager)
     files = [settings.PRIVATE_MEDIA_ROOT / p for p in (archive.json_path, archive.pdf_path)]
