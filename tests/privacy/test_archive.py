@@ -419,6 +419,20 @@ def test_without_weasyprint_the_json_is_still_built(manager, case, monkeypatch, 
     assert "WeasyPrint n'est pas installé" in archive.error
 
 
+def test_a_failed_build_says_so_and_leaves_no_file(manager, case, monkeypatch, settings):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disque plein")
+
+    monkeypatch.setattr(service, "archive_pdf", broken)
+    archive = AccessArchive.objects.create(assure=case.assure, requested_by=manager)
+    assert service.archive_build(archive_id=archive.pk) is None
+    archive.refresh_from_db()
+    assert archive.status == "failed" and "a échoué" in archive.error
+    assert not archive.json_path
+    assert not list((settings.PRIVATE_MEDIA_ROOT / "archives").rglob("*.*"))
+    assert service.archive_build(archive_id=archive.pk) is None  # not retried once failed
+
+
 # --- Downloads ---------------------------------------------------------------------------------
 
 
