@@ -321,6 +321,19 @@ def test_the_unit_manager_sees_the_page_and_the_button(client, manager, case):
     ).exists()
 
 
+def test_the_page_costs_the_same_queries_for_one_or_many_archives(client, manager, case):
+    client.force_login(manager)
+    url = reverse("privacy:archive_list", args=[case.assure_id])
+    AccessArchive.objects.create(assure=case.assure, requested_by=manager)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for _ in range(4):
+        AccessArchive.objects.create(assure=case.assure, requested_by=manager, status="ready")
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(one) == len(many)
+
+
 def test_another_units_manager_gets_a_404(client, other_unit, case):
     client.force_login(UserFactory(manager=True, unit=other_unit))
     assert client.get(reverse("privacy:archive_list", args=[case.assure_id])).status_code == 404
