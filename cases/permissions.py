@@ -73,15 +73,29 @@ def can_see_access_history(user, assure):
     the log in the read-only Django admin)."""
     if not in_unit(user):
         return False
-    cases = Accompagnement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id)
     if user.role == Role.MANAGER:
-        return (
-            cases.exists()
-            or Signalement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id).exists()
-        )
+        return _manages_unit_of(user, assure)
     if user.role == Role.ASS:
-        return cases.filter(referent_id=user.pk).exists()
+        return Accompagnement.objects.filter(
+            assure_id=assure.pk, unit_id=user.unit_id, referent_id=user.pk
+        ).exists()
     return False
+
+
+def can_request_access_archive(user, assure):
+    """The right of access (RGPD art. 15, `privacy.archive`): the manager of the unit of one
+    of the person's cases or referrals answers the person's request. Not the ASS référent nor
+    the rest of the unit: the answer is the controller's, and the archive reaches beyond one
+    worker's cases (every unit's records, the whole access log)."""
+    return in_unit(user) and user.role == Role.MANAGER and _manages_unit_of(user, assure)
+
+
+def _manages_unit_of(user, assure):
+    """`user` (a manager) runs the unit of one of the person's cases or referrals."""
+    return (
+        Accompagnement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id).exists()
+        or Signalement.objects.filter(assure_id=assure.pk, unit_id=user.unit_id).exists()
+    )
 
 
 def get_accompagnement_for_user(user, pk, rule=None):

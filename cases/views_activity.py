@@ -46,6 +46,7 @@ from cases.permissions import (
     can_edit_assure,
     can_edit_case,
     can_read_case_content,
+    can_request_access_archive,
     can_schedule_for_case,
     can_see_access_history,
     get_accompagnement_for_user,
@@ -416,6 +417,7 @@ def assure_detail(request, pk):
             "consents": None if consents is None else list(consents),
             "can_edit": can_edit_assure(user, assure),
             "can_see_history": can_see_access_history(user, assure),
+            "can_request_archive": can_request_access_archive(user, assure),
             "today": today,
         },
     )

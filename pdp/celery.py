@@ -65,6 +65,11 @@ app.conf.beat_schedule = {
         "task": "outreach.tasks.campaigns_daily",
         "schedule": crontab(hour=10, minute=35),
     },
+    # Right of access (privacy.archive): the files of expired archives are removed.
+    "purge-access-archives": {
+        "task": "privacy.tasks_archive.purge_expired_access_archives",
+        "schedule": crontab(hour=3, minute=10),
+    },
     "indicator-snapshots": {
         "task": "indicators.tasks.snapshot_all",
         "schedule": crontab(hour=2, minute=30),

@@ -203,6 +203,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules that autodiscovery (`<app>.tasks`) does not find.
+CELERY_IMPORTS = ("privacy.tasks_archive",)
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -246,6 +248,9 @@ BOOKING_LINK_DAYS = env.int("BOOKING_LINK_DAYS", default=30)
 SURVEY_DELAY_DAYS = env.int("SURVEY_DELAY_DAYS", default=7)
 SURVEY_REMINDER_DAYS = env.int("SURVEY_REMINDER_DAYS", default=7)
 SURVEY_LINK_DAYS = env.int("SURVEY_LINK_DAYS", default=30)
+# Right of access (privacy.archive): an archive's download links work ACCESS_ARCHIVE_DAYS after
+# it is ready; the nightly purge then removes its files.
+ACCESS_ARCHIVE_DAYS = env.int("ACCESS_ARCHIVE_DAYS", default=7)
 
 # Signed-in sessions end after SESSION_IDLE_MINUTES without a request (issue 14, item 4):
 # pdp.session_idle notes the activity (saving the session when its mark is SESSION_TOUCH_SECONDS

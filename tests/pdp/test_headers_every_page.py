@@ -193,6 +193,12 @@ ARGS = {
     "outreach:call_record": NOT_FOUND,
     "outreach:call_release": NOT_FOUND,
     "outreach:campaign_funnel_csv": NOT_FOUND,
+    # right of access
+    "privacy:archive_list": _d(pk="assure"),
+    "privacy:archive_generate": _d(pk="assure"),
+    "privacy:archive_row": _d(archive_id="00000000-0000-0000-0000-000000000000"),
+    "privacy:archive_pdf": _d(archive_id="00000000-0000-0000-0000-000000000000"),
+    "privacy:archive_json": _d(archive_id="00000000-0000-0000-0000-000000000000"),
 }
 
 # The admin's patterns come from its ModelAdmins: one rule fills their parameters by name.
@@ -222,6 +228,7 @@ ROLE_BY_PREFIX = {
     "outreach:campaign_": "manager",
     "outreach:survey_results": "manager",
     "indicators:": "manager",
+    "privacy:archive_": "manager",
 }
 
 
