@@ -79,6 +79,5 @@ def test_the_deletion_order_puts_each_model_before_those_it_protects():
                 field.is_relation
                 and field.related_model in position
                 and field.related_model is not model
-            ):
-                if field.remote_field.on_delete in (models.PROTECT, models.RESTRICT):
-                    assert position[model] < position[field.related_model], model
+            ) and field.remote_field.on_delete in (models.PROTECT, models.RESTRICT):
+                assert position[model] < position[field.related_model], model
