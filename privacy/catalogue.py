@@ -1179,24 +1179,24 @@ def problems():
         labels.add(label)
         table = CATALOGUE.get(label)
         if table is None:
-            found.append(f"Modèle non classé dans le catalogue de conservation : {label}")
+            found.append(f"Modèle non classé dans le catalogue de conservation\u00a0: {label}")
             continue
         names = model_fields(model)
         found += [
-            f"Champ non classé : {label}.{name}" for name in names if name not in table.fields
+            f"Champ non classé\u00a0: {label}.{name}" for name in names if name not in table.fields
         ]
         found += [
-            f"Champ du catalogue qui n'existe plus : {label}.{name}"
+            f"Champ du catalogue qui n'existe plus\u00a0: {label}.{name}"
             for name in table.fields
             if name not in names
         ]
         found += [
-            f"Règle inconnue pour {label}.{name} : {rule}"
+            f"Règle inconnue pour {label}.{name}\u00a0: {rule}"
             for name, rule in table.fields.items()
             if rule not in RULES
         ]
         found += [
-            f"Date d'activité qui n'est pas un champ : {label}.{name}"
+            f"Date d'activité qui n'est pas un champ\u00a0: {label}.{name}"
             for name in table.activity
             if name.split("__")[0] not in names
         ]
@@ -1205,7 +1205,7 @@ def problems():
         if table.fields_with(ANONYMISE) and table.person is None and table.expires is None:
             found.append(f"{label} anonymise des champs sans chemin vers la personne ni délai")
     found += [
-        f"Modèle du catalogue qui n'existe plus : {label}"
+        f"Modèle du catalogue qui n'existe plus\u00a0: {label}"
         for label in CATALOGUE
         if label not in labels
     ]
