@@ -52,8 +52,8 @@ LOCK_KEY = 0x50445052_4554454E & 0x7FFFFFFFFFFFFFFF
 
 # The counts of a run, in the order the page and the command show them.
 STEPS = {
-    "warned": "personnes averties (anonymisation dans moins de 30 jours)",
-    "open_cases_kept": "personnes dues gardées\u00a0: accompagnement non clôturé",
+    "warned": "personnes averties (anonymisation à venir)",
+    "open_cases_kept": "personnes dues gardées (accompagnement non clôturé)",
     "people_anonymised": "personnes anonymisées",
     "anonymous_cases": "lignes statistiques créées",
     "documents_deleted": "documents supprimés du disque",
