@@ -1225,6 +1225,15 @@ def person_tables():
     ]
 
 
+def expiring_tables():
+    """[(model, table)] of the tables whose ANONYMISE fields are blanked after a delay."""
+    return [
+        (apps.get_model(label), table)
+        for label, table in CATALOGUE.items()
+        if table.expires is not None
+    ]
+
+
 def deletion_order():
     """The models deleted with a person, each before the models it points to (so that no
     PROTECT foreign key is in the way): a topological order of their foreign keys."""

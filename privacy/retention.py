@@ -341,7 +341,7 @@ def anonymous_rows(ids):
 def _of_people(table, ids):
     condition = Q()
     for path in table.person_paths:
-        condition |= Q(**{f"{'pk' if path == 'pk' else path}__in": ids})
+        condition |= Q(**{f"{path}__in": ids})
     return condition
 
 
@@ -353,7 +353,7 @@ def _blank(model, table):
     }
 
 
-def _not_blank(model, values):
+def _not_blank(values):
     """Rows with at least one of these fields not yet neutral (so a second run counts none)."""
     condition = Q()
     for name, value in values.items():
@@ -412,23 +412,13 @@ def anonymise_batch(ids, today, counts):
 # --- 4. Receipts, 5. access log ---------------------------------------------------------------
 
 
-def expiring_tables():
-    return [(model, table) for model, table in _all_tables() if table.expires is not None]
-
-
-def _all_tables():
-    from django.apps import apps
-
-    return [(apps.get_model(label), table) for label, table in catalogue.CATALOGUE.items()]
-
-
 def expired_receipts(model, table, now):
     date_field, setting, extra = table.expires
     cutoff = now - datetime.timedelta(days=getattr(settings, setting))
     values = _blank(model, table)
     return (
         model._base_manager.filter(**{f"{date_field}__lt": cutoff}, **extra).filter(
-            _not_blank(model, values)
+            _not_blank(values)
         ),
         values,
     )
@@ -489,7 +479,7 @@ def _steps(wet_run, today, now, counts):
         counts["documents_deleted"] = Document.objects.filter(
             accompagnement__assure_id__in=due
         ).count()
-    for model, table in expiring_tables():
+    for model, table in catalogue.expiring_tables():
         queryset, values = expired_receipts(model, table, now)
         with transaction.atomic():
             counts["receipts_anonymised"] += (
