@@ -517,3 +517,23 @@ def test_two_batches_anonymise_everyone(settings, ass, django_capture_on_commit_
     assert wet.counts["people_anonymised"] == 5
     assert not Assure.objects.exists()
     assert AnonymousCase.objects.count() == 5
+
+
+def test_the_raw_lines_of_rejected_cpam_lines_are_blanked_after_a_year(db):
+    from referrals.models import CpamImport, ImportRejection
+
+    with travel(T0):
+        old = CpamImport.objects.create(file_name="a.csv", status="processed")
+        old_line = ImportRejection.objects.create(
+            cpam_import=old, line_number=2, reason="NIR invalide", raw_line="185057612345678;DUPONT"
+        )
+    with travel(T0 + datetime.timedelta(days=300)):
+        recent = CpamImport.objects.create(file_name="b.csv", status="processed")
+        recent_line = ImportRejection.objects.create(
+            cpam_import=recent, line_number=2, reason="NIR invalide", raw_line="285;MARTIN"
+        )
+    wet = run(T0 + datetime.timedelta(days=370), wet_run=True)
+    assert wet.counts["receipts_anonymised"] == 1
+    old_line.refresh_from_db(), recent_line.refresh_from_db()
+    assert (old_line.raw_line, old_line.reason) == ("", "NIR invalide")
+    assert recent_line.raw_line == "285;MARTIN"
