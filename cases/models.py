@@ -858,3 +858,30 @@ class Absence(models.Model):
 
     def __str__(self):
         return f"Absence du {timezone.localtime(self.debut):%d/%m/%Y %H:%M}"
+
+
+# --- Retention (issue 14, item 2) ----------------------------------------------------------
+
+
+class RetentionNotice(models.Model):
+    """A person the retention job (privacy.retention) will anonymise on `due_on`, shown on the
+    dashboards of their référent and unit manager. Upserted by the nightly job (dry or wet);
+    the row goes when the person has a new contact (next run) or is anonymised (cascade).
+    `open_case`: due, but kept while a case is not closed (the job never anonymises it)."""
+
+    assure = models.OneToOneField(
+        Assure, on_delete=models.CASCADE, related_name="retention_notice", verbose_name="assuré"
+    )
+    last_activity = models.DateField("dernier contact")
+    warned_on = models.DateField("averti le")
+    due_on = models.DateField("anonymisation prévue le")
+    open_case = models.BooleanField("accompagnement non clôturé", default=False)
+    updated_at = models.DateTimeField("vu le", auto_now=True)
+
+    class Meta:
+        verbose_name = "avis d'anonymisation"
+        verbose_name_plural = "avis d'anonymisation"
+        indexes = [models.Index(fields=["due_on"])]
+
+    def __str__(self):
+        return f"Anonymisation de {self.assure_id} le {self.due_on:%d/%m/%Y}"

@@ -2,11 +2,12 @@
 
 import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,6 +41,7 @@ from cases.models import (
     Entretien,
     Objectif,
     ObjectifStatut,
+    RetentionNotice,
 )
 from cases.people import assure_update as assure_update_service
 from cases.permissions import (
@@ -216,6 +218,31 @@ def _worker_summary(unit, today, now):
     )
 
 
+def _retention_notices(user):
+    """The people the retention job (privacy.retention) will anonymise soon, or would but for
+    a case not closed: for the référent (of a case, or the worker of a referral) and for the
+    unit manager (a case or a referral of the unit). One query, the total by a window."""
+    if user.role == Role.MANAGER:
+        cases = Q(unit_id=user.unit_id)
+        referrals = Q(unit_id=user.unit_id)
+    else:
+        cases = Q(referent=user)
+        referrals = Q(assigned_to=user)
+    notices = (
+        RetentionNotice.objects.filter(
+            Exists(Accompagnement.objects.filter(cases, assure=OuterRef("assure")))
+            | Exists(Signalement.objects.filter(referrals, assure=OuterRef("assure")))
+        )
+        .select_related("assure")
+        .annotate(total=Window(Count("pk")))
+        .order_by("due_on", "pk")
+    )
+    section = _limited(notices)
+    section["total"] = section["rows"][0].total if section["rows"] else 0
+    section["warning_days"] = settings.RETENTION_WARNING_DAYS
+    return section
+
+
 # The manager's « Mon activité » is one tab at a time (`?onglet=`), each with its own queries;
 # `?ass=` narrows every tab to one member of the unit.
 MANAGER_TABS = {
@@ -251,7 +278,12 @@ def _manager_dashboard(request, context, today, now):
     def of_worker(qs, field):
         return qs.filter(**{field: worker}) if worker is not None else qs
 
-    context |= {"worker": worker, "tab": tab, "tabs": MANAGER_TABS.items()}
+    context |= {
+        "worker": worker,
+        "tab": tab,
+        "tabs": MANAGER_TABS.items(),
+        "retention": _retention_notices(user),
+    }
     if tab == "equipe":
         context["workers"] = list(_worker_summary(unit, today, now))
     elif tab == "signalements":
@@ -303,6 +335,7 @@ def dashboard(request):
         "objectives": _limited(_objectives_due(today).filter(accompagnement__referent=user)),
         "dispositifs": _limited(_dispositifs_ending(today).filter(accompagnement__referent=user)),
         "meetings": _limited(_meetings_today(today).filter(ass=user)),
+        "retention": _retention_notices(user),
     }
     return render(request, "cases/dashboard.html", context)
 

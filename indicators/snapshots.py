@@ -1,8 +1,11 @@
 """The nightly snapshots (issue 13, item 7).
 
-`compute_region(region_id)` recomputes, for one region, every indicator of the catalogue over
-the last `MONTHS` complete months and the current month up to yesterday — figures of past
-months still move (a first contact made late, a dispositif accordé since) — in one
+`compute_region(region_id)` computes, for one region, every indicator of the catalogue over
+the last `MONTHS` complete months and the current month up to yesterday: a month already
+stored is recomputed only while it is one of the last INDICATORS_RECOMPUTE_MONTHS — figures of
+recent months still move (a first contact made late, a dispositif accordé since) — and older
+ones are frozen, so that the people anonymised by the retention job (privacy.retention) after
+two years without activity stay counted in them; months never stored are computed. In one
 transaction: the region's rows are locked, its old cells deleted and the new ones inserted,
 set-based (one grouped query per indicator for what happened in the months, one per whole
 month for what stood at its end), then the rollups. Running it twice, or on two workers at
@@ -14,6 +17,7 @@ no snapshot covers: today, and the days of a month not computed.
 
 import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
@@ -56,10 +60,11 @@ def _rows(indicator, cells, part, region_id):
         )
 
 
-def _rollup(indicator, region_id, first):
-    """The indicator's rollup cells of the region from `first` on: its cells summed over the
+def _rollup(indicator, region_id, months):
+    """The indicator's rollup cells of the region for `months`: its cells summed over the
     filters (BY_UNIT), then over the units too (BY_REGION) — an INSERT … SELECT each."""
     table = Snapshot._meta.db_table
+    placeholders = ", ".join(["%s"] * len(months))
     for level, unit, source in (
         (Snapshot.BY_UNIT, "unit_id", Snapshot.DETAIL),
         (Snapshot.BY_REGION, "NULL", Snapshot.BY_UNIT),
@@ -75,12 +80,34 @@ def _rollup(indicator, region_id, first):
                 SELECT code, version, month, part, region_id, {unit}, NULL, NULL, NULL, row,
                        col, SUM(n), %s
                 FROM {table}
-                WHERE code = %s AND version = %s AND region_id = %s AND month >= %s
+                WHERE code = %s AND version = %s AND region_id = %s AND month IN ({placeholders})
                       AND rollup = %s
                 GROUP BY {group}
                 """,
-                [level, indicator.code, indicator.version, region_id, first, source],
+                [level, indicator.code, indicator.version, region_id, *months, source],
             )
+
+
+def to_compute(indicator, region_id, months, today=None):
+    """The (month, until) of `months` this run computes for the indicator: every month of the
+    last INDICATORS_RECOMPUTE_MONTHS (figures still move), and the older ones only when not
+    stored yet up to their end. Older months are frozen: a person anonymised since
+    (privacy.retention, after two years without activity) stays counted in them."""
+    today = today or timezone.localdate()
+    recent = shift(month_start(today), -settings.INDICATORS_RECOMPUTE_MONTHS)
+    stored_until = dict(
+        SnapshotMonth.objects.filter(
+            code=indicator.code,
+            version=indicator.version,
+            region_id=region_id,
+            month__in=[month for month, _until in months],
+        ).values_list("month", "until")
+    )
+    return [
+        (month, until)
+        for month, until in months
+        if month >= recent or stored_until.get(month) is None or stored_until[month] < until
+    ]
 
 
 def compute_region(region_id, *, catalogue=None, today=None):
@@ -88,18 +115,27 @@ def compute_region(region_id, *, catalogue=None, today=None):
     from indicators.catalogue import CATALOGUE
 
     indicators = catalogue if catalogue is not None else CATALOGUE
-    months = window(today)
-    first = months[0][0]
+    window_months = window(today)
     now = timezone.now()
     written = 0
     with transaction.atomic():
         Region.objects.select_for_update().filter(pk=region_id).first()
-        Snapshot.objects.filter(region_id=region_id, month__gte=first).delete()
-        SnapshotMonth.objects.filter(region_id=region_id, month__gte=first).delete()
         for indicator in indicators:
+            months = to_compute(indicator, region_id, window_months, today)
+            if not months:
+                continue
+            firsts = [month for month, _until in months]
+            Snapshot.objects.filter(
+                region_id=region_id, code=indicator.code, month__in=firsts
+            ).delete()
+            SnapshotMonth.objects.filter(
+                region_id=region_id, code=indicator.code, month__in=firsts
+            ).delete()
             rows = []
             if counting.FLOW_PART in counting.parts(indicator):
-                cells = counting.snapshot_flow(indicator, region_id, first, months[-1][1])
+                cells = counting.snapshot_flow(indicator, region_id, firsts[0], months[-1][1])
+                wanted = set(firsts)
+                cells = [cell for cell in cells if cell["_month"] in wanted]
                 rows += _rows(indicator, cells, counting.FLOW_PART, region_id)
             if counting.STOCK_PART in counting.parts(indicator):
                 # What stands at the end of each whole month (not of the current one).
@@ -109,7 +145,7 @@ def compute_region(region_id, *, catalogue=None, today=None):
                         rows += _rows(indicator, cells, counting.STOCK_PART, region_id)
             Snapshot.objects.bulk_create(rows, batch_size=BATCH)
             written += len(rows)
-            _rollup(indicator, region_id, first)
+            _rollup(indicator, region_id, firsts)
             SnapshotMonth.objects.bulk_create(
                 SnapshotMonth(
                     code=indicator.code,

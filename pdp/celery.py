@@ -74,4 +74,10 @@ app.conf.beat_schedule = {
         "task": "indicators.tasks.snapshot_all",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Retention (privacy.retention): warnings, anonymisation after two years without contact,
+    # message receipts, access-log purge. Always wet when scheduled; a lock keeps it single.
+    "retention-nightly": {
+        "task": "privacy.tasks.retention_nightly",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }

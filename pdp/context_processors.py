@@ -43,6 +43,8 @@ NAV_ITEMS = [
     # see the cellule indicators of their instances.
     ("Indicateurs", "indicators:index", {Role.REGIONAL, Role.ADMIN, Role.COORDINATEUR}),
     ("Administration", "admin:index", {Role.ADMIN}),
+    # The retention job's runs and rules (privacy, issue 14).
+    ("Conservation", "privacy:retention", {Role.ADMIN}),
 ]
 
 # Roles with their own entries of the cellule: the MEMBERS entry is not theirs.

@@ -252,6 +252,19 @@ SURVEY_LINK_DAYS = env.int("SURVEY_LINK_DAYS", default=30)
 # it is ready; the nightly purge then removes its files.
 ACCESS_ARCHIVE_DAYS = env.int("ACCESS_ARCHIVE_DAYS", default=7)
 
+# Retention (privacy.retention, nightly at 03:30): a person without any contact for
+# RETENTION_INACTIVITY_DAYS is anonymised, warned RETENTION_WARNING_DAYS before on the
+# dashboards; message receipts are blanked after RETENTION_MESSAGE_DAYS; access-log rows are
+# removed after RETENTION_AUDIT_DAYS; RETENTION_BATCH people per transaction. The indicator
+# snapshots recompute a stored month only while it is one of the last
+# INDICATORS_RECOMPUTE_MONTHS (a system check keeps the inactivity longer than that window).
+RETENTION_INACTIVITY_DAYS = env.int("RETENTION_INACTIVITY_DAYS", default=730)
+RETENTION_WARNING_DAYS = env.int("RETENTION_WARNING_DAYS", default=30)
+RETENTION_MESSAGE_DAYS = env.int("RETENTION_MESSAGE_DAYS", default=183)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=200)
+INDICATORS_RECOMPUTE_MONTHS = env.int("INDICATORS_RECOMPUTE_MONTHS", default=13)
+
 # Signed-in sessions end after SESSION_IDLE_MINUTES without a request (issue 14, item 4):
 # pdp.session_idle notes the activity (saving the session when its mark is SESSION_TOUCH_SECONDS
 # old, not on every request) and signs out an idle session; static/js/session-timeout.js warns

@@ -8,3 +8,8 @@ class PrivacyConfig(AppConfig):
 
     name = "privacy"
     verbose_name = "Protection des données"
+
+    def ready(self):
+        # retention: registers its system check (the inactivity outlasts the indicators'
+        # recomputed months).
+        from privacy import retention  # noqa: F401

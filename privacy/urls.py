@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from privacy import views_archive
+from privacy import views_archive, views_retention
 
 app_name = "privacy"
 
@@ -25,4 +25,9 @@ urlpatterns += [
         {"kind": "json"},
         name="archive_json",
     ),
+]
+
+# retention
+urlpatterns += [
+    path("conservation/", views_retention.retention_overview, name="retention"),
 ]

@@ -252,12 +252,12 @@ def _queries(client, user, params=None):
 # (persona, tab, pinned maximum). Session, user, savepoint + release, then the tab's lists; the
 # manager's page loads only the tab shown.
 DASHBOARD_QUERIES = [
-    ("ass", None, 9),
-    ("manager", "equipe", 6),
-    ("manager", "signalements", 8),
-    ("manager", "accompagnements", 6),
-    ("manager", "echeances", 7),
-    ("manager", "entretiens", 6),
+    ("ass", None, 10),
+    ("manager", "equipe", 7),
+    ("manager", "signalements", 9),
+    ("manager", "accompagnements", 7),
+    ("manager", "echeances", 8),
+    ("manager", "entretiens", 7),
 ]
 
 

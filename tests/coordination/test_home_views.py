@@ -221,7 +221,11 @@ def test_other_roles_see_the_cellule_in_the_menu_only_while_members(
 
 def test_the_administrator_has_no_cellule_entry(admin_user, instance):
     MembreFactory(instance=instance, user=UserFactory(ass=True))
-    assert [i["label"] for i in nav_items_for(admin_user)] == ["Indicateurs", "Administration"]
+    assert [i["label"] for i in nav_items_for(admin_user)] == [
+        "Indicateurs",
+        "Administration",
+        "Conservation",
+    ]
 
 
 # --- The coordinator's home --------------------------------------------------------------------

@@ -89,6 +89,7 @@ CASE_CONTENT_MODELS = [
     cm.Consentement,
     cm.Document,
     cm.Cloture,
+    cm.RetentionNotice,  # the retention job's notices: on the dashboards, never edited by hand
     co.Saisine,
     co.Reunion,
     co.Presence,

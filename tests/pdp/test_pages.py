@@ -61,7 +61,11 @@ def test_navigation_shows_each_role_only_what_it_can_use(unit):
     admin = UserFactory(admin=True)
     medecin = UserFactory(medecin=True)
     regional = UserFactory(regional=True)
-    assert [i["label"] for i in nav_items_for(admin)] == ["Indicateurs", "Administration"]
+    assert [i["label"] for i in nav_items_for(admin)] == [
+        "Indicateurs",
+        "Administration",
+        "Conservation",
+    ]
     assert "Administration" not in [i["label"] for i in nav_items_for(medecin)]
     assert "Mon activité" not in [i["label"] for i in nav_items_for(medecin)]
     assert [i["label"] for i in nav_items_for(regional)] == [
