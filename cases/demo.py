@@ -451,13 +451,18 @@ class _Clock:
 
         The access log is append-only in the database (a trigger on PostgreSQL): the demo,
         and it alone, turns the trigger off around its own UPDATE of `at`, inside one
-        transaction, so that no other session ever sees the table unguarded."""
+        transaction, so that no other session ever sees the table unguarded. PostgreSQL alters
+        a table only without pending trigger events: the foreign keys' deferred checks of the
+        rows just written are run first (SET CONSTRAINTS ALL IMMEDIATE), then deferred again
+        as Django declares them (every deferrable constraint of the project is initially
+        deferred)."""
         ops = connection.ops
         with transaction.atomic(), connection.cursor() as cursor:
             for model, rows in self.rows.items():
                 table = ops.quote_name(model._meta.db_table)
                 guarded = model is AuditLog and connection.vendor == "postgresql"
                 if guarded:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {AUDIT_TRIGGER}")
                 columns = [model._meta.get_field(name).column for name in self.DATED[model]]
                 assignments = ", ".join(f"{ops.quote_name(c)} = %s" for c in columns)
@@ -472,6 +477,7 @@ class _Clock:
                 cursor.executemany(sql, params)
                 if guarded:
                     cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {AUDIT_TRIGGER}")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class _Agenda:
