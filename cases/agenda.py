@@ -387,8 +387,9 @@ def ics_meetings(user, now=None):
     )
 
 
-def ics_calendar(user, host="pdp", now=None):
-    """The user's meetings as an iCalendar text: mode and initials only, no NIR, no health."""
+def ics_calendar(user, host="pdp", now=None, meetings=None):
+    """The user's meetings as an iCalendar text: mode and initials only, no NIR, no health.
+    `meetings`: `ics_meetings(user, now)` when the caller already read them."""
     now = now or timezone.now()
     stamp = _ics_datetime(now)
     lines = [
@@ -399,7 +400,7 @@ def ics_calendar(user, host="pdp", now=None):
         "METHOD:PUBLISH",
         f"X-WR-CALNAME:{ics_escape('PDP – entretiens')}",
     ]
-    for entretien in ics_meetings(user, now):
+    for entretien in ics_meetings(user, now) if meetings is None else meetings:
         fin = entretien.debut + datetime.timedelta(minutes=entretien.duree_minutes)
         who = initials(entretien.accompagnement.assure)
         summary = f"Entretien {entretien.get_mode_display().lower()} – {who}"

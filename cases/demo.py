@@ -22,7 +22,7 @@ import unicodedata
 from collections import defaultdict
 from contextlib import contextmanager, suppress
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_save
@@ -45,7 +45,7 @@ from cases.models import (
     Orientation,
     Outcome,
 )
-from pdp.models import AuditLog, Partner, PartnerKind, Role, User
+from pdp.models import AUDIT_TRIGGER, AuditLog, Partner, PartnerKind, Role, User
 from pdp.workdays import add_jours_ouvrables, is_jour_ouvrable
 from referrals import routing
 from referrals import services as referral_services
@@ -447,14 +447,27 @@ class _Clock:
             self.moment = None
 
     def write(self):
-        """One prepared UPDATE per table, run for every row noted (`executemany`)."""
+        """One prepared UPDATE per table, run for every row noted (`executemany`).
+
+        The access log is append-only in the database (a trigger on PostgreSQL): the demo,
+        and it alone, turns the trigger off around its own UPDATE of `at`, inside one
+        transaction, so that no other session ever sees the table unguarded. PostgreSQL alters
+        a table only without pending trigger events: the foreign keys' deferred checks of the
+        rows just written are run first (SET CONSTRAINTS ALL IMMEDIATE), then deferred again
+        as Django declares them (every deferrable constraint of the project is initially
+        deferred)."""
         ops = connection.ops
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             for model, rows in self.rows.items():
+                table = ops.quote_name(model._meta.db_table)
+                guarded = model is AuditLog and connection.vendor == "postgresql"
+                if guarded:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {AUDIT_TRIGGER}")
                 columns = [model._meta.get_field(name).column for name in self.DATED[model]]
                 assignments = ", ".join(f"{ops.quote_name(c)} = %s" for c in columns)
                 sql = (
-                    f"UPDATE {ops.quote_name(model._meta.db_table)} SET {assignments} "
+                    f"UPDATE {table} SET {assignments} "
                     f"WHERE {ops.quote_name(model._meta.pk.column)} = %s"
                 )
                 params = [
@@ -462,6 +475,9 @@ class _Clock:
                     for pk, moment in rows.items()
                 ]
                 cursor.executemany(sql, params)
+                if guarded:
+                    cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {AUDIT_TRIGGER}")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class _Agenda:

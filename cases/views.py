@@ -88,7 +88,22 @@ def _read(request, obj, case, page=None):
     )
 
 
-def _form_page(request, case, form, *, title, submit_label, intro="", danger=False, cancel=None):
+def _form_page(
+    request,
+    case,
+    form,
+    *,
+    title,
+    submit_label,
+    intro="",
+    danger=False,
+    cancel=None,
+    shown=None,
+    page=None,
+):
+    """A form on a case: opening it shows the person's file, so it is logged as a read of
+    `shown` (the record the form shows, else the case), with the form's title as its page."""
+    _read(request, shown or case, case, page=page or title)
     return render(
         request,
         "cases/accompagnement_form.html",
@@ -229,6 +244,13 @@ def signalement_open_case(request, pk):
             messages.success(request, "Accompagnement ouvert.")
             return redirect(_case_url(case))
     context = {"signalement": signalement, "assure": signalement.assure, "form": form}
+    audit(
+        user=user,
+        action=AuditLog.Action.VIEW,
+        obj=signalement,
+        assure_id=signalement.assure_id,
+        changes={"page": "ouverture d'un accompagnement"},
+    )
     return render(request, "cases/signalement_open_case.html", context)
 
 
@@ -307,6 +329,7 @@ def evaluation_list(request, pk):
     ordering = _sort(request, {"version", "created_at"}, "-version")
     evaluations = case.evaluations.select_related("created_by").order_by(ordering)
     page = Paginator(evaluations, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    _read(request, case, case, page="évaluations")
     return render(
         request,
         "cases/evaluation_list.html",
@@ -358,8 +381,8 @@ def evaluation_create(request, pk):
                 request, f"Évaluation globale enregistrée (version {evaluation.version})."
             )
             return redirect("cases:evaluation_detail", pk=case.pk, version=evaluation.version)
-    if previous is not None:  # the form is pre-filled with it
-        _read(request, previous, case, page="nouvelle évaluation")
+    # The form is pre-filled with the previous évaluation, when there is one.
+    _read(request, previous or case, case, page="nouvelle évaluation")
     return render(
         request,
         "cases/evaluation_create.html",
@@ -450,11 +473,12 @@ def objectif_update(request, pk, objectif_pk):
         if updated:
             messages.success(request, "Objectif modifié.")
             return redirect("cases:plan_detail", pk=case.pk)
-    _read(request, objectif, case, page="modification de l'objectif")
     return _form_page(
         request,
         case,
         form,
+        shown=objectif,
+        page="modification de l'objectif",
         title=f"Modifier l'objectif « {objectif.libelle} »",
         submit_label="Enregistrer",
         cancel=reverse("cases:plan_detail", args=[case.pk]),
@@ -558,11 +582,12 @@ def orientation_update(request, pk, orientation_pk):
         if updated:
             messages.success(request, "Orientation mise à jour.")
             return redirect(_case_url(case, "orientations"))
-    _read(request, orientation, case, page="suivi de l'orientation")
     return _form_page(
         request,
         case,
         form,
+        shown=orientation,
+        page="suivi de l'orientation",
         title=f"Suivi de l'orientation vers {orientation.get_partner_kind_display()}",
         intro=f"Motif : {orientation.motif}",
         submit_label="Enregistrer",
@@ -633,6 +658,7 @@ def consentement_revoke(request, pk, consentement_pk):
         request,
         case,
         form,
+        shown=consentement,
         title=f"Révoquer le consentement « {consentement.get_portee_display()} »",
         intro=f"Recueilli le {consentement.date_recueil:%d/%m/%Y}.",
         submit_label="Révoquer",
@@ -671,6 +697,7 @@ def cloture_create(request, pk):
             messages.success(request, message)
             return redirect(_case_url(case))
     context = {"case": case, "form": form, "open_work": open_work}
+    _read(request, case, case, page="clôture")
     return render(request, "cases/cloture_create.html", context)
 
 

@@ -83,6 +83,24 @@ def _limited(qs, limit=SECTION_LIMIT):
     return {"rows": rows[:limit], "more": len(rows) > limit}
 
 
+def _assure_id_of(row):
+    """The person of a row a list shows: a referral or a case (`assure_id`), or an objective,
+    a dispositif or a meeting (their case's, selected with them)."""
+    if hasattr(row, "assure_id"):
+        return row.assure_id
+    return row.accompagnement.assure_id
+
+
+# The sections of the dashboards that list persons (see `_limited`).
+LISTED_SECTIONS = ("referrals", "unassigned", "cases", "objectives", "dispositifs", "meetings")
+
+
+def _log_listed(request, context, page):
+    """One read row per person the dashboard lists, in one statement (`audit_listed`)."""
+    rows = [row for key in LISTED_SECTIONS if key in context for row in context[key]["rows"]]
+    audit_listed(user=request.user, objects=rows, assure_id_of=_assure_id_of, page=page)
+
+
 # --- Dashboard ---------------------------------------------------------------------------
 
 
@@ -310,6 +328,7 @@ def _manager_dashboard(request, context, today, now):
     else:
         meetings = _meetings_today(today).filter(ass__unit=unit)
         context["meetings"] = _limited(of_worker(meetings, "ass"))
+    _log_listed(request, context, f"activité de l'unité ({MANAGER_TABS[tab].lower()})")
     return render(request, "cases/dashboard_manager.html", context)
 
 
@@ -326,6 +345,7 @@ def dashboard(request):
     if user.role == Role.CONSEILLER:
         context["referrals"] = _call_list(user, today)
         context["meetings"] = _limited(_meetings_today(today).filter(ass__unit_id=user.unit_id))
+        _log_listed(request, context, "liste d'appels")
         return render(request, "cases/dashboard_conseiller.html", context)
     if user.role == Role.MANAGER:
         return _manager_dashboard(request, context, today, now)
@@ -337,6 +357,7 @@ def dashboard(request):
         "meetings": _limited(_meetings_today(today).filter(ass=user)),
         "retention": _retention_notices(user),
     }
+    _log_listed(request, context, "mon activité")
     return render(request, "cases/dashboard.html", context)
 
 
@@ -489,6 +510,17 @@ def assure_edit(request, pk):
 ENTRETIEN_FIELD_MAP = {"debut": "date"}
 
 
+def _read_case(request, case, page):
+    """A form opened on a case shows the person's file: a read row (domain §11)."""
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=case,
+        assure_id=case.assure_id,
+        changes={"page": page},
+    )
+
+
 def _get_entretien_for_user(user, pk):
     qs = Entretien.objects.select_related(
         "accompagnement__assure", "accompagnement__referent", "accompagnement__unit", "ass"
@@ -514,6 +546,7 @@ def entretien_create(request, pk):
         else:
             messages.success(request, "Entretien planifié.")
             return redirect("cases:accompagnement_detail", pk=case.pk)
+    _read_case(request, case, "planification d'un entretien")
     return render(request, "cases/entretien_create.html", {"case": case, "form": form})
 
 
@@ -641,12 +674,13 @@ def agenda(request):
         meeting.is_proposal, meeting.at = False, meeting.debut
     for proposal in proposals:
         proposal.is_proposal, proposal.at = True, proposal.rdv_debut
-    days = []
+    days, listed = [], []
     for offset in range(7):
         day = monday + datetime.timedelta(days=offset)
         items = [m for m in meetings if timezone.localtime(m.debut).date() == day]
         proposed = [p for p in proposals if timezone.localtime(p.rdv_debut).date() == day]
         entries = sorted(items + proposed, key=lambda e: (e.at, e.is_proposal, e.pk))
+        listed += entries
         if offset < 6 or entries:  # Sunday only when something is planned on it
             days.append(
                 {
@@ -657,6 +691,7 @@ def agenda(request):
                     "today": day == today,
                 }
             )
+    audit_listed(user=user, objects=listed, assure_id_of=_assure_id_of, page="agenda")
     return render(
         request,
         "cases/agenda.html",
@@ -682,7 +717,15 @@ def agenda_ics(request, token):
     owner = agenda_services.user_for_ics_token(token)
     if owner is None:
         raise Http404("Calendrier inconnu.")
-    body = agenda_services.ics_calendar(owner, host=request.get_host().split(":")[0])
+    # The feed is the owner's (a calendar application reads it on their behalf): its reading
+    # is logged under their name, one row per meeting it holds (initials and times).
+    meetings = list(agenda_services.ics_meetings(owner, timezone.now()))
+    audit_listed(
+        user=owner, objects=meetings, assure_id_of=_assure_id_of, page="flux ICS de l'agenda"
+    )
+    body = agenda_services.ics_calendar(
+        owner, host=request.get_host().split(":")[0], meetings=meetings
+    )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="pdp-agenda.ics"'
     response["Cache-Control"] = "private, no-store"
@@ -741,6 +784,7 @@ def document_upload_view(request, pk):
         else:
             messages.success(request, "Document ajouté.")
             return redirect("cases:accompagnement_detail", pk=case.pk)
+    _read_case(request, case, "ajout d'un document")
     return render(request, "cases/document_upload.html", {"case": case, "form": form})
 
 
@@ -780,6 +824,13 @@ def document_delete_view(request, pk):
             messages.success(request, "Document supprimé.")
             return redirect("cases:accompagnement_detail", pk=case.pk)
     context = {"document": document, "case": case, "error": error}
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=document,
+        assure_id=case.assure_id,
+        changes={"page": "suppression du document"},
+    )
     return render(request, "cases/document_delete.html", context)
 
 

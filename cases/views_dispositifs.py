@@ -91,11 +91,23 @@ def _usage(dispositif, periodes=None):
     return {"used": used, "allowed": allowed, "maximum": rules.ESSAI_JOURS_MAX}
 
 
+def _read(request, obj, case, page):
+    """Every page of a dispositif, forms included, shows the person's file: a read row."""
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=obj,
+        assure_id=case.assure_id,
+        changes={"page": page},
+    )
+
+
 def dispositif_create(request, pk):
     case = get_accompagnement_for_user(request.user, pk, can_edit_case)
     code = request.GET.get("type")
     if not code:
         types = DispositifType.objects.filter(active=True).order_by("phase", "label")
+        _read(request, case, case, "choix d'un dispositif")
         return render(request, "cases/dispositif_choose.html", {"case": case, "types": types})
     dispositif_type = get_object_or_404(DispositifType, code=code, active=True)
     instance = DispositifMobilise(accompagnement=case, type=dispositif_type)
@@ -123,6 +135,7 @@ def dispositif_create(request, pk):
         "check_url_query": f"type={dispositif_type.code}",
         **_check_context(form.instance, _creation_statut(form), _creation_periodes(form.instance)),
     }
+    _read(request, case, case, f"nouveau dispositif ({dispositif_type.label})")
     return render(request, "cases/dispositif_form.html", context)
 
 
@@ -226,13 +239,7 @@ def dispositif_edit(request, pk, dpk):
         else:
             messages.success(request, "Dispositif modifié.")
             return redirect("cases:dispositif_detail", pk=case.pk, dpk=dispositif.pk)
-    audit(
-        user=request.user,
-        action=AuditLog.Action.VIEW,
-        obj=dispositif,
-        assure_id=case.assure_id,
-        changes={"page": "modification du dispositif"},
-    )
+    _read(request, dispositif, case, "modification du dispositif")
     context = {
         "case": case,
         "form": form,
@@ -270,6 +277,7 @@ def dispositif_status(request, pk, dpk):
         "form": form,
         **_check_context(dispositif, DispositifStatut.EN_COURS),
     }
+    _read(request, dispositif, case, "statut du dispositif")
     return render(request, "cases/dispositif_status.html", context)
 
 
@@ -301,6 +309,7 @@ def dispositif_periode_add(request, pk, dpk):
         "usage": _usage(dispositif),
         **_check_context(dispositif, dispositif.statut),
     }
+    _read(request, dispositif, case, "ajout d'une période")
     return render(request, "cases/dispositif_periode_form.html", context)
 
 
@@ -346,6 +355,7 @@ def dispositif_renew_view(request, pk, dpk):
         "already_renewed": dispositif.renouvellements >= rules.MAX_RENOUVELLEMENTS,
         "usage": _usage(dispositif) if dispositif.type.code == rules.ESSAI else None,
     }
+    _read(request, dispositif, case, "renouvellement du dispositif")
     return render(request, "cases/dispositif_renew.html", context)
 
 

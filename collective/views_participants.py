@@ -240,6 +240,13 @@ def participant_cancel(request, pk, participant_pk):
                 )
             messages.success(request, text)
             return redirect(action_url(action))
+    audit(
+        user=user,
+        action=AuditLog.Action.VIEW,
+        obj=participant,
+        assure_id=participant.assure_id,
+        changes={"page": "annulation d'une inscription"},
+    )
     return render(
         request,
         "collective/participant_cancel.html",

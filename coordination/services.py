@@ -742,6 +742,13 @@ def point_update(*, point, acting_user, synthese="", a_representer=False):
             f"Situation n° {point.saisine_id} : synthèse ou suite mise à jour",
             {"point": point.pk, **changes},
         )
+        audit(
+            user=acting_user,
+            action=AuditLog.Action.UPDATE,
+            obj=point,
+            assure_id=point.saisine.accompagnement.assure_id,
+            changes=changes,
+        )
     return point
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from outreach import campaign_letters, campaigns
 from outreach.models import LotCourrier
 from outreach.views_campaigns import _campagne
-from pdp.audit import audit
+from pdp.audit import audit, audit_listed
 from pdp.models import AuditLog
 
 FILES = {
@@ -64,6 +64,13 @@ def letters_download(request, pk, numero, kind):
         action=AuditLog.Action.VIEW,
         obj=lot,
         changes={"download": [None, kind], "nombre": [None, lot.nombre]},
+    )
+    # The file holds each person's name and address: one read row per letter, one INSERT.
+    audit_listed(
+        user=request.user,
+        objects=lot.cibles.only("pk", "assure_id"),
+        assure_id_of=lambda cible: cible.assure_id,
+        page=f"courriers du lot {lot.numero} ({kind})",
     )
     name = f"courriers-{slugify(campagne.nom) or 'campagne'}-lot-{lot.numero}.{kind}"
     return FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)

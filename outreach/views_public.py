@@ -15,6 +15,7 @@ behind the same birth-date check as the booking itself."""
 import datetime
 from collections import OrderedDict
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -28,7 +29,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from outreach import booking, campaign_answers, ics, reminders
 from outreach.forms_public import BirthDateForm, CancelForm, CodeForm
 from pdp import access_codes
-from pdp.models import AccessCode, Unit
+from pdp.audit import audit_many
+from pdp.models import AccessCode, AuditLog, Unit
 from pdp.ratelimit import RATE_LIMIT_MESSAGE, access_code_lookup_allowed
 from referrals.models import Assure
 
@@ -61,6 +63,17 @@ def public(view):
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return login_not_required(never_cache(wrapped))
+
+
+def _read_own(meeting, page):
+    """A public page showed the identified assuré (code and birth date) their own appointment:
+    a read row with no user — the person themself — and their assuré's id (domain §11)."""
+    audit_many(
+        user=None,
+        action=AuditLog.Action.VIEW,
+        model=apps.get_model(meeting.kind),
+        entries=[(meeting.pk, meeting.assure.pk, {"page": page})],
+    )
 
 
 def _too_many(request):
@@ -385,6 +398,7 @@ def confirmation(request):
     if meeting is None:
         return _invalid()
     entry = request.session[DONE]
+    _read_own(meeting, "confirmation du rendez-vous (public)")
     return render(
         request,
         "outreach/public_confirmation.html",
@@ -406,6 +420,7 @@ def ics_download(request):
         meeting = booking.meeting_for(code_row=row) if row is not None else None
     if meeting is None:
         return _invalid()
+    _read_own(meeting, "rendez-vous.ics (public)")
     response = HttpResponse(ics.meeting_ics(meeting), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rendez-vous.ics"'
     return response
@@ -428,6 +443,7 @@ def manage(request):
     _row, meeting = _managed(request)
     if meeting is None:
         return _invalid()
+    _read_own(meeting, "gestion du rendez-vous (public)")
     return render(
         request, "outreach/public_manage.html", {"meeting": meeting, "form": CancelForm()}
     )

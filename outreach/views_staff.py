@@ -52,6 +52,14 @@ def _send_link(request, *, context, back_url):
                 return response
             messages.success(request, _done(sent))
             return redirect(back_url)
+    # The form shows the person's phone, e-mail and address: a read of their file.
+    audit(
+        user=request.user,
+        action=AuditLog.Action.VIEW,
+        obj=context,
+        assure_id=assure.pk,
+        changes={"page": "envoi d'un lien de rendez-vous"},
+    )
     return render(
         request,
         "outreach/staff_send_link.html",

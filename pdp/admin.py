@@ -254,6 +254,7 @@ class AuditLogAdmin(ReadOnlyAdmin):
     here: they may quote case content, which the « Administrateur » role does not read."""
 
     list_display = ["at", "user", "action", "object_type_label", "object_id", "assure_id"]
+    audit_list_reads = False  # its change page logs a read; its list would log itself
     list_filter = ["action", ObjectTypeFilter]
     list_select_related = ["user"]
     search_fields = ["object_id", "user__username"]

@@ -22,7 +22,7 @@ from django.db.models import Model, QuerySet
 from django.templatetags.static import static
 from django.utils.html import format_html
 
-from pdp.audit import audit
+from pdp.audit import audit, audit_listed
 from pdp.forms import french_blank_choice
 from pdp.models import AuditLog
 from pdp.typography import de
@@ -219,12 +219,33 @@ class ReadOnlyAdmin(ReadOnlyAccessMixin, admin.ModelAdmin):
     actions = None
     # Dotted path from the record to the assuré's id written in the audit row (None: no one).
     audit_assure_id = "assure_id"
+    # The list of a person's records logs a read of each record it shows (not the log's own
+    # list: each of its pages would add a row per row shown).
+    audit_list_reads = True
+
+    def _assure_id_of(self, obj):
+        return attrgetter(self.audit_assure_id)(obj) if self.audit_assure_id else None
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            assure_id = attrgetter(self.audit_assure_id)(obj) if self.audit_assure_id else None
+            assure_id = self._assure_id_of(obj)
             audit(user=request.user, action=AuditLog.Action.VIEW, obj=obj, assure_id=assure_id)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        """The list shows the records of its page (names, NIR…): one read row per record
+        listed, in one statement (`audit_listed`; the paths to the assuré are selected with
+        the rows through `list_select_related`)."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and self.audit_assure_id and self.audit_list_reads:
+            audit_listed(
+                user=request.user,
+                objects=changelist.result_list,
+                assure_id_of=self._assure_id_of,
+                page="administration",
+            )
+        return response
 
 
 class ReadOnlyInline(ReadOnlyAccessMixin, admin.TabularInline):

@@ -6,7 +6,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator, RegexValidator
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -269,13 +269,18 @@ IMMUTABLE_MESSAGE = (
 )
 
 
+# The PostgreSQL trigger that refuses UPDATE and DELETE of the log (migration 0008).
+AUDIT_TRIGGER = "pdp_auditlog_append_only"
+
+
 class AuditLogQuerySet(models.QuerySet):
     """Rows are added (`create`, `bulk_create`) and read; `update()` and `delete()` refuse.
 
-    Limits: this guards the ORM paths the code uses, not raw SQL nor the database itself (no
-    trigger). The base manager (`AuditLog._base_manager`, a plain Manager) is left as Django
-    makes it: deleting a user goes through it to set `user` to NULL on their rows (FK
-    SET_NULL), which keeps the rows."""
+    This guards the ORM paths the code uses; on PostgreSQL a trigger (migration
+    0008_auditlog_append_only_trigger) refuses UPDATE and DELETE in the database itself, raw
+    SQL included. The base manager (`AuditLog._base_manager`, a plain Manager) is left as
+    Django makes it: deleting a user goes through it to set `user` to NULL on their rows (FK
+    SET_NULL), which keeps the rows and which the trigger lets through."""
 
     def update(self, **kwargs):
         raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
@@ -285,17 +290,50 @@ class AuditLogQuerySet(models.QuerySet):
 
     def purge_older_than(self, days):
         """The one way to remove rows, for the retention job (domain §11: kept 6–12 months):
-        delete the rows written more than `days` days ago, in one statement. Returns the count."""
+        delete the rows written more than `days` days ago, in one statement. Returns the count.
+
+        On PostgreSQL the trigger lets a DELETE through only while the transaction-local
+        setting `pdp.audit_purge` is « on »: set just before the statement, and set back
+        right after it, so that the rest of an enclosing transaction deletes nothing."""
         cutoff = timezone.now() - datetime.timedelta(days=days)
-        return self.filter(at__lt=cutoff)._raw_delete(self.db)
+        connection = connections[self.db]
+        with transaction.atomic(using=self.db):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('pdp.audit_purge', 'on', true)")
+            count = self.filter(at__lt=cutoff)._raw_delete(self.db)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('pdp.audit_purge', 'off', true)")
+        return count
+
+    def anonymise_people(self, assure_ids):
+        """The one way to change rows, for the retention job when it anonymises people: their
+        rows stay (who read or changed what, and when) but lose what tied them to the person
+        (`changes` emptied, `assure_id` cleared), in one statement. Returns the count.
+
+        On PostgreSQL the trigger lets exactly this UPDATE through while the transaction-local
+        setting `pdp.audit_anonymise` is « on », set around the statement only."""
+        connection = connections[self.db]
+        with transaction.atomic(using=self.db):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('pdp.audit_anonymise', 'on', true)")
+            count = models.QuerySet.update(
+                self.filter(assure_id__in=list(assure_ids)), changes={}, assure_id=None
+            )
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('pdp.audit_anonymise', 'off', true)")
+        return count
 
 
 class AuditLog(models.Model):
     """Who read or changed what in a person's file, and when (domain §11).
 
     Append-only: `save()` of an existing row, `delete()` and the QuerySet's `update()` and
-    `delete()` raise `AuditLogImmutableError`; `AuditLog.objects.purge_older_than(days)` is the
-    retention job's way out."""
+    `delete()` raise `AuditLogImmutableError`; `AuditLog.objects.purge_older_than(days)` and
+    `AuditLog.objects.anonymise_people(assure_ids)` are the retention job's ways out."""
 
     class Action(models.TextChoices):
         VIEW = "view", "consultation"

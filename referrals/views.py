@@ -289,14 +289,21 @@ def _render_detail(request, signalement, *, forms=None, status=200):
     return render(request, "referrals/signalement_detail.html", context, status=status)
 
 
-def signalement_detail(request, pk):
-    signalement = get_signalement_for_user(request.user, pk)
+def _read(request, signalement, page=None):
+    """Every page that shows a referral writes a read row (domain §11); `page` names the form
+    that shows it when it is not the referral's own page."""
     audit(
         user=request.user,
         action=AuditLog.Action.VIEW,
         obj=signalement,
         assure_id=signalement.assure_id,
+        changes={"page": page} if page else None,
     )
+
+
+def signalement_detail(request, pk):
+    signalement = get_signalement_for_user(request.user, pk)
+    _read(request, signalement)
     return _render_detail(request, signalement)
 
 
@@ -517,6 +524,7 @@ def signalement_forward(request, pk):
                 request, f"Signalement transmis au service social ({where}) pour {social.assure}."
             )
             return redirect("referrals:medical_list")
+    _read(request, signalement, page="transmission au service social")
     context = {"signalement": signalement, "form": form, "refusal": refusal}
     return render(request, "referrals/signalement_forward.html", context)
 
@@ -537,6 +545,7 @@ def signalement_classify(request, pk):
         else:
             messages.success(request, f"Signalement {de(signalement.assure)} classé sans suite.")
             return redirect("referrals:medical_list")
+    _read(request, signalement, page="classement sans suite")
     context = {"signalement": signalement, "form": form}
     return render(request, "referrals/signalement_classify.html", context)
 
@@ -556,6 +565,7 @@ def signalement_medical_record(request, pk):
         else:
             messages.success(request, f"Décisions enregistrées pour {signalement.assure}.")
             return redirect("referrals:signalement_detail", pk=signalement.pk)
+    _read(request, signalement, page="décisions du service médical")
     context = {"signalement": signalement, "form": form}
     return render(request, "referrals/signalement_medical_record.html", context)
 

@@ -411,6 +411,23 @@ def test_revoking_during_the_meeting_keeps_what_was_recorded(
     assert point.decisions.filter(pk=decision.pk).exists()
 
 
+def test_the_synthesis_of_a_situation_is_in_the_access_log(
+    case, instance, ass, consent, coordinateur, membres
+):
+    _submit(case, instance, ass)
+    reunion = _plan(instance, coordinateur)
+    _hold(reunion, coordinateur)
+    point = reunion.points.get()
+    services.point_update(point=point, acting_user=coordinateur, synthese="Étude de poste")
+    row = AuditLog.objects.get(object_type="coordination.pointordredujour", object_id=point.pk)
+    assert (row.user, row.action, row.assure_id) == (
+        coordinateur,
+        AuditLog.Action.UPDATE,
+        case.assure_id,
+    )
+    assert row.changes == {"synthese": ["", "Étude de poste"]}
+
+
 @pytest.mark.parametrize("what", ["synthese", "decision", "action"])
 def test_what_the_meeting_writes_names_nobody(
     case, instance, ass, consent, coordinateur, membres, membre_partenaire, what

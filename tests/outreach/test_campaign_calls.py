@@ -476,6 +476,14 @@ def test_reserve_then_record_through_the_pages(
     url = reverse("outreach:call_record", args=[first.pk])
     page = client.get(url)
     assert page.status_code == 200 and "Script d'appel" in page.content.decode()
+    # Opening a person's call page is a read of their file (test_audit_every_page).
+    assert AuditLog.objects.filter(
+        user=conseiller,
+        action=AuditLog.Action.VIEW,
+        object_type="outreach.cible",
+        object_id=str(first.pk),
+        assure_id=first.assure_id,
+    ).exists()
 
     # Bad input: French message, 200, nothing changed.
     for data in (

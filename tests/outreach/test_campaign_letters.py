@@ -538,6 +538,14 @@ def test_the_manager_downloads_a_ready_batch_audited(client, campagne, manager, 
     assert row.user == manager
     assert row.object_id == str(lot.pk)
     assert row.changes["download"] == [None, kind]
+    # …and each person the file names.
+    listed = AuditLog.objects.filter(
+        object_type="outreach.cible", user=manager, action=AuditLog.Action.VIEW
+    )
+    assert sorted(listed.values_list("assure_id", flat=True)) == sorted(
+        lot.cibles.values_list("assure_id", flat=True)
+    )
+    assert listed.exists()
 
 
 def test_downloads_permissions(client, campagne, manager, unit, no_render):
