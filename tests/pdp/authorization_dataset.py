@@ -125,6 +125,7 @@ def build():
         "manager_out": UserFactory(manager=True, unit=unit_b),
         "regional_out": UserFactory(regional=True, region=region_2),
         "coordinateur_out": coordinateur_out,
+        "medecin_out": UserFactory(medecin=True, region=region_2),
         "anonymous": None,
     }
 

@@ -40,6 +40,7 @@ SCOPE = {
     "manager_out": "out of scope: manager of unit B",
     "regional_out": "out of scope: regional manager of region 2",
     "coordinateur_out": "out of scope: coordinator of region 2's cellule",
+    "medecin_out": "out of scope: médecin conseil of region 2",
     "anonymous": "anonymous",
 }
 USERS = list(SCOPE)
@@ -56,6 +57,7 @@ NO_NAME = {
     "manager_out",
     "regional_out",
     "coordinateur_out",
+    "medecin_out",
     "anonymous",
 }
 
@@ -310,7 +312,7 @@ MATRIX: dict[str, Entry] = {
     "referrals:signalement_assign": post(REFERRAL_WORK_POST, ass_referent=403),
     # The conseiller the referral is assigned to hands it over; this one is the référent's.
     "referrals:signalement_hand_over": post(REFERRAL_WORK_POST, ass_referent=403, manager=403),
-    "referrals:medical_list": page(ROLE_ONLY, medecin=200),
+    "referrals:medical_list": page(ROLE_ONLY, medecin=200, medecin_out=200),
     "referrals:signalement_forward": page(MEDICAL),
     "referrals:signalement_classify": page(MEDICAL),
     "referrals:signalement_medical_record": page(MEDICAL),
@@ -347,7 +349,7 @@ MATRIX: dict[str, Entry] = {
     "cases:case_share_create": page(CASE_MANAGE),
     "cases:case_share_revoke": post(CASE_MANAGE_POST),
     "cases:dashboard": page(UNIT_PAGE),
-    "cases:search": page(UNIT_PAGE, medecin=200),
+    "cases:search": page(UNIT_PAGE, medecin=200, medecin_out=200),
     "cases:assure_detail": page(PERSON),
     # The unit's staff who see the person correct their details (cases.permissions.can_edit_assure);
     # the médecin sees them but does not edit.
