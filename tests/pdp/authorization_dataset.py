@@ -1,7 +1,7 @@
 """The dataset of the authorization matrix (tests/pdp/test_authorization_matrix.py).
 
-Two units in two regions: unit A (region 1, its territory « 76 ») holds everything the pages
-show; unit B (region 2) holds only the out-of-scope users. Every user of the matrix is built
+Two regions: unit A (region 1, its territory « 76 ») holds everything the pages show; unit A2
+(region 1 too) and unit B (region 2) hold only out-of-scope users. Every user of the matrix is built
 here, each under the key the matrix's columns use (authorization_matrix.USERS).
 """
 
@@ -97,6 +97,8 @@ def build():
     CpamFactory(region=region_2, code="751", name="CPAM de Paris")
     unit_a = UnitFactory(region=region_1, name="Unité A")
     UnitTerritoryFactory(unit=unit_a, prefix="76")
+    unit_a2 = UnitFactory(region=region_1, name="Unité A2")
+    UnitTerritoryFactory(unit=unit_a2, prefix="27")
     unit_b = UnitFactory(region=region_2, name="Unité B")
     UnitTerritoryFactory(unit=unit_b, prefix="75")
 
@@ -121,6 +123,8 @@ def build():
         "partenaire": partenaire,
         "medecin": medecin,
         "admin": UserFactory(admin=True),
+        "ass_region": UserFactory(ass=True, unit=unit_a2),
+        "manager_region": UserFactory(manager=True, unit=unit_a2),
         "ass_out": ass_out,
         "manager_out": UserFactory(manager=True, unit=unit_b),
         "regional_out": UserFactory(regional=True, region=region_2),

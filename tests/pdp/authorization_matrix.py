@@ -36,6 +36,8 @@ SCOPE = {
     "partenaire": "in scope: partner member of unit A's cellule",
     "medecin": "in scope: médecin conseil of region 1, member of the cellule",
     "admin": "administrator",
+    "ass_region": "out of scope: ASS of unit A2, region 1",
+    "manager_region": "out of scope: manager of unit A2, region 1",
     "ass_out": "out of scope: ASS of unit B",
     "manager_out": "out of scope: manager of unit B",
     "regional_out": "out of scope: regional manager of region 2",
@@ -49,6 +51,8 @@ USERS = list(SCOPE)
 # aggregates or the cellule's anonymised fiches): the person's name is in none of the pages they
 # are shown, lists included.
 NO_NAME = {
+    "ass_region",
+    "manager_region",
     "regional",
     "coordinateur",
     "partenaire",
@@ -92,9 +96,9 @@ def allowed(base, status, *users):
 
 
 UNIT_A = ("ass_referent", "ass_other", "conseiller", "manager")
-UNIT_B = ("ass_out", "ass_shared", "manager_out")
+UNIT_B = ("ass_region", "manager_region", "ass_out", "ass_shared", "manager_out")
 UNIT_STAFF = (*UNIT_A, *UNIT_B)
-MANAGERS = ("manager", "manager_out", "regional", "regional_out")
+MANAGERS = ("manager", "manager_region", "manager_out", "regional", "regional_out")
 
 # --- The named profiles ------------------------------------------------------------------------
 
@@ -134,8 +138,9 @@ REFERRAL_WORK_POST = allowed(REFERRAL_WORK, OK, "ass_referent", "manager")
 # A medical referral of region 1: its médecin conseil only.
 MEDICAL = allowed(NOBODY, 200, "medecin")
 # The unit managers' own pages (any unit); the others 403.
-MANAGER_PAGE = allowed(ROLE_ONLY, 200, "manager", "manager_out")
-MANAGER_POST = allowed(ROLE_ONLY, OK, "manager", "manager_out")
+MANAGER_PAGE = allowed(ROLE_ONLY, 200, "manager", "manager_region", "manager_out")
+MANAGER_POST = allowed(ROLE_ONLY, OK, "manager", "manager_region", "manager_out")
+IMPORT = allowed(NOBODY, 200, "conseiller", "manager", "manager_region", "admin")
 # The cellule PDP of unit A: its coordinator and its members (the médecin, the partner) see
 # its meetings; only the coordinator runs them (members 403); everyone else 404.
 CELLULE = allowed(NOBODY, 200, "coordinateur", "partenaire", "medecin")
@@ -143,22 +148,29 @@ CELLULE_RUN = allowed(allowed(CELLULE, 403, "partenaire", "medecin"), 200, "coor
 CELLULE_RUN_POST = allowed(CELLULE_RUN, OK, "coordinateur")
 # The cellule's own lists: coordinators and members; other roles 403.
 CELLULE_PAGE = allowed(ROLE_ONLY, 200, "coordinateur", "coordinateur_out", "partenaire", "medecin")
-# A collective action of unit A led by the référent: seen by unit A's staff and region 1's
-# managers; run by its animateur and the unit's manager (the others 403); 404 elsewhere.
-ACTION = allowed(NOBODY, 200, *UNIT_A, "regional")
+# Availability (opening hours, absences): an ASS declares her own; the référent's are hers and
+# her manager's (unit A's other staff 403, other units' 404); the other roles are refused
+# (403) before any lookup, whatever the id, so the refusal reveals nothing.
+AVAILABILITY_NEW = allowed(UNIT_PAGE, 403, "conseiller", "manager", "manager_region", "manager_out")
+AVAILABILITY = allowed(allowed(ROLE_ONLY, 404, *UNIT_B), 200, "ass_referent", "manager")
+AVAILABILITY_POST = allowed(AVAILABILITY, OK, "ass_referent", "manager")
+# A collective action of unit A led by the référent: seen by region 1's unit staff (the
+# region's offer, where any unit orients people) and its regional manager; run by its
+# animateur and the unit's manager (the others 403); 404 elsewhere.
+REGION_1_STAFF = (*UNIT_A, "ass_region", "manager_region")
+ACTION = allowed(NOBODY, 200, *REGION_1_STAFF, "regional")
 ACTION_RUN = allowed(
-    allowed(ACTION, 403, "ass_other", "conseiller", "regional"), 200, "ass_referent", "manager"
+    allowed(ACTION, 403, *REGION_1_STAFF, "regional"), 200, "ass_referent", "manager"
 )
 ACTION_RUN_POST = allowed(ACTION_RUN, OK, "ass_referent", "manager")
 # The lists of collective actions: the unit roles and the regional managers.
 COLLECTIVE_PAGE = allowed(UNIT_PAGE, 200, "regional", "regional_out")
-# Campaigns: the managers and regional managers; a campaign of unit A (region 1): its
-# manager runs it (region 1's regional manager reads it), other units and regions 404, other
-# roles 403.
+# Campaigns: the managers and regional managers; a campaign of unit A: its manager runs it,
+# region 1's regional manager reads it, region 1's other staff 403 (campaigns are seen by
+# region, outreach.campaigns.campaigns_visible_to), other regions and roles 404.
 CAMPAIGN_PAGE = allowed(ROLE_ONLY, 200, *MANAGERS)
-CAMPAIGN = allowed(
-    allowed(NOBODY, 403, "ass_referent", "ass_other", "conseiller"), 200, "manager", "regional"
-)
+CAMPAIGN = allowed(allowed(NOBODY, 403, *REGION_1_STAFF), 200, "manager", "regional")
+RULES_POST = allowed(ROLE_ONLY, OK, *MANAGERS)
 CAMPAIGN_RUN = allowed(CAMPAIGN, 403, "regional")
 CAMPAIGN_RUN_POST = allowed(CAMPAIGN_RUN, OK, "manager")
 
@@ -320,8 +332,10 @@ MATRIX: dict[str, Entry] = {
     # CPAM imports: managers, conseillers and administrators (referrals.views_import.can_import);
     # an import of region 1 is not shown to unit B.
     "referrals:import_list": page(MANAGER_PAGE, conseiller=200, admin=200),
-    "referrals:import_detail": page(NOBODY, conseiller=200, manager=200, admin=200),
-    "referrals:import_rejections_csv": page(NOBODY, conseiller=200, manager=200, admin=200),
+    # An import of CPAM 761 (region 1): a CPAM's extract covers several units, so the
+    # importers of the whole region see it (imports_visible_to); region 2's do not.
+    "referrals:import_detail": page(IMPORT),
+    "referrals:import_rejections_csv": page(IMPORT),
     # Opening the case: its GET sends the allowed ones to the form's page (302).
     # --- cases ---
     "cases:signalement_open_case": page(REFERRAL_WORK, ass_referent=302, manager=302),
@@ -374,24 +388,13 @@ MATRIX: dict[str, Entry] = {
         CASE_CONTENT, ass_referent=OK, ass_shared=OK, manager=OK
     ),
     "cases:dispositif_renew": page(CASE_CONTENT),
-    # Availability: the ASS for herself, the manager for the unit's ASS; the other roles are
-    # refused (403) before any lookup, whatever the id, so the refusal reveals nothing.
+    # Availability: the ASS for herself, the manager for the unit's ASS (AVAILABILITY).
     "cases:availability": page(UNIT_PAGE, conseiller=403),
-    "cases:availability_plage_create": page(
-        UNIT_PAGE, conseiller=403, manager=403, manager_out=403
-    ),
-    "cases:availability_plage_edit": page(
-        MANAGER_PAGE, ass_referent=200, ass_shared=404, ass_out=404, manager_out=404
-    ),
-    "cases:availability_plage_delete": post(
-        ROLE_ONLY, ass_referent=OK, ass_shared=404, manager=OK, ass_out=404, manager_out=404
-    ),
-    "cases:availability_absence_create": page(
-        UNIT_PAGE, conseiller=403, manager=403, manager_out=403
-    ),
-    "cases:availability_absence_delete": post(
-        ROLE_ONLY, ass_referent=OK, ass_shared=404, manager=OK, ass_out=404, manager_out=404
-    ),
+    "cases:availability_plage_create": page(AVAILABILITY_NEW),
+    "cases:availability_plage_edit": page(AVAILABILITY),
+    "cases:availability_plage_delete": post(AVAILABILITY_POST),
+    "cases:availability_absence_create": page(AVAILABILITY_NEW),
+    "cases:availability_absence_delete": post(AVAILABILITY_POST),
     # « Qui a consulté ce dossier »: the référent and the manager (can_see_access_history).
     "cases:assure_access_history": page(CASE_MANAGE, medecin=403),
     # A member's « / » of the cellule is « mes réunions ».
@@ -479,19 +482,14 @@ MATRIX: dict[str, Entry] = {
     "outreach:campaign_simulate": post(CAMPAIGN_RUN_POST),
     "outreach:campaign_validate": post(CAMPAIGN_RUN_POST),
     "outreach:campaign_rules": page(CAMPAIGN_PAGE),
-    "outreach:campaign_rules_copy": post(
-        ROLE_ONLY, manager=OK, regional=OK, manager_out=OK, regional_out=OK
-    ),
+    # The channel rules are the region's: any of its managers and its regional manager.
+    "outreach:campaign_rules_copy": post(RULES_POST),
     # Used to render for any signed-in user (fixed: the rules' own check).
     "outreach:campaign_rule_create": page(CAMPAIGN_PAGE),
-    # A rule of region 1: its managers; region 2's 404.
+    # A rule of region 1: region 2's managers 404.
     "outreach:campaign_rule_edit": page(CAMPAIGN_PAGE, manager_out=404, regional_out=404),
-    "outreach:campaign_rule_move": post(
-        ROLE_ONLY, manager=OK, regional=OK, manager_out=404, regional_out=404
-    ),
-    "outreach:campaign_rule_toggle": post(
-        ROLE_ONLY, manager=OK, regional=OK, manager_out=404, regional_out=404
-    ),
+    "outreach:campaign_rule_move": post(RULES_POST, manager_out=404, regional_out=404),
+    "outreach:campaign_rule_toggle": post(RULES_POST, manager_out=404, regional_out=404),
     "outreach:campaign_launch": post(CAMPAIGN_RUN_POST),
     "outreach:campaign_send_pending": post(CAMPAIGN_RUN_POST),
     "outreach:campaign_close": post(CAMPAIGN_RUN_POST),

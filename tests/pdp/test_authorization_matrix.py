@@ -5,13 +5,14 @@ user of the dataset (`tests/pdp/authorization_dataset.py`) gets: the users of un
 ASS référent of the case, another ASS of unit A, an ASS of unit B the case is shared with, the
 conseiller and the manager of unit A, the regional manager of region 1, the coordinator and a
 partner member of unit A's cellule, the médecin conseil of region 1, the administrator), users out
-of its scope (an ASS and the manager of unit B, the regional manager of region 2, the coordinator of
-region 2's cellule, the médecin conseil of region 2) and anonymous. Each page is requested on the
-objects of unit A (the URL is built as in test_headers_every_page), with GET, or for a POST-only
-view with a POST of empty data: the permission answer comes before validation, so the wrong people
-get their 403/404 and the right ones `OK` (a form error 200, a redirect 302, a 204, or a 400). The
-users who see no individual record of unit A (matrix.NO_NAME) must also not find the person's name
-in what they are shown, lists and CSV exports included.
+of its scope (an ASS and the manager of unit A2, another unit of region 1, an ASS and the manager of
+unit B, the regional manager of region 2, the coordinator of region 2's cellule, the médecin conseil
+of region 2) and anonymous. Each page is requested on the objects of unit A (the URL is built as in
+test_headers_every_page), with GET, or for a POST-only view with a POST of empty data: the
+permission answer comes before validation, so the wrong people get their 403/404 and the right ones
+`OK` (a form error 200, a redirect 302, a 204, or a 400). The users who see no individual record of
+unit A (matrix.NO_NAME) must also not find the person's name in what they are shown, lists and CSV
+exports included.
 
 A pattern without an entry fails `test_every_pattern_has_an_entry`, naming it; an entry for a
 pattern that no longer exists fails it too. Each pattern is one test (parametrized) that lists
