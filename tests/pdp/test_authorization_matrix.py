@@ -14,6 +14,9 @@ permission answer comes before validation, so the wrong people get their 403/404
 unit A (matrix.NO_NAME) must also not find the person's name in what they are shown, lists and CSV
 exports included.
 
+The POST of a page whose GET shows a form is refused to the same people, with the same status
+(or a 405 where the view takes no POST).
+
 A pattern without an entry fails `test_every_pattern_has_an_entry`, naming it; an entry for a
 pattern that no longer exists fails it too. Each pattern is one test (parametrized) that lists
 every cell that differs: role, scope, expected, actual. Each request runs in a savepoint rolled
@@ -152,6 +155,34 @@ def test_the_page_answers_each_user_as_its_entry_says(world, key):
             mismatches.append(
                 f"{key} {entry.method.upper()} {url} as {user_key} "
                 f"({matrix.SCOPE[user_key]}): the page shows the person's name"
+            )
+    assert not mismatches, "\n".join(mismatches)
+
+
+REFUSALS = {403, 404, matrix.LOGIN}
+GET_ENTRIES = [
+    key
+    for key, entry in matrix.MATRIX.items()
+    if entry.method == "get" and REFUSALS & set(entry.expected.values())
+]
+
+
+@pytest.mark.parametrize("key", GET_ENTRIES)
+def test_a_post_is_refused_to_whoever_the_get_refuses(world, key):
+    """A view that shows a form checks the same rule on its POST: each user its GET refuses
+    (403, 404, the login page) gets the same refusal, or a 405 where the view takes no POST,
+    from a POST of empty data, never a form error or a change."""
+    entry = matrix.MATRIX[key]
+    mismatches = []
+    for user_key, expected in entry.expected.items():
+        if expected not in REFUSALS:
+            continue
+        url, response = request_cell(world, key, "post", user_key)
+        found = actual(response, "/accounts/login/")
+        if found not in (expected, 405):
+            mismatches.append(
+                f"{key} POST {url} as {user_key} ({matrix.SCOPE[user_key]}): "
+                f"expected {expected} as its GET, got {found}"
             )
     assert not mismatches, "\n".join(mismatches)
 
