@@ -336,8 +336,8 @@ MATRIX: dict[str, Entry] = {
     # importers of the whole region see it (imports_visible_to); region 2's do not.
     "referrals:import_detail": page(IMPORT),
     "referrals:import_rejections_csv": page(IMPORT),
-    # Opening the case: its GET sends the allowed ones to the form's page (302).
     # --- cases ---
+    # Opening the case: its GET sends the allowed ones to the form's page (302).
     "cases:signalement_open_case": page(REFERRAL_WORK, ass_referent=302, manager=302),
     "cases:accompagnement_detail": page(CASE_HEADER),
     "cases:note_create": page(CASE_CONTENT),
@@ -384,9 +384,7 @@ MATRIX: dict[str, Entry] = {
     "cases:dispositif_edit": page(CASE_CONTENT),
     "cases:dispositif_status": page(CASE_CONTENT),
     "cases:dispositif_periode_add": page(CASE_CONTENT),
-    "cases:dispositif_periode_delete": post(
-        CASE_CONTENT, ass_referent=OK, ass_shared=OK, manager=OK
-    ),
+    "cases:dispositif_periode_delete": post(CASE_CONTENT_POST),
     "cases:dispositif_renew": page(CASE_CONTENT),
     # Availability: the ASS for herself, the manager for the unit's ASS (AVAILABILITY).
     "cases:availability": page(UNIT_PAGE, conseiller=403),
@@ -397,8 +395,8 @@ MATRIX: dict[str, Entry] = {
     "cases:availability_absence_delete": post(AVAILABILITY_POST),
     # « Qui a consulté ce dossier »: the référent and the manager (can_see_access_history).
     "cases:assure_access_history": page(CASE_MANAGE, medecin=403),
-    # A member's « / » of the cellule is « mes réunions ».
     # --- coordination (cellule PDP) ---
+    # A member's « / » of the cellule is « mes réunions ».
     "coordination:home": page(CELLULE_PAGE, partenaire=302, medecin=302),
     "coordination:instance_detail": page(CELLULE),
     "coordination:membre_create": post(CELLULE_RUN_POST),
