@@ -224,6 +224,7 @@ def campaign_rules_copy(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_rule_form(request, pk=None):
+    _require_creator(request.user)
     regle = _own_rule(request, pk) if pk is not None else None
     form = RegleForm(request.POST or None, instance=regle)
     if request.method == "POST" and form.is_valid():

@@ -445,6 +445,16 @@ def test_pages_404_other_region_403_others(client, manager, rules, unit):
     assert client.get(reverse("outreach:campaign_rules")).status_code == 403
 
 
+def test_the_new_rule_form_is_for_managers_only(client, manager, unit):
+    # It used to render for any signed-in user (only its POST was refused by the service).
+    client.force_login(UserFactory(ass=True, unit=unit))
+    assert client.get(reverse("outreach:campaign_rule_create")).status_code == 403
+    client.force_login(UserFactory(partenaire=True))
+    assert client.post(reverse("outreach:campaign_rule_create")).status_code == 403
+    client.force_login(manager)
+    assert client.get(reverse("outreach:campaign_rule_create")).status_code == 200
+
+
 def test_manager_builds_simulates_validates_through_pages(
     client, manager, rules, django_assert_max_num_queries
 ):
