@@ -20,6 +20,7 @@ from coordination.models import Organisation, Presence, TypeDecision
 from outreach import campaigns
 from outreach.models import Cible, RegleCanal
 from pdp.models import CpamOffice
+from privacy.models import AccessArchive
 from referrals.models import CpamImport, Service, Statut
 from tests.factories import (
     AccompagnementFactory,
@@ -292,8 +293,20 @@ def build():
         created_at=timezone.now(),
     )
 
+    # A right-of-access archive of the person, past its expiry: its downloads answer 410 to the
+    # manager who may fetch it (no file needed to check who gets that far).
+    archive = AccessArchive.objects.create(
+        assure=assure,
+        requested_by=manager,
+        status=AccessArchive.Status.READY,
+        ready_at=timezone.now() - datetime.timedelta(days=10),
+        expires_at=timezone.now() - datetime.timedelta(days=3),
+        json_path="archives/inexistante/dossier.json",
+    )
+
     data = {
         "unit": unit_a,
+        "archive": archive,
         "assure": assure,
         "arret": arret,
         "signalement": signalement,

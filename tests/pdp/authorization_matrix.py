@@ -177,6 +177,11 @@ CAMPAIGN_RUN_POST = allowed(CAMPAIGN_RUN, OK, "manager")
 CASE = _d(pk="case")
 
 ARGS = {
+    "privacy:archive_list": _d(pk="assure"),
+    "privacy:archive_generate": _d(pk="assure"),
+    "privacy:archive_row": _d(archive_id="archive"),
+    "privacy:archive_pdf": _d(archive_id="archive"),
+    "privacy:archive_json": _d(archive_id="archive"),
     # referrals
     "referrals:signalement_detail": _d(pk="signalement"),
     "referrals:signalement_contact_add": _d(pk="signalement"),
@@ -299,6 +304,15 @@ ARGS = {
 # A query string some pages need to answer at all (an htmx partial told what it checks).
 QUERY = {"cases:dispositif_check": "?type=essai_encadre"}
 
+# The right of access (RGPD art. 15): the manager of the person's unit answers it; those who see
+# the person otherwise get 403, the others 404 (cases.permissions.can_request_access_archive).
+ARCHIVE = allowed(
+    allowed(PERSON, 403, "ass_referent", "ass_other", "conseiller", "ass_shared", "medecin"),
+    200,
+    "manager",
+)
+ARCHIVE_POST = allowed(ARCHIVE, OK, "manager")
+
 MATRIX: dict[str, Entry] = {
     # --- the platform ---
     # Each role is sent to its own first page.
@@ -312,6 +326,14 @@ MATRIX: dict[str, Entry] = {
     # The end of an idle session: a session still alive (another tab kept it) goes back to
     # the page (302); without a session, the login page with its message.
     "session_expired": page(every(302, anonymous=LOGIN)),
+    # Two-factor login (the test settings do not require it: every signed-in user may manage
+    # their own second factor). The QR code and the codes exist only during an enrolment.
+    "two_factor": page(SIGNED_IN),
+    "two_factor_verify": page(every(302, anonymous=LOGIN)),
+    "two_factor_enrol": page(SIGNED_IN),
+    "two_factor_qr": page(NOBODY),
+    "two_factor_codes": page(every(302, anonymous=LOGIN)),
+    "two_factor_recovery_codes": post(every(OK, anonymous=LOGIN)),
     # --- referrals ---
     "referrals:inbox": page(UNIT_PAGE),
     "referrals:signalement_create": page(UNIT_PAGE),
@@ -510,4 +532,13 @@ MATRIX: dict[str, Entry] = {
     # The SMS provider's signed reports: no user account involved; without SMS_REPORT_SECRET
     # (the tests' settings) the endpoint answers 503 to everyone.
     "delivery_reports": post(every(503)),
+    # --- privacy (data protection) ---
+    "privacy:archive_list": page(ARCHIVE),
+    "privacy:archive_generate": post(ARCHIVE_POST),
+    "privacy:archive_row": page(ARCHIVE),
+    # The dataset's archive is past its expiry: 410 with its French page for the manager.
+    "privacy:archive_pdf": page(ARCHIVE, manager=410),
+    "privacy:archive_json": page(ARCHIVE, manager=410),
+    # Administrators only (the page of the retention job's runs and rules).
+    "privacy:retention": page(ROLE_ONLY, admin=200),
 }
