@@ -36,6 +36,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import agenda
 from cases import dispositifs as dispositif_rules
 from cases import services as case_services
 from cases.documents import document_upload
@@ -77,12 +78,13 @@ class Shows:
     whose reading must be logged. `role` overrides the walker's role (ROLE_BY_PREFIX);
     `kwargs(data)` builds its URL's parameters when the walker's ARGS entry does not fit (a
     dummy id, NOT_FOUND, or another object); `before(client, data)` prepares the request (the
-    search posts its query first)."""
+    search posts its query first); `query(data)` is its query string (the agenda's week)."""
 
     who: tuple = ("assure",)
     role: str | None = None
     kwargs: object = None
     before: object = None
+    query: object = None
 
 
 def _k(**spec):
@@ -95,6 +97,11 @@ def _k(**spec):
         }
 
     return build
+
+
+def _week_of(moment):
+    day = timezone.localtime(moment).date()
+    return agenda.week_param(day - datetime.timedelta(days=day.weekday()))
 
 
 def _search(client, data):
@@ -140,7 +147,8 @@ PERSON_PAGES = {
     "cases:assure_access_history": Shows(),
     "cases:entretien_create": Shows(),
     "cases:entretien_edit": Shows(),
-    "cases:agenda": Shows(),
+    # The week of the dataset's meeting (two days ahead: next week from Saturday on).
+    "cases:agenda": Shows(query=lambda data: {"semaine": _week_of(data["entretien"].debut)}),
     "cases:agenda_ics": Shows(kwargs=lambda data: {"token": data["ics_token"]}),
     "cases:document_upload": Shows(),
     "cases:document_download": Shows(kwargs=_k(pk="document")),
@@ -439,7 +447,7 @@ def test_every_person_page_logs_who_saw_whom(people):
         kwargs = shows.kwargs(data) if shows.kwargs else kwargs_for(key, pieces, data)
         url = build_url(pieces, kwargs)
         last = _last_id()
-        response = client.get(url)
+        response = client.get(url, shows.query(data) if shows.query else None)
         walked += 1
         if response.status_code != 200:
             failures.append(f"{key} ({url}) as {role}: {response.status_code}")
