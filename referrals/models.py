@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pdp import permissions
-from pdp.identifiers import nir_clean, nir_format, validate_nir, validate_siret
+from pdp.identifiers import IdentifierError, nir_clean, nir_format, validate_nir, validate_siret
 from pdp.models import TEXT_MAX_LENGTH, CpamOffice, Partner, Region, Role, Unit
 from referrals import hooks
 
@@ -151,7 +151,12 @@ class Assure(models.Model):
 
     @property
     def nir_groupe(self):
-        return nir_format(self.nir)
+        # Stored NIRs are validated on the way in; a row written otherwise (a script, an old
+        # import) still renders, as it is, rather than breaking the page.
+        try:
+            return nir_format(self.nir)
+        except IdentifierError:
+            return self.nir
 
 
 def _latin_fold_table():

@@ -388,6 +388,15 @@ def test_the_detail_is_hidden_from_other_units_and_roles(client, who, request, r
     assert client.get(_detail(referral)).status_code == 404
 
 
+def test_a_stored_nir_that_is_not_valid_still_renders_as_it_is(client, ass, referral):
+    # Written outside the validated paths (a script): the page shows it rather than failing.
+    type(referral.assure).objects.filter(pk=referral.assure_id).update(nir="2650576123456")
+    client.force_login(ass)
+    response = client.get(_detail(referral))
+    assert response.status_code == 200
+    assert "2650576123456" in response.content.decode()
+
+
 def test_the_assigned_ass_sees_everything_and_the_forms(client, ass, referral):
     ContactAttempt.objects.create(
         signalement=referral, canal="sms", resultat="message", user=ass, at=NOW
