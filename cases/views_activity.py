@@ -257,7 +257,11 @@ def _retention_notices(user):
     )
     section = _limited(notices)
     section["total"] = section["rows"][0].total if section["rows"] else 0
-    section["warning_days"] = settings.RETENTION_WARNING_DAYS
+    days = settings.RETENTION_INACTIVITY_DAYS
+    years = days // 365
+    section["inactivity_label"] = (
+        f"{years} an{'s' if years > 1 else ''}" if years and days % 365 == 0 else f"{days} jours"
+    )
     return section
 
 

@@ -411,7 +411,9 @@ def test_the_referent_and_the_manager_see_the_notice_on_their_dashboard(
         for user in (ass, manager):
             client.force_login(user)
             page = client.get(reverse("cases:dashboard")).content.decode()
-            assert "1 personne sera anonymisée dans moins de 30 jours" in " ".join(page.split())
+            text = " ".join(page.split())
+            assert "1 personne sans contact depuis bientôt 2 ans" in text
+            assert "anonymisation le 22/03/2026" in text
             assert reverse("cases:assure_detail", args=[old_file["assure"].pk]) in page
             assert "22/03/2026" in page
         client.force_login(colleague)
