@@ -9,6 +9,7 @@ import threading
 import pytest
 import time_machine
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from pdp import partitions
@@ -229,3 +230,64 @@ def test_two_workers_at_once_create_each_partition_once():
                 cursor.execute(
                     f'DROP TABLE IF EXISTS "{partitions.partition_name(TABLE, _month(i, later))}"'
                 )
+
+
+def _names():
+    """The indexes and foreign keys of the log, by name, with their columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, regexp_replace(indexdef, '.* USING ', '') FROM pg_indexes "
+            "WHERE tablename = %s",
+            [TABLE],
+        )
+        indexes = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f'",
+            [TABLE],
+        )
+        return indexes, dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_copies_the_rows_keeps_the_indexes_and_is_reversible():
+    """0009 back (a plain table again) with rows written there, then forward: the rows keep
+    their ids and land in their months, the sequence goes on after them, the indexes and the
+    foreign key keep their names."""
+    before = [("pdp", "0008_auditlog_append_only_trigger")]
+    after = [("pdp", "0009_auditlog_partitioned")]
+    indexes, foreign_keys = _names()
+    assert indexes[f"{TABLE}_pkey"] == "btree (id, at)"
+    assert len(indexes) == 4 and len(foreign_keys) == 1
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        assert not partitions.is_partitioned(TABLE)
+        assert _names() == ({**indexes, f"{TABLE}_pkey": "btree (id)"}, foreign_keys)
+        now = timezone.now()
+        earlier = now - datetime.timedelta(days=40)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (id, at, action, object_type, object_id, changes) "
+                "VALUES (41, %s, 'view', 'x', '1', '{}'), (42, %s, 'view', 'x', '2', '{}')",
+                [earlier, now],
+            )
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        assert partitions.is_partitioned(TABLE)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, tableoid::regclass::text FROM {TABLE} ORDER BY id")
+            assert cursor.fetchall() == [
+                (41, partitions.partition_name(TABLE, partitions.month_start(earlier))),
+                (42, partitions.partition_name(TABLE, partitions.month_start(now))),
+            ]
+        assert _names() == (indexes, foreign_keys)
+        assert AuditLog.objects.create(action="view", object_type="x", object_id="3").pk == 43
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+        current = partitions.month_start(timezone.now())
+        with connection.cursor() as cursor:
+            for start, name in partitions.partitions(TABLE).items():
+                if start < current:  # the months of the rows above: leave the table as it was
+                    cursor.execute(f'DROP TABLE "{name}"')
