@@ -9,7 +9,8 @@ date, or the beat task not run for months), so that no write of the log ever fai
 - `ensure_partitions` creates the partitions of the current month and the next
   `months_ahead` ones (the daily beat task `pdp.tasks.ensure_audit_partitions`). Idempotent, and
   safe with two workers: a transaction-level advisory lock serialises the runs and
-  `CREATE TABLE IF NOT EXISTS` makes a second one a no-op.
+  `CREATE TABLE IF NOT EXISTS` makes a second one a no-op. Rows of that month already in the
+  DEFAULT partition (the task not run for months) are moved into the new partition.
 - `drop_partitions_before` drops the monthly partitions wholly older than a cutoff, for
   `AuditLog.objects.purge_older_than` (the retention job): the rows of those months go with a
   `DROP TABLE`, no row trigger, no dead tuples, no vacuum; the boundary month and the DEFAULT
@@ -98,8 +99,8 @@ def create_partition_sql(table, start):
 
 def create_partition(table, start, using="default"):
     """Creates the partition of the month beginning at `start` if it is missing. If the DEFAULT
-    partition already holds rows of that month, PostgreSQL refuses (check_violation): the
-    month is then left in the DEFAULT partition, logged, and False returned."""
+    partition already holds rows of that month (PostgreSQL then refuses: check_violation),
+    they are moved to the new partition (`_create_moving_default_rows`)."""
     connection = connections[using]
     try:
         with transaction.atomic(using=using), connection.cursor() as cursor:
@@ -107,9 +108,30 @@ def create_partition(table, start, using="default"):
     except IntegrityError as exc:
         if getattr(exc.__cause__, "pgcode", None) != "23514":  # check_violation
             raise
-        logger.error("partitions: %s not created, DEFAULT holds rows of it: %s", start, exc)
-        return False
-    return True
+        moved = _create_moving_default_rows(table, start, using)
+        logger.warning("partitions: %s created, %s rows moved from DEFAULT", start, moved)
+
+
+def _create_moving_default_rows(table, start, using):
+    """In one transaction, the log locked (ACCESS EXCLUSIVE, by the DETACH): DEFAULT detached,
+    the month's partition created, the month's rows copied into it and deleted from DEFAULT
+    (the rows move, none is lost; a detached partition loses its clone of the append-only
+    trigger, the purge door is opened anyway in case it had one), DEFAULT attached again,
+    which gives it back the trigger."""
+    default, name = f"{table}_default", partition_name(table, start)
+    bounds = [start, next_month(start)]
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{default}"')
+        cursor.execute(create_partition_sql(table, start))
+        cursor.execute(
+            f'INSERT INTO "{name}" SELECT * FROM "{default}" WHERE at >= %s AND at < %s', bounds
+        )
+        cursor.execute("SELECT set_config('pdp.audit_purge', 'on', true)")
+        cursor.execute(f'DELETE FROM "{default}" WHERE at >= %s AND at < %s', bounds)
+        moved = cursor.rowcount
+        cursor.execute("SELECT set_config('pdp.audit_purge', 'off', true)")
+        cursor.execute(f'ALTER TABLE "{table}" ATTACH PARTITION "{default}" DEFAULT')
+    return moved
 
 
 def ensure_partitions(months_ahead=MONTHS_AHEAD, *, table=AUDIT_TABLE, now=None, using="default"):
@@ -124,7 +146,8 @@ def ensure_partitions(months_ahead=MONTHS_AHEAD, *, table=AUDIT_TABLE, now=None,
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         existing = partitions(table, using)
         for _ in range(months_ahead + 1):
-            if start not in existing and create_partition(table, start, using):
+            if start not in existing:
+                create_partition(table, start, using)
                 created.append(partition_name(table, start))
             start = next_month(start)
     if created:

@@ -139,14 +139,23 @@ def test_ensure_partitions_creates_the_months_ahead_once():
     assert partitions.ensure_partitions() == []
 
 
-def test_a_month_already_in_the_default_partition_is_left_there():
+def test_a_month_already_in_the_default_partition_gets_its_partition_and_its_rows():
     later = _month(partitions.MONTHS_AHEAD + 2)
-    stray = _row_at(later + datetime.timedelta(days=3))
-    assert _partition_of(stray) == DEFAULT
+    strays = [_row_at(later + datetime.timedelta(days=d)) for d in (0, 3, 27)]
+    elsewhere = _row_at(later - datetime.timedelta(days=400))
+    assert {_partition_of(r) for r in [*strays, elsewhere]} == {DEFAULT}
     created = partitions.ensure_partitions(1, now=later)
-    assert created == [partitions.partition_name(TABLE, _month(1, later))]
-    assert _partition_of(stray) == DEFAULT
-    assert not _exists(partitions.partition_name(TABLE, later))
+    name = partitions.partition_name(TABLE, later)
+    assert created == [name, partitions.partition_name(TABLE, _month(1, later))]
+    assert {_partition_of(r) for r in strays} == {name}
+    assert _partition_of(elsewhere) == DEFAULT
+    assert [AuditLog.objects.get(pk=r.pk) for r in strays] == strays
+    # DEFAULT is attached again, with its trigger, and the purge door is closed.
+    assert _partition_of(_row_at(later - datetime.timedelta(days=500))) == DEFAULT
+    with pytest.raises(DatabaseError, match="append-only"):
+        _sql(f"DELETE FROM {DEFAULT}")
+    with pytest.raises(DatabaseError, match="append-only"):
+        _sql(f"DELETE FROM {name}")
 
 
 def test_the_beat_task_runs_daily_and_creates_what_is_missing():
