@@ -335,6 +335,7 @@ class Command(BaseCommand):
                 "assure_id": "i",
                 "referent_id": str(workers[0].pk),
                 "unit_id": str(self.units[1].pk),
+                "region_id": str(self.units[1].region_id),
                 "date_ouverture": f"{d} - 30",
             },
             "FROM generate_series(1, %(people)s) AS i WHERE mod(i, 1000) = 7",
