@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://… manage.py bench_search [--repeat 20] [--explain]
 
 Meant for `generate_volume`'s data (it reads the configured database and writes nothing). For
-an ASS, a manager (the same unit) and a médecin conseil (the same region, the widest scope that
-may search), it times what the search page does for each kind of query: `search_assures`, the
+an ASS, a manager (the same unit) and a médecin conseil (the same region) when the data has one
+(`generate_volume` makes none; regional staff may not search), it times what the search page
+does for each kind of query: `search_assures`, the
 paginator's count and the first page of 25 with its two prefetches. It prints, per role and
 query kind, the median and 95th percentile over `--repeat` runs (after one warm-up run), the
 number of queries and of people found; `--explain` adds the plan of the query, with
