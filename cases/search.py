@@ -2,6 +2,11 @@
 
 Only among the people the user may see (`Assure.objects.visible_to`). Searching by NIR is
 reserved to users who may see it (`can_see_nir`).
+
+On PostgreSQL each name word is a `search_name LIKE '%mot%'`, served by the GIN trigram index of
+`referrals` migration 0019, and a NIR a `nir LIKE 'prefix%'`, served by the `varchar_pattern_ops`
+index Django makes for the unique NIR: keep these lookups as they are (`__contains`,
+`__startswith` on the raw columns) or the planner falls back to scanning every assuré.
 """
 
 import re

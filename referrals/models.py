@@ -106,9 +106,10 @@ class Assure(models.Model):
     # person's page.
     pas_de_sms = models.BooleanField("pas de SMS de campagne", default=False)
     pas_de_relance = models.BooleanField("pas de relance de campagne", default=False)
-    # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). Not indexed:
-    # the search looks for each word anywhere in it (LIKE '%mot%'), which a btree cannot serve,
-    # and a trigram index would slow the CPAM import down too much (measured).
+    # Lower-cased, accent-free "nom prénoms" for search; kept in sync by save(). The search
+    # looks for each word anywhere in it (LIKE '%mot%'): served on PostgreSQL by a GIN trigram
+    # index made by migration 0019 (not in Meta: SQLite has no GIN), see README « Search at
+    # national volume ».
     search_name = models.CharField(
         "nom pour la recherche", max_length=400, editable=False, default=""
     )
