@@ -255,7 +255,7 @@ CELERY_IMPORTS = ("privacy.tasks_archive",)
 # minute-level schedule waits for), `envois` (SMS and e-mails, bounded by the providers),
 # `imports` (long jobs started by a user: CPAM imports, detection scans, letter batches,
 # access archives), `stats` (nightly heavy jobs: snapshots, retention, purges). Every task is
-# named here (tests/pdp/test_celery.py fails on a task without a route).
+# named here (tests/pdp/test_production.py fails on a task without a route).
 CELERY_TASK_QUEUES = [Queue(name) for name in ("interactif", "envois", "imports", "stats")]
 CELERY_TASK_DEFAULT_QUEUE = "interactif"
 CELERY_TASK_ROUTES = {
