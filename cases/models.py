@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from pdp import permissions
 from pdp.identifiers import validate_siret
-from pdp.models import TEXT_MAX_LENGTH, Partner, PartnerKind, Unit
+from pdp.models import TEXT_MAX_LENGTH, Partner, PartnerKind, Region, Unit
 from referrals.models import Assure, ModeRencontre, Signalement
 
 
@@ -56,6 +56,12 @@ class Accompagnement(models.Model):
     unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="accompagnements", verbose_name="unité"
     )
+    # The unit's region, copied at creation (a case never changes unit): the regional scopes
+    # and the indicators filter on it without joining the units, and it is the tenant key a
+    # split by region needs (README « Beyond one database server »).
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="accompagnements", verbose_name="région"
+    )
     mission = models.CharField("mission", max_length=15, choices=Mission.choices, default="pdp")
     statut = models.CharField(
         "statut", max_length=10, choices=CaseStatus.choices, default=CaseStatus.OUVERT
@@ -95,10 +101,16 @@ class Accompagnement(models.Model):
             models.Index(fields=["referent", "statut"]),
             models.Index(fields=["unit", "statut"]),
             models.Index(fields=["date_ouverture"]),  # the indicators of a period
+            models.Index(fields=["region", "date_ouverture"], name="accompagnement_region_idx"),
         ]
 
     def __str__(self):
         return f"Accompagnement {self.get_mission_display()} – {self.assure}"
+
+    def save(self, *args, **kwargs):
+        if self.region_id is None and self.unit_id is not None:
+            self.region_id = Unit.objects.values_list("region_id", flat=True).get(pk=self.unit_id)
+        super().save(*args, **kwargs)
 
 
 def _shared_with(user):

@@ -92,6 +92,7 @@ def case_open(*, assure, referent, acting_user, mission=Mission.PDP, signalement
         assure=assure,
         referent=referent,
         unit=referent.unit,
+        region_id=referent.unit.region_id,
         mission=mission,
         statut=CaseStatus.OUVERT,
         date_ouverture=timezone.localdate(),

@@ -288,7 +288,7 @@ CORE = [
         date_path="date_ouverture",
         filter_paths=CASE_FILTERS,
         unit_path="unit_id",
-        region_path="unit__region_id",
+        region_path="region_id",
         rows=("mission", Mission.choices, "Mission"),
     ),
     Indicator(
@@ -307,7 +307,7 @@ CORE = [
         end_path="date_cloture",
         filter_paths=CASE_FILTERS,
         unit_path="unit_id",
-        region_path="unit__region_id",
+        region_path="region_id",
         rows=("mission", Mission.choices, "Mission"),
     ),
     Indicator(
@@ -324,7 +324,7 @@ CORE = [
         end_path="date_cloture",
         filter_paths=CASE_FILTERS,
         unit_path="unit_id",
-        region_path="unit__region_id",
+        region_path="region_id",
         rows=("mission", Mission.choices, "Mission"),
     ),
     Indicator(

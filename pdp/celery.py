@@ -17,6 +17,12 @@ app.conf.beat_schedule = {
         "task": "pdp.tasks.health_check",
         "schedule": crontab(minute="*/15"),
     },
+    # The access log's monthly partitions, created ahead (pdp.partitions.ensure_partitions):
+    # this month and the next three; a run that finds them all creates nothing.
+    "ensure-audit-partitions": {
+        "task": "pdp.tasks.ensure_audit_partitions",
+        "schedule": crontab(hour=1, minute=40),
+    },
     # Every region in one pass, one DetectionRun per region (« planifiée »); managers launch
     # their region's scan from the inbox (referrals.detection.detection_launch).
     "scan-arrets-daily": {

@@ -10,6 +10,8 @@ from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from pdp import partitions
+
 # The longest text a person may type in one field (a motif, a note, a section of the évaluation):
 # about two pages. Model TextFields carry it, so that their forms refuse more with a message.
 TEXT_MAX_LENGTH = 5000
@@ -277,10 +279,11 @@ class AuditLogQuerySet(models.QuerySet):
     """Rows are added (`create`, `bulk_create`) and read; `update()` and `delete()` refuse.
 
     This guards the ORM paths the code uses; on PostgreSQL a trigger (migration
-    0008_auditlog_append_only_trigger) refuses UPDATE and DELETE in the database itself, raw
-    SQL included. The base manager (`AuditLog._base_manager`, a plain Manager) is left as
-    Django makes it: deleting a user goes through it to set `user` to NULL on their rows (FK
-    SET_NULL), which keeps the rows and which the trigger lets through."""
+    0008_auditlog_append_only_trigger, on every monthly partition since 0009) refuses UPDATE
+    and DELETE in the database itself, raw SQL included. The base manager
+    (`AuditLog._base_manager`, a plain Manager) is left as Django makes it: deleting a user
+    goes through it to set `user` to NULL on their rows (FK SET_NULL), which keeps the rows
+    and which the trigger lets through."""
 
     def update(self, **kwargs):
         raise AuditLogImmutableError(IMMUTABLE_MESSAGE)
@@ -290,13 +293,19 @@ class AuditLogQuerySet(models.QuerySet):
 
     def purge_older_than(self, days):
         """The one way to remove rows, for the retention job (domain §11: kept 6–12 months):
-        delete the rows written more than `days` days ago, in one statement. Returns the count.
+        remove the rows written more than `days` days ago. Returns the count.
 
-        On PostgreSQL the trigger lets a DELETE through only while the transaction-local
+        On PostgreSQL the table is partitioned by month (migration 0009, `pdp.partitions`):
+        the months wholly older than the cutoff are dropped, a `DROP TABLE` each, then the
+        older rows left (the boundary month, the DEFAULT partition) are deleted in one
+        statement. The trigger lets that DELETE through only while the transaction-local
         setting `pdp.audit_purge` is « on »: set just before the statement, and set back
         right after it, so that the rest of an enclosing transaction deletes nothing."""
         cutoff = timezone.now() - datetime.timedelta(days=days)
         connection = connections[self.db]
+        dropped = partitions.drop_partitions_before(
+            cutoff, table=self.model._meta.db_table, using=self.db
+        )
         with transaction.atomic(using=self.db):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
@@ -305,7 +314,7 @@ class AuditLogQuerySet(models.QuerySet):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT set_config('pdp.audit_purge', 'off', true)")
-        return count
+        return dropped + count
 
     def anonymise_people(self, assure_ids):
         """The one way to change rows, for the retention job when it anonymises people: their
@@ -333,7 +342,10 @@ class AuditLog(models.Model):
 
     Append-only: `save()` of an existing row, `delete()` and the QuerySet's `update()` and
     `delete()` raise `AuditLogImmutableError`; `AuditLog.objects.purge_older_than(days)` and
-    `AuditLog.objects.anonymise_people(assure_ids)` are the retention job's ways out."""
+    `AuditLog.objects.anonymise_people(assure_ids)` are the retention job's ways out.
+
+    On PostgreSQL the table is partitioned by month of `at` (migration 0009, `pdp.partitions`);
+    its primary key there is (id, at), the ORM's stays `id` (one sequence: ids are unique)."""
 
     class Action(models.TextChoices):
         VIEW = "view", "consultation"

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 # Tasks of pdp's packages, registered with the worker through this module (autodiscovery).
 from pdp.messaging.tasks import deliver_message  # noqa: F401
+from pdp.partitions import ensure_partitions
 
 
 @shared_task(time_limit=30, soft_time_limit=20)
@@ -13,3 +14,10 @@ def health_check():
         cursor.execute("SELECT 1")
         db_ok = cursor.fetchone()[0] == 1
     return {"db": db_ok, "at": timezone.now().isoformat()}
+
+
+@shared_task(time_limit=120, soft_time_limit=100)
+def ensure_audit_partitions():
+    """The access log's monthly partitions of this month and the next ones (pdp.partitions):
+    idempotent, and two workers at once create each partition once (advisory lock)."""
+    return ensure_partitions()

@@ -380,6 +380,7 @@ CATALOGUE = {
             "assure": DELETE,
             "referent": DELETE,
             "unit": AGGREGATE,
+            "region": AGGREGATE,
             "mission": AGGREGATE,
             "statut": DELETE,
             "date_ouverture": AGGREGATE,

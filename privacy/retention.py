@@ -17,7 +17,8 @@
 4. **receipts**: the catalogue's ANONYMISE fields of the tables with `expires` blanked past
    their delay (messages after RETENTION_MESSAGE_DAYS), one UPDATE per table;
 5. **access log**: rows older than RETENTION_AUDIT_DAYS removed
-   (`AuditLog.objects.purge_older_than`).
+   (`AuditLog.objects.purge_older_than`: whole months dropped as partitions on PostgreSQL, the
+   boundary month's rows deleted).
 
 A dry run (the command without `--wet-run`) counts what steps 3–5 would do and changes none of
 it; it still writes the notices (step 2), which only announce. Each run is a
@@ -514,13 +515,14 @@ def _steps(wet_run, today, now, counts):
             counts["receipts_anonymised"] += (
                 queryset.update(**values) if wet_run else queryset.count()
             )
+    # Not in a transaction of its own: the purge drops each whole month in a short
+    # transaction (a brief lock of the log), then deletes the boundary rows in another.
     cutoff = now - datetime.timedelta(days=settings.RETENTION_AUDIT_DAYS)
-    with transaction.atomic():
-        counts["audit_purged"] = (
-            AuditLog.objects.purge_older_than(settings.RETENTION_AUDIT_DAYS)
-            if wet_run
-            else AuditLog.objects.filter(at__lt=cutoff).count()
-        )
+    counts["audit_purged"] = (
+        AuditLog.objects.purge_older_than(settings.RETENTION_AUDIT_DAYS)
+        if wet_run
+        else AuditLog.objects.filter(at__lt=cutoff).count()
+    )
 
 
 def _finish(run, counts, acting_user):

@@ -53,6 +53,7 @@ def test_the_rows_respect_the_models_rules():
         .filter(n__gt=1)
     )
     assert not open_pairs.exists()
+    assert not Accompagnement.objects.exclude(region=F("unit__region")).exists()
     assert not ArretTravail.objects.filter(assure__isnull=True).exists()
     assert not ArretTravail.objects.filter(date_fin_prevue__lt=F("date_debut")).exists()
     assert not Accompagnement.objects.filter(

@@ -2,6 +2,11 @@
 migration pdp 0008 refuses UPDATE and DELETE of `pdp_auditlog` from raw SQL too, except the
 FK's SET NULL when a user is deleted and the retention purge (`purge_older_than`).
 
+Since migration 0009 the table is partitioned by month: these statements go through the
+partitioned table, and the trigger cloned on each partition refuses them (an UPDATE of `at`
+that would move a row to another month included); tests/pdp/test_audit_partitions.py aims at
+the partitions themselves.
+
 PostgreSQL only (the trigger is not created on SQLite, where the ORM guard is the only one)."""
 
 import datetime

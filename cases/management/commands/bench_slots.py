@@ -118,7 +118,7 @@ class Command(BaseCommand):
         )
         cases = Accompagnement.objects.bulk_create(
             [
-                Accompagnement(assure=a, referent=u, unit=unit)
+                Accompagnement(assure=a, referent=u, unit=unit, region_id=unit.region_id)
                 for a, u in zip(assures, staff, strict=True)
             ]
         )

@@ -609,8 +609,8 @@ class Command(BaseCommand):
         open_count, closed_count = self.n(OPEN_CASES), self.n(CLOSED_CASES)
         cases = self.copier(
             Accompagnement,
-            ["id", "assure_id", "referent_id", "unit_id", "mission", "statut", "date_ouverture",
-             "date_cloture", "signalement_id"],
+            ["id", "assure_id", "referent_id", "unit_id", "region_id", "mission", "statut",
+             "date_ouverture", "date_cloture", "signalement_id"],
         )  # fmt: skip
         clotures = self.copier(
             Cloture, ["id", "accompagnement_id", "outcome", "date_cloture", "closed_by_id"]
@@ -671,8 +671,9 @@ class Command(BaseCommand):
                 closed = opened + datetime.timedelta(days=rng.randint(low, min(540, span)))
                 statut = "cloture"
             mission = "pdp" if is_open or rng.random() < 0.85 else "securisation"
-            cases.add(pk, self.assure_ids[person], ass, self.units[unit].pk, mission, statut,
-                      opened, closed, signalement)  # fmt: skip
+            cases.add(pk, self.assure_ids[person], ass, self.units[unit].pk,
+                      self.units[unit].region_id, mission, statut, opened, closed,
+                      signalement)  # fmt: skip
             events.add(pk, self.at(opened), ass, "opened", "Accompagnement ouvert")
             last = closed or self.today
             length = max(1, (last - opened).days)
