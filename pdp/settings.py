@@ -285,6 +285,7 @@ CELERY_TASK_ROUTES = {
             "privacy.tasks_archive.build_access_archive",
         ),
         "stats": (
+            "pdp.tasks.ensure_audit_partitions",
             "indicators.tasks.snapshot_all",
             "indicators.tasks.snapshot_region",
             "privacy.tasks.retention_nightly",
