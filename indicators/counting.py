@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from indicators.definitions import ACTIVE, FLOW, STOCK
 from indicators.periods import month_end
+from pdp.db import reporting_alias
 
 FILTER_NAMES = ("mission", "cpam", "type_arret")
 # Parts of a snapshot: "f" what happened in the month (flows, and what an active indicator
@@ -167,16 +168,16 @@ def filter_dimensions(indicator):
 
 
 def live_flow(indicator, scope, filters, ranges):
-    """The live cells of what happened in `ranges`."""
+    """The live cells of what happened in `ranges` (a page's: on the reporting replica)."""
     if not ranges:
         return []
-    return grouped(
-        queryset(indicator, scope, filters).filter(in_ranges(indicator, ranges)), indicator
-    )
+    qs = queryset(indicator, scope, filters).filter(in_ranges(indicator, ranges))
+    return grouped(qs.using(reporting_alias()), indicator)
 
 
 def live_stock(indicator, scope, filters, day):
-    return grouped(queryset(indicator, scope, filters).filter(at_day(indicator, day)), indicator)
+    qs = queryset(indicator, scope, filters).filter(at_day(indicator, day))
+    return grouped(qs.using(reporting_alias()), indicator)
 
 
 def snapshot_flow(indicator, region_id, first, until):

@@ -25,6 +25,7 @@ from django.utils import timezone
 from indicators import counting
 from indicators.models import Snapshot, SnapshotMonth
 from indicators.periods import month_end, month_start, shift
+from pdp.db import reporting_alias
 from pdp.models import Region
 
 MONTHS = 36
@@ -166,14 +167,14 @@ def covered(scope, months):
     earliest of their last days). Two queries at most."""
     if scope.level == "instances" or not months:
         return {}
-    qs = SnapshotMonth.objects.filter(month__in=months)
+    qs = SnapshotMonth.objects.using(reporting_alias()).filter(month__in=months)
     if scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
         return {
             (c, v, m): until
             for c, v, m, until in qs.values_list("code", "version", "month", "until")
         }
-    total = Region.objects.count()
+    total = Region.objects.using(reporting_alias()).count()
     rows = (
         qs.values("code", "version", "month")
         .order_by()
@@ -187,7 +188,7 @@ def last_run(scope):
     latest runs for the nation), or None. One query."""
     if scope.level == "instances":
         return None
-    qs = SnapshotMonth.objects.all()
+    qs = SnapshotMonth.objects.using(reporting_alias()).all()
     if scope.region_id is not None:
         qs = qs.filter(region_id=scope.region_id)
     latest = qs.values("region_id").order_by().annotate(at=Max("computed_at"))
@@ -198,7 +199,7 @@ def stored(indicator, scope, filters, part, months):
     """The cells of `months` in the snapshots, summed per row, column, unit and region."""
     if not months:
         return []
-    qs = Snapshot.objects.filter(
+    qs = Snapshot.objects.using(reporting_alias()).filter(
         code=indicator.code, version=indicator.version, part=part, month__in=months
     )
     if scope.unit_id is not None:

@@ -4,6 +4,8 @@ import datetime
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,16 +96,59 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+# Databases (README « Production »). Each process has a role, PDP_PROCESS_ROLE — `web`
+# (gunicorn.conf.py sets it), `worker` (the Procfile's Celery workers) or `command` (anything
+# else: manage.py, beat) — that chooses its PostgreSQL timeouts: a web request is short and
+# must not wait behind a lock, a job's statement may run for minutes, an operator's command
+# (migrate, generate_volume) is watched and has no statement limit. Seconds, 0 for none;
+# DB_STATEMENT_TIMEOUT and DB_LOCK_TIMEOUT override them.
+PROCESS_TIMEOUTS = {"web": (10, 5), "worker": (600, 150), "command": (0, 150)}
+PROCESS_ROLE = env("PDP_PROCESS_ROLE", default="command")
+if PROCESS_ROLE not in PROCESS_TIMEOUTS:
+    raise ImproperlyConfigured(f"PDP_PROCESS_ROLE must be one of {', '.join(PROCESS_TIMEOUTS)}")
+DB_STATEMENT_TIMEOUT = env.int("DB_STATEMENT_TIMEOUT", default=PROCESS_TIMEOUTS[PROCESS_ROLE][0])
+DB_LOCK_TIMEOUT = env.int("DB_LOCK_TIMEOUT", default=PROCESS_TIMEOUTS[PROCESS_ROLE][1])
+# PGBOUNCER=1: the URLs lead to PgBouncer in transaction mode, where consecutive transactions
+# of one connection may run on different server connections. Then no server-side cursor
+# (they outlive a transaction), no startup `options` (PgBouncer refuses them: the timeouts
+# and jit=off are set on the database roles instead, README) and no persistent connection
+# by default (PgBouncer holds the pool).
+PGBOUNCER = env.bool("PGBOUNCER", default=False)
+
+
+def database(url_variable, default=None):
+    """The settings of one database from its URL, as every alias of PDP needs them."""
+    db = env.db(url_variable, default=default)
+    db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if PGBOUNCER else 60)
+    db["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return db
+    db["DISABLE_SERVER_SIDE_CURSORS"] = PGBOUNCER
+    options = db.setdefault("OPTIONS", {})
+    # An unreachable server fails the request (or the health check) quickly.
+    options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    if not PGBOUNCER:
+        # No JIT compilation: on this application's queries (a page's, the indicators'
+        # grouped counts) it costs 100–200 ms of compiling for queries that run in less
+        # (measured, issue 13); PostgreSQL's own advice for short queries.
+        options.setdefault(
+            "options",
+            f"-c jit=off -c statement_timeout={DB_STATEMENT_TIMEOUT}s "
+            f"-c lock_timeout={DB_LOCK_TIMEOUT}s",
+        )
+    return db
+
+
+DATABASES = {"default": database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # No JIT compilation: on this application's queries (a page's, the indicators' grouped
-    # counts) it costs 100–200 ms of compiling for queries that run in less (measured, issue
-    # 13); PostgreSQL's own advice for short queries.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+# A reporting replica (a streaming standby of the primary): only the code that asks for it
+# reads there — the indicators page and its exports, through `pdp.db.reporting_alias()`;
+# nothing is routed to it implicitly and nothing is written or migrated there
+# (`pdp.db_router`); no transaction per request there either.
+if env("REPORTING_DATABASE_URL", default=""):
+    DATABASES["reporting"] = database("REPORTING_DATABASE_URL")
+REPORTING_DATABASE_ALIAS = "reporting" if "reporting" in DATABASES else "default"
+DATABASE_ROUTERS = ["pdp.db_router.PrimaryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "pdp.User"
@@ -205,6 +250,53 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules that autodiscovery (`<app>.tasks`) does not find.
 CELERY_IMPORTS = ("privacy.tasks_archive",)
+# Queues by latency, each consumed by its own workers (Procfile), so that a long import or
+# the nightly statistics never delay a notice or an SMS: `interactif` (short jobs a user or a
+# minute-level schedule waits for), `envois` (SMS and e-mails, bounded by the providers),
+# `imports` (long jobs started by a user: CPAM imports, detection scans, letter batches,
+# access archives), `stats` (nightly heavy jobs: snapshots, retention, purges). Every task is
+# named here (tests/pdp/test_production.py fails on a task without a route).
+CELERY_TASK_QUEUES = [Queue(name) for name in ("interactif", "envois", "imports", "stats")]
+CELERY_TASK_DEFAULT_QUEUE = "interactif"
+CELERY_TASK_ROUTES = {
+    name: {"queue": queue}
+    for queue, names in {
+        "interactif": (
+            "pdp.tasks.health_check",
+            "collective.tasks.expire_participants",
+        ),
+        "envois": (
+            "pdp.messaging.tasks.deliver_message",
+            "pdp.messaging.tasks.deliver_messages",
+            "pdp.messaging.tasks.deliver_overdue_messages",
+            "coordination.tasks.send_convocations",
+            "coordination.tasks.send_action_notice",
+            "outreach.tasks.send_reminders",
+            "outreach.tasks.send_webinar_messages",
+            "outreach.tasks.send_surveys",
+            "outreach.tasks.send_pending_surveys",
+            "outreach.tasks.send_campaign_invitations",
+            "outreach.tasks.send_campaign_pending",
+            "outreach.tasks.campaigns_daily",
+        ),
+        "imports": (
+            "referrals.tasks.scan_arrets_task",
+            "outreach.tasks.build_letter_batch",
+            "privacy.tasks_archive.build_access_archive",
+        ),
+        "stats": (
+            "pdp.tasks.ensure_audit_partitions",
+            "indicators.tasks.snapshot_all",
+            "indicators.tasks.snapshot_region",
+            "privacy.tasks.retention_nightly",
+            "privacy.tasks_archive.purge_expired_access_archives",
+        ),
+    }.items()
+    for name in names
+}
+# A worker reserves one task at a time beyond those it runs: a long job does not hold back
+# tasks that another worker of the queue could run.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -301,6 +393,8 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The load balancer probes the health check over plain HTTP (pdp.health).
+    SECURE_REDIRECT_EXEMPT = [r"^sante/$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -21,3 +21,14 @@ SMS_BACKEND = "pdp.messaging.backends.LocmemBackend"  # pdp.messaging.outbox
 # The suite signs users in with force_login: the second factor is off unless a test turns it
 # on (tests/pdp/test_two_factor.py); production's default is on (OTP_REQUIRED).
 OTP_REQUIRED = False
+# A second alias for the reporting replica, a mirror of the test database (Django opens a
+# second connection to it, outside the test's transaction). Unused unless a test sets
+# REPORTING_DATABASE_ALIAS = "reporting" and allows the alias
+# (tests/pdp/test_reporting_database.py): the suite otherwise runs as without
+# REPORTING_DATABASE_URL.
+DATABASES["reporting"] = {  # noqa: F405
+    **DATABASES["default"],  # noqa: F405
+    "ATOMIC_REQUESTS": False,
+    "TEST": {"MIRROR": "default"},
+}
+REPORTING_DATABASE_ALIAS = "default"

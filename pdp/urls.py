@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from pdp import views, views_two_factor
+from pdp import health, views, views_two_factor
 from pdp.two_factor import otp_not_required
 
 urlpatterns = [
@@ -43,6 +43,8 @@ urlpatterns = [
     ),
     path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
     path("session/expiree/", views.session_expired, name="session_expired"),
+    # The load balancer's probe (pdp.health): no login, no personal data.
+    path("sante/", health.health, name="health"),
     path("admin/", admin.site.urls),
     path("", include("referrals.urls")),
     path("", include("cases.urls")),

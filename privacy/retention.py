@@ -33,7 +33,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core import checks
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -49,7 +49,7 @@ from referrals.models import ArretTravail, Assure, Service, Signalement, Statut
 
 logger = logging.getLogger(__name__)
 
-# pg_try_advisory_lock key of the job (any constant, "PDPRETEN" in ASCII-ish).
+# pg_try_advisory_xact_lock key of the job (any constant, "PDPRETEN" in ASCII-ish).
 LOCK_KEY = 0x50445052_4554454E & 0x7FFFFFFFFFFFFFFF
 
 # The counts of a run, in the order the page and the command show them.
@@ -451,18 +451,26 @@ def expired_receipts(model, table, now):
 
 @contextlib.contextmanager
 def _run_lock():
+    """The job's lock, held for the whole run, which commits batch after batch. Taken as a
+    transaction-level advisory lock on a second connection kept in one open transaction (no
+    write, so no snapshot that would hold back vacuum): a session-level lock would be lost or
+    leaked behind PgBouncer in transaction mode, where one connection's transactions may each
+    run on a different server connection — an open transaction keeps its own."""
     if connection.vendor != "postgresql":
         yield True
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
-        acquired = cursor.fetchone()[0]
+    holder = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
+            acquired = cursor.fetchone()[0]
         yield acquired
     finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        try:
+            holder.rollback()  # ends the transaction, and with it the lock, before returning
+        finally:
+            holder.close()
 
 
 def retention_run(*, wet_run=False, scheduled=False, acting_user=None):

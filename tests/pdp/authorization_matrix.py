@@ -326,6 +326,8 @@ MATRIX: dict[str, Entry] = {
     # The end of an idle session: a session still alive (another tab kept it) goes back to
     # the page (302); without a session, the login page with its message.
     "session_expired": page(every(302, anonymous=LOGIN)),
+    # The load balancer's health check: no login, the same answer for everyone.
+    "health": page(PUBLIC),
     # Two-factor login (the test settings do not require it: every signed-in user may manage
     # their own second factor). The QR code and the codes exist only during an enrolment.
     "two_factor": page(SIGNED_IN),

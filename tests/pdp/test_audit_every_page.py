@@ -196,6 +196,7 @@ NO_PERSON_PAGES = {
     "password_change": "mot de passe de l'utilisateur",
     "password_change_done": "confirmation du changement de mot de passe",
     "session_expired": "page de fin de session",
+    "health": "état de la base et de Redis pour le répartiteur de charge, aucune donnée",
     "referrals:signalement_create": "formulaire vierge d'un nouveau signalement",
     "referrals:import_list": "liste des fichiers importés (caisse, date, comptes), aucune personne",
     "referrals:import_detail": "comptes d'un import ; ses lignes rejetées (NIR, noms) sont "

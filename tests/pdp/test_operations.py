@@ -28,7 +28,8 @@ def procfile(name):
 
 def test_production_serves_with_gunicorn_and_development_with_runserver():
     production = procfile("Procfile")
-    assert set(production) == {"web", "worker", "beat"}
+    # One worker per group of queues: tests/pdp/test_production.py.
+    assert set(production) == {"web", "interactif", "envois", "imports", "stats", "beat"}
     assert production["web"].split()[:2] == ["gunicorn", "pdp.wsgi"]
     assert "runserver" not in (ROOT / "Procfile").read_text(encoding="utf-8")
     assert "runserver" in procfile("Procfile.dev")["web"]
