@@ -367,3 +367,22 @@ def test_an_upload_is_imported_by_a_real_worker_through_redis(transactional_db, 
             threading.Event().wait(0.2)
     assert cpam_import.status == CpamImport.Status.PROCESSED
     assert ArretTravail.objects.filter(last_import=cpam_import).count() == 3
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_simulation_of_a_large_file_is_refused_by_the_form(client, manager, cpam, monkeypatch):
+    monkeypatch.setattr("referrals.forms_import.MAX_SIMULATION_BYTES", 100)
+    client.force_login(manager)
+
+    response = client.post(
+        LIST,
+        {
+            "date_extrait": "2026-11-01",
+            "simulation": "on",
+            "fichier": SimpleUploadedFile("gros.csv", extract(3), "text/csv"),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "La simulation est limitée aux fichiers de 50 Mo" in response.content.decode()
+    assert not CpamImport.objects.exists()
