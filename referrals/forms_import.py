@@ -82,7 +82,7 @@ class ImportUploadForm(FrenchChoicesMixin, forms.Form):
         if cleaned.get("simulation") and upload and upload.size > MAX_SIMULATION_BYTES:
             self.add_error(
                 "simulation",
-                "La simulation est limitée aux fichiers de 50 Mo : importez le fichier "
+                "La simulation est limitée aux fichiers de 50 Mo\u00a0: importez le fichier "
                 "(les lignes rejetées seront listées) ou utilisez la commande "
                 "import_cpam_extract --dry-run.",
             )

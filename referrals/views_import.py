@@ -75,7 +75,8 @@ def import_list(request):
             else:
                 messages.success(
                     request,
-                    "Fichier reçu : il est importé en arrière-plan, cette page suit l'avancement.",
+                    "Fichier reçu\u00a0: il est importé en arrière-plan, cette page suit "
+                    "l'avancement.",
                 )
                 return redirect("referrals:import_detail", pk=cpam_import.pk)
     else:
