@@ -10,7 +10,6 @@ pending upload without an expected caisse, may have no CPAM); administrators see
 
 import csv
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
@@ -73,11 +72,7 @@ def import_list(request):
             except ValidationError as exc:
                 form.add_error("fichier", exc)
             else:
-                messages.success(
-                    request,
-                    "Fichier reçu\u00a0: il est importé en arrière-plan, cette page suit "
-                    "l'avancement.",
-                )
+                # The import's page says it waits, then shows the progress and the result.
                 return redirect("referrals:import_detail", pk=cpam_import.pk)
     else:
         form = ImportUploadForm(user=request.user)
