@@ -47,11 +47,15 @@ def connect():
     user_logged_in.connect(on_login, dispatch_uid="pdp.session_idle.on_login")
 
 
+POLL_HEADER = "X-PDP-Poll"
+
+
 class SessionIdleMiddleware:
     """Below the authentication middleware, above the login one: a signed-in session idle for
     SESSION_IDLE_MINUTES is ended; one seen SESSION_TOUCH_SECONDS after its mark is renewed.
-    Every request of the user counts as activity: no page of the application polls (no
-    hx-trigger="every", no setInterval)."""
+    Every request of the user counts as activity, except those sent with the POLL_HEADER
+    header (an htmx fragment asking for itself again, such as an import's progress bar): they
+    may end an idle session, never renew it, so a page left open does not keep it alive."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -63,6 +67,8 @@ class SessionIdleMiddleware:
             idle = None if touched is None else time.time() - touched
             if idle is not None and idle >= idle_seconds():
                 logout(request)
+            elif request.headers.get(POLL_HEADER):
+                pass  # not the user's activity
             elif idle is None or idle >= settings.SESSION_TOUCH_SECONDS:
                 touch(session)
         return self.get_response(request)

@@ -333,6 +333,12 @@ CATALOGUE = {
             "rows_unchanged": KEEP,
             "rows_ignored_older": KEEP,
             "rows_rejected": KEEP,
+            # The hash of an uploaded file (no content can be read back from it) and its line
+            # count; the stored file itself is deleted by the worker once the import is over
+            # (its name is cleared then): nothing personal is kept in these columns.
+            "sha256": KEEP,
+            "stored_file": KEEP,
+            "lines_total": KEEP,
         }
     ),
     "referrals.CpamImportCaisse": Table(

@@ -9,7 +9,10 @@ from pdp.forms import FrenchChoicesMixin
 from pdp.models import CpamOffice
 from referrals.importer import extract_date_problem
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# The worker imports the file by chunks (memory stays flat): a regional extract of about two
+# million lines fits. A simulation runs inside the request: smaller files only.
+MAX_UPLOAD_BYTES = 600 * 1024 * 1024
+MAX_SIMULATION_BYTES = 50 * 1024 * 1024
 ALLOWED_EXTENSIONS = (".csv", ".txt")
 
 
@@ -17,7 +20,7 @@ class ImportUploadForm(FrenchChoicesMixin, forms.Form):
     fichier = forms.FileField(
         label="Fichier de l'extrait CPAM",
         help_text=(
-            "CSV séparé par des points-virgules (.csv ou .txt, 50 Mo au plus), encodé en "
+            "CSV séparé par des points-virgules (.csv ou .txt, 600 Mo au plus), encodé en "
             "UTF-8 ou Windows-1252, première ligne = noms des colonnes."
         ),
         widget=forms.FileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
@@ -70,5 +73,17 @@ class ImportUploadForm(FrenchChoicesMixin, forms.Form):
         if Path(upload.name).suffix.lower() not in ALLOWED_EXTENSIONS:
             raise forms.ValidationError("Le fichier doit être un .csv ou un .txt.")
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("Le fichier dépasse la taille maximale de 50 Mo.")
+            raise forms.ValidationError("Le fichier dépasse la taille maximale de 600 Mo.")
         return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("fichier")
+        if cleaned.get("simulation") and upload and upload.size > MAX_SIMULATION_BYTES:
+            self.add_error(
+                "simulation",
+                "La simulation est limitée aux fichiers de 50 Mo\u00a0: importez le fichier "
+                "(les lignes rejetées seront listées) ou utilisez la commande "
+                "import_cpam_extract --dry-run.",
+            )
+        return cleaned

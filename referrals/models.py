@@ -674,9 +674,14 @@ class ContactAttempt(models.Model):
 
 
 class CpamImport(models.Model):
+    """One CPAM extract import. An upload is stored and waits « en attente » for the worker
+    (``referrals.importer.jobs``); the command and dry runs import at once."""
+
     class Status(models.TextChoices):
+        PENDING = "pending", "En attente"
         PROCESSED = "processed", "Traité"
         REFUSED = "refused", "Refusé"
+        FAILED = "failed", "Échec"
         DRY_RUN = "dry_run", "Simulation"
 
     file_name = models.CharField("fichier", max_length=255)
@@ -711,11 +716,24 @@ class CpamImport(models.Model):
         ),
     )
     rows_rejected = models.PositiveIntegerField("lignes rejetées", default=0)
+    # An upload imported by the worker: the SHA-256 of its content (two uploads of the same
+    # file cannot wait at once), where it waits under PRIVATE_MEDIA_ROOT (cleared once the
+    # import is over and the file deleted) and its number of lines (for the progress bar).
+    sha256 = models.CharField("empreinte SHA-256", max_length=64, blank=True, editable=False)
+    stored_file = models.CharField("fichier en attente", max_length=255, blank=True)
+    lines_total = models.PositiveIntegerField("lignes du fichier", null=True, blank=True)
 
     class Meta:
         verbose_name = "import CPAM"
         verbose_name_plural = "imports CPAM"
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=models.Q(status="pending") & ~models.Q(sha256=""),
+                name="cpam_import_one_pending_per_file",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.file_name} ({self.created_at:%d/%m/%Y})"

@@ -1,29 +1,31 @@
 """CPAM extract upload and import history pages (domain §7).
 
-Unit managers and conseillers upload the monthly extract; the import runs inside the request
-(a few MB take a few seconds; `manage.py import_cpam_extract` is there for large files). An
-import is visible to the managers and conseillers of the region of its CPAM, and to the person
-who ran it (a refused file may have no CPAM); administrators see every import.
+Unit managers and conseillers upload the monthly extract; it is stored and imported by the
+Celery worker (`referrals.importer.jobs`), the import's page showing a progress bar that
+asks again every 2 seconds (htmx) until the import is over, then the result. A simulation
+still runs inside the request (it writes nothing). An import is visible to the managers and
+conseillers of the region of its CPAM, and to the person who ran it (a refused file, or a
+pending upload without an expected caisse, may have no CPAM); administrators see every import.
 """
 
 import csv
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.views.decorators.http import require_GET
 
 from pdp.audit import audit
 from pdp.exports import safe_cell
-from pdp.models import AuditLog, Role
+from pdp.models import AuditLog
 from referrals.forms_import import ImportUploadForm
 from referrals.importer import caisses_of, import_extract, import_summary
+from referrals.importer.jobs import can_import, import_enqueue, import_progress
 from referrals.models import CpamImport, CpamImportCaisse
 
-IMPORT_ROLES = {Role.MANAGER, Role.CONSEILLER}
 PAGE_SIZE = 25
 DRY_RUN_SHOWN = 100
 
@@ -38,12 +40,6 @@ SORTS = {
     "rejetees": ("Rejetées", "rows_rejected"),
 }
 DEFAULT_SORT = "-date"
-
-
-def can_import(user):
-    return user.is_authenticated and (
-        user.is_admin or (user.is_unit_member and user.role in IMPORT_ROLES)
-    )
 
 
 def imports_visible_to(user):
@@ -61,13 +57,23 @@ def import_list(request):
     simulation = None
     if request.method == "POST":
         form = ImportUploadForm(request.POST, request.FILES, user=request.user)
-        if form.is_valid():
-            cpam_import = _run_import(request, form)
-            if cpam_import.pk is not None:
-                return redirect("referrals:import_detail", pk=cpam_import.pk)
-            simulation = cpam_import
+        if form.is_valid() and form.cleaned_data["simulation"]:
+            simulation = _simulate(request, form)
             kept = {name: form.cleaned_data[name] for name in ("date_extrait", "caisse")}
             form = ImportUploadForm(user=request.user, initial=kept)  # the file is chosen again
+        elif form.is_valid():
+            try:
+                cpam_import = import_enqueue(
+                    upload=form.cleaned_data["fichier"],
+                    acting_user=request.user,
+                    extract_date=form.cleaned_data["date_extrait"],
+                    caisse=form.cleaned_data["caisse"],
+                )
+            except ValidationError as exc:
+                form.add_error("fichier", exc)
+            else:
+                # The import's page says it waits, then shows the progress and the result.
+                return redirect("referrals:import_detail", pk=cpam_import.pk)
     else:
         form = ImportUploadForm(user=request.user)
 
@@ -99,30 +105,19 @@ def import_list(request):
     return render(request, "referrals/import_list.html", context)
 
 
-def _run_import(request, form):
+def _simulate(request, form):
+    """A dry run, in the request: it writes nothing and the page shows what it counted."""
     upload = form.cleaned_data["fichier"]
     caisse = form.cleaned_data["caisse"]
     upload.seek(0)
-    cpam_import = import_extract(
+    return import_extract(
         upload,
         file_name=upload.name,
-        user=request.user,
         caisse_code=caisse.code if caisse else None,
-        dry_run=form.cleaned_data["simulation"],
+        dry_run=True,
         extract_date=form.cleaned_data["date_extrait"],
+        user=request.user,
     )
-    if cpam_import.pk is None:
-        return cpam_import  # a dry run: the page shows its result
-    if cpam_import.status == CpamImport.Status.REFUSED:
-        messages.error(request, f"Fichier refusé : {cpam_import.message}")
-    else:
-        messages.success(
-            request,
-            f"Import terminé : {import_summary(cpam_import)}. "
-            "Les signalements seront créés par la détection de cette nuit, ou tout de suite "
-            "avec « Lancer la détection » sur la page Signalements.",
-        )
-    return cpam_import
 
 
 def _columns(sort):
@@ -164,8 +159,38 @@ def import_detail(request, pk):
     return render(
         request,
         "referrals/import_detail.html",
-        {"imp": cpam_import, "page_obj": page_obj, "caisses": caisses_of(cpam_import)},
+        {
+            "imp": cpam_import,
+            "page_obj": page_obj,
+            "caisses": caisses_of(cpam_import),
+            "summary": import_summary(cpam_import),
+            **_progress_context(cpam_import),
+        },
     )
+
+
+def _progress_context(cpam_import):
+    if cpam_import.status != CpamImport.Status.PENDING:
+        return {"progress": None}
+    read = import_progress(cpam_import)
+    total = cpam_import.lines_total or 0
+    percent = min(99, read * 100 // total) if total else 0
+    return {"progress": {"read": read, "total": total, "percent": percent}}
+
+
+@require_GET
+def import_progress_fragment(request, pk):
+    """The progress bar of a pending import (htmx asks every 2 seconds). Once the import is
+    over, the fragment no longer polls and ``HX-Refresh`` reloads the page with the result."""
+    cpam_import = _get_import(request.user, pk)
+    response = render(
+        request,
+        "referrals/_import_progress.html",
+        {"imp": cpam_import, **_progress_context(cpam_import)},
+    )
+    if cpam_import.status != CpamImport.Status.PENDING and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
 
 
 class _Echo:
@@ -202,5 +227,6 @@ def import_rejections_csv(request, pk):
 urlpatterns = [
     path("imports/", import_list, name="import_list"),
     path("imports/<int:pk>/", import_detail, name="import_detail"),
+    path("imports/<int:pk>/progression/", import_progress_fragment, name="import_progress"),
     path("imports/<int:pk>/rejets.csv", import_rejections_csv, name="import_rejections_csv"),
 ]

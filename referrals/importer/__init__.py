@@ -6,7 +6,8 @@
 3. ``rows``: the rules of a row (one implementation each; identifiers by ``pdp.identifiers``);
 4. ``writers``: writing the valid rows in sets (PostgreSQL ``COPY`` and upserts, or the ORM);
 5. ``pipeline``: the run (validation in a reader thread one batch ahead of the writer),
-   counts, caisses, the ``CpamImport`` record.
+   counts, caisses, the ``CpamImport`` record;
+6. ``jobs``: uploads stored and imported by the Celery worker, with their progress.
 
 Entry point: :func:`import_extract` (``import_extract_file`` for a path). The module
 docstrings list the rules chosen where the issues were silent.

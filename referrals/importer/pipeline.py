@@ -61,21 +61,36 @@ ANALYZE_MIN_ROWS = 1000
 
 
 def import_extract(
-    fileobj, *, file_name, user=None, caisse_code=None, dry_run=False, extract_date=None
+    fileobj,
+    *,
+    file_name,
+    user=None,
+    caisse_code=None,
+    dry_run=False,
+    extract_date=None,
+    cpam_import=None,
+    progress=None,
 ):
     """Import a CPAM extract read from the binary file object ``fileobj``.
 
     ``extract_date`` is the date of the extract (default: today). Returns the ``CpamImport``
     (saved, with its rejections and caisses, unless ``dry_run``). A refused file gives a
     ``CpamImport`` with status ``refused`` and a message; nothing else changes.
+
+    ``cpam_import``: a pending upload (``jobs.import_run``) to fill instead of a new record;
+    ``progress(lines_read)`` is called after each batch.
     """
     today = timezone.localdate()
-    cpam_import = CpamImport(
-        file_name=(file_name or "extrait.csv")[:255],
-        user=user if user is not None and user.is_authenticated else None,
-        status=CpamImport.Status.DRY_RUN if dry_run else CpamImport.Status.PROCESSED,
-        extract_date=extract_date or today,
-    )
+    previous_status = None
+    if cpam_import is None:
+        cpam_import = CpamImport(
+            file_name=(file_name or "extrait.csv")[:255],
+            user=user if user is not None and user.is_authenticated else None,
+            extract_date=extract_date or today,
+        )
+    else:
+        previous_status = cpam_import.status
+    cpam_import.status = CpamImport.Status.DRY_RUN if dry_run else CpamImport.Status.PROCESSED
     cpam_import.pending_rejections = []
     cpam_import.pending_caisses = []
     caisse_code = (caisse_code or "").strip()
@@ -94,7 +109,7 @@ def import_extract(
         if expected is not None:
             cpam_import.cpam_id = offices[expected][0]
     except ImportRefused as exc:
-        return _refuse(cpam_import, exc.message, dry_run=dry_run)
+        return _refuse(cpam_import, exc.message, dry_run=dry_run, previous_status=previous_status)
 
     rules = RowRules(
         columns,
@@ -104,7 +119,7 @@ def import_extract(
         today=today,
         extract_date=cpam_import.extract_date,
     )
-    run = ImportRun(cpam_import, rules=rules, dry_run=dry_run)
+    run = ImportRun(cpam_import, rules=rules, dry_run=dry_run, progress=progress)
     if dry_run:
         run.process(records)
         run.finish(ignored)
@@ -125,11 +140,12 @@ def import_extract(
         CpamImportCaisse.objects.bulk_create(run.caisses())
         audit(
             user=cpam_import.user,
-            action=AuditLog.Action.CREATE,
+            action=AuditLog.Action.CREATE if previous_status is None else AuditLog.Action.UPDATE,
             obj=cpam_import,
             changes={
                 **import_counts(cpam_import),
                 "extract_date": cpam_import.extract_date.isoformat(),
+                **_status_change(previous_status, cpam_import),
             },
         )
         _analyze_after_commit(run)
@@ -192,7 +208,13 @@ def import_summary(cpam_import):
     return ", ".join(parts)
 
 
-def _refuse(cpam_import, message, *, dry_run):
+def _status_change(previous_status, cpam_import):
+    if previous_status is None:
+        return {}
+    return {"status": [previous_status, cpam_import.status]}
+
+
+def _refuse(cpam_import, message, *, dry_run, previous_status=None):
     cpam_import.status = CpamImport.Status.REFUSED
     cpam_import.message = message
     if not dry_run:
@@ -200,9 +222,11 @@ def _refuse(cpam_import, message, *, dry_run):
             cpam_import.save()
             audit(
                 user=cpam_import.user,
-                action=AuditLog.Action.CREATE,
+                action=AuditLog.Action.CREATE
+                if previous_status is None
+                else AuditLog.Action.UPDATE,
                 obj=cpam_import,
-                changes={"status": "refused"},
+                changes=_status_change(previous_status, cpam_import) or {"status": "refused"},
             )
     return cpam_import
 
@@ -251,8 +275,9 @@ def _analyze(tables):
 class ImportRun:
     """One import's state: the rules, the writer, the counts and the pending rejections."""
 
-    def __init__(self, cpam_import, *, rules, dry_run):
+    def __init__(self, cpam_import, *, rules, dry_run, progress=None):
         self.cpam_import = cpam_import
+        self.progress = progress
         self.rules = rules
         self.extract_date = cpam_import.extract_date
         self.dry_run = dry_run
@@ -290,6 +315,9 @@ class ImportRun:
                     self.rejections.extend(rejections)
                     self.writer.write(batch)
                     write_rejections(self)
+                    if self.progress is not None:
+                        # Counts of the reader thread, one batch ahead: good enough for a bar.
+                        self.progress(self.rows_read + self.skipped_blank)
         finally:
             clear_caches()
         self.writer.close()

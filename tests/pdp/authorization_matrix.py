@@ -194,6 +194,7 @@ ARGS = {
     "referrals:arret_detail": _d(pk="arret"),
     "referrals:import_detail": _d(pk="import"),
     "referrals:import_rejections_csv": _d(pk="import"),
+    "referrals:import_progress": _d(pk="import"),
     # cases
     "cases:signalement_open_case": _d(pk="signalement"),
     "cases:accompagnement_detail": CASE,
@@ -360,6 +361,7 @@ MATRIX: dict[str, Entry] = {
     # importers of the whole region see it (imports_visible_to); region 2's do not.
     "referrals:import_detail": page(IMPORT),
     "referrals:import_rejections_csv": page(IMPORT),
+    "referrals:import_progress": page(IMPORT),
     # --- cases ---
     # Opening the case: its GET sends the allowed ones to the form's page (302).
     "cases:signalement_open_case": page(REFERRAL_WORK, ass_referent=302, manager=302),

@@ -203,6 +203,7 @@ NO_PERSON_PAGES = {
     "journalisées par la vue (objet cpamimport, aucun assuré enregistré : lignes non importées)",
     "referrals:import_rejections_csv": "lignes rejetées d'un import, sans assuré enregistré ; "
     "l'export est journalisé (objet cpamimport)",
+    "referrals:import_progress": "avancement d'un import (lignes lues, total), aucune personne",
     "cases:signalement_open_case": "redirige vers l'accompagnement (journalisé) ou le signalement",
     "cases:agenda_ics_manage": "abonnement à l'agenda (jeton), aucune personne",
     "cases:availability": "plages d'ouverture et absences de l'ASS, aucune personne",

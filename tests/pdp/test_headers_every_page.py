@@ -90,6 +90,7 @@ ARGS = {
     "referrals:arret_detail": _d(pk="arret"),
     "referrals:import_detail": NOT_FOUND,
     "referrals:import_rejections_csv": NOT_FOUND,
+    "referrals:import_progress": NOT_FOUND,
     # cases
     "cases:signalement_open_case": _d(pk="signalement"),
     "cases:accompagnement_detail": CASE,

@@ -7,6 +7,7 @@ import io
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 
 from pdp.models import AuditLog
@@ -25,6 +26,11 @@ LIST = reverse("referrals:import_list")
 def _frozen():
     with time_machine.travel(NOW, tick=False):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
 
 
 @pytest.fixture
@@ -70,7 +76,9 @@ def upload(client, data, name="extrait.csv", **fields):
         "date_extrait": "2026-11-01",
         **fields,
     }
-    return client.post(LIST, payload)
+    # The upload is imported by the worker once the request commits (eager in tests).
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(LIST, payload)
 
 
 def detail_url(cpam_import):
@@ -191,7 +199,7 @@ def test_a_manager_uploads_an_extract_and_the_import_is_recorded(client, manager
         object_type="referrals.cpamimport", object_id=str(cpam_import.pk), user=manager
     ).exists()
     page = client.get(response.url).content.decode()
-    assert "Import terminé : 3 lignes lues, 2 arrêts créés" in page
+    assert "Import terminé&nbsp;: 3 lignes lues, 2 arrêts créés" in page
     assert "Le NIR doit comporter 15 caractères" in page
     assert csv_url(cpam_import) in page
 
