@@ -280,6 +280,7 @@ CELERY_TASK_ROUTES = {
             "outreach.tasks.campaigns_daily",
         ),
         "imports": (
+            "referrals.tasks.import_cpam_extract_task",
             "referrals.tasks.scan_arrets_task",
             "outreach.tasks.build_letter_batch",
             "privacy.tasks_archive.build_access_archive",

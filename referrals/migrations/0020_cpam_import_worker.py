@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('pdp', '0008_auditlog_append_only_trigger'),
-        ('referrals', '0018_indicator_indexes'),
+        ('referrals', '0019_search_name_trigram_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
