@@ -1,6 +1,6 @@
 """The answers cases gives the referral engine (see `referrals.hooks`), registered at start-up."""
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Q
 
 from cases.agenda import entretien_conflict_label
 from cases.models import Accompagnement, CaseStatus
@@ -14,8 +14,7 @@ from referrals.hooks import (
 
 def _assure_visible_through_cases(user):
     """Whoever sees one of a person's accompagnements sees the person."""
-    visible = Accompagnement.objects.visible_to(user)
-    return Exists(visible.filter(assure_id=OuterRef("pk")))
+    return Accompagnement.objects.visible_to(user).values("assure_id")
 
 
 class OpenCase(OpenFollowup):

@@ -1,7 +1,8 @@
 """Finding a person: by NIR (prefix, spaces allowed) or by name (accent- and case-insensitive).
 
-Only among the people the user may see (`Assure.objects.visible_to`). Searching by NIR is
-reserved to users who may see it (`can_see_nir`).
+Only among the people the user may see (`Assure.objects.visible_to`, in its set form: a common
+name matches a hundred thousand people, an `EXISTS` per candidate would be evaluated for each).
+Searching by NIR is reserved to users who may see it (`can_see_nir`).
 
 On PostgreSQL each name word is a `search_name LIKE '%mot%'`, served by the GIN trigram index of
 `referrals` migration 0019, and a NIR a `nir LIKE 'prefix%'`, served by the `varchar_pattern_ops`
@@ -56,7 +57,7 @@ def search_assures(user, q, order=DEFAULT_SORT):
     the query is a NIR and the user may not search by NIR, or when it is too short.
     """
     q = (q or "").strip()
-    qs = Assure.objects.visible_to(user)
+    qs = Assure.objects.visible_to(user, as_set=True)
     nir = nir_query(q)
     if nir is not None:
         if not can_see_nir(user):

@@ -48,10 +48,13 @@ class OpenFollowup:
         raise NotImplementedError
 
 
-def register_assure_visibility(condition):
-    """`condition(user)` returns an expression over Assure (or None): more people it sees."""
-    if condition not in _assure_visibility:
-        _assure_visibility.append(condition)
+def register_assure_visibility(source):
+    """`source(user)` returns more people the user sees, as a queryset of their ids (a
+    `values("assure_id")` of the higher app's records the user sees), or None. The referral
+    engine turns it into a correlated `EXISTS` or an `IN` subquery as the query needs
+    (`referrals.models.AssureQuerySet.visible_to`): say which records, not how to test them."""
+    if source not in _assure_visibility:
+        _assure_visibility.append(source)
 
 
 def register_open_followup(source):
@@ -77,8 +80,8 @@ def referral_actions(request, signalement):
     return [panel for panel in shown if panel is not None]
 
 
-def assure_visibility_conditions(user):
-    return [c for c in (condition(user) for condition in _assure_visibility) if c is not None]
+def assure_visibility_sources(user):
+    return [ids for ids in (source(user) for source in _assure_visibility) if ids is not None]
 
 
 def open_case_exists(assure_ref):
