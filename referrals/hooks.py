@@ -49,10 +49,13 @@ class OpenFollowup:
 
 
 def register_assure_visibility(source):
-    """`source(user)` returns more people the user sees, as a queryset of their ids (a
-    `values("assure_id")` of the higher app's records the user sees), or None. The referral
-    engine turns it into a correlated `EXISTS` or an `IN` subquery as the query needs
-    (`referrals.models.AssureQuerySet.visible_to`): say which records, not how to test them."""
+    """`source(user)` returns more people the user sees, as a list of querysets of their ids
+    (`values("assure_id")` of the higher app's records the user sees; empty: nobody more).
+    Say which records, not how to test them: the referral engine makes of each a correlated
+    `EXISTS` or a member of a `UNION ALL` as the query needs
+    (`referrals.models.AssureQuerySet.visible_to`). Keep each queryset free of OR over
+    different indexes (return two querysets instead): inside the union, an OR makes
+    PostgreSQL scan the whole table."""
     if source not in _assure_visibility:
         _assure_visibility.append(source)
 
@@ -81,7 +84,7 @@ def referral_actions(request, signalement):
 
 
 def assure_visibility_sources(user):
-    return [ids for ids in (source(user) for source in _assure_visibility) if ids is not None]
+    return [ids for source in _assure_visibility for ids in source(user)]
 
 
 def open_case_exists(assure_ref):
