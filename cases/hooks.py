@@ -1,9 +1,9 @@
 """The answers cases gives the referral engine (see `referrals.hooks`), registered at start-up."""
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Q
 
 from cases.agenda import entretien_conflict_label
-from cases.models import Accompagnement, CaseStatus
+from cases.models import Accompagnement, CaseStatus, visible_case_conditions
 from referrals.hooks import (
     OpenFollowup,
     register_assure_visibility,
@@ -14,8 +14,8 @@ from referrals.hooks import (
 
 def _assure_visible_through_cases(user):
     """Whoever sees one of a person's accompagnements sees the person."""
-    visible = Accompagnement.objects.visible_to(user)
-    return Exists(visible.filter(assure_id=OuterRef("pk")))
+    cases = Accompagnement.objects.values("assure_id")
+    return [cases.filter(condition) for condition in visible_case_conditions(user)]
 
 
 class OpenCase(OpenFollowup):

@@ -1,7 +1,8 @@
 """Finding a person: by NIR (prefix, spaces allowed) or by name (accent- and case-insensitive).
 
-Only among the people the user may see (`Assure.objects.visible_to`). Searching by NIR is
-reserved to users who may see it (`can_see_nir`).
+Only among the people the user may see (`Assure.objects.visible_to`, in its set form but for a
+full NIR: a common name matches a hundred thousand people, against a few thousand the user sees).
+Searching by NIR is reserved to users who may see it (`can_see_nir`).
 
 On PostgreSQL each name word is a `search_name LIKE '%mot%'`, served by the GIN trigram index of
 `referrals` migration 0019, and a NIR a `nir LIKE 'prefix%'`, served by the `varchar_pattern_ops`
@@ -21,6 +22,7 @@ from referrals.models import Assure, Signalement, build_search_name
 _NIR_SEPARATORS = re.compile(r"[\s.\-]+")
 _NIR_PREFIX = re.compile(r"^[0-9][0-9AB]*$")
 NIR_MIN_LENGTH = 3
+NIR_FULL_LENGTH = 13  # without its 2-digit key
 
 SORTS = {
     "nom": ("nom_naissance", "prenoms", "pk"),
@@ -56,8 +58,11 @@ def search_assures(user, q, order=DEFAULT_SORT):
     the query is a NIR and the user may not search by NIR, or when it is too short.
     """
     q = (q or "").strip()
-    qs = Assure.objects.visible_to(user)
     nir = nir_query(q)
+    # A full NIR is one candidate at most: one correlated EXISTS per source checks it faster
+    # than building the set of everyone the user sees; any other query may leave thousands of
+    # candidates, which the set form filters at once (README « Search at national volume »).
+    qs = Assure.objects.visible_to(user, as_set=nir is None or len(nir) < NIR_FULL_LENGTH)
     if nir is not None:
         if not can_see_nir(user):
             raise SearchRefused("La recherche par NIR ne vous est pas ouverte.")

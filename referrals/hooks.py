@@ -48,10 +48,16 @@ class OpenFollowup:
         raise NotImplementedError
 
 
-def register_assure_visibility(condition):
-    """`condition(user)` returns an expression over Assure (or None): more people it sees."""
-    if condition not in _assure_visibility:
-        _assure_visibility.append(condition)
+def register_assure_visibility(source):
+    """`source(user)` returns more people the user sees, as a list of querysets of their ids
+    (`values("assure_id")` of the higher app's records the user sees; empty: nobody more).
+    Say which records, not how to test them: the referral engine makes of each a correlated
+    `EXISTS` or a member of a `UNION ALL` as the query needs
+    (`referrals.models.AssureQuerySet.visible_to`). Keep each queryset free of OR over
+    different indexes (return two querysets instead): inside the union, an OR makes
+    PostgreSQL scan the whole table."""
+    if source not in _assure_visibility:
+        _assure_visibility.append(source)
 
 
 def register_open_followup(source):
@@ -77,8 +83,8 @@ def referral_actions(request, signalement):
     return [panel for panel in shown if panel is not None]
 
 
-def assure_visibility_conditions(user):
-    return [c for c in (condition(user) for condition in _assure_visibility) if c is not None]
+def assure_visibility_sources(user):
+    return [ids for source in _assure_visibility for ids in source(user)]
 
 
 def open_case_exists(assure_ref):

@@ -2,6 +2,7 @@
 
 import datetime
 import functools
+import operator
 import re
 import unicodedata
 
@@ -47,15 +48,33 @@ class Canal(models.TextChoices):
 
 
 class AssureQuerySet(models.QuerySet):
-    def visible_to(self, user):
+    def visible_to(self, user, *, as_set=False):
         """People with a referral the user sees, or a record of a higher app that makes them
-        visible (an accompagnement, registered through `referrals.hooks`)."""
+        visible (an accompagnement, registered through `referrals.hooks`).
+
+        One rule, two SQL forms of it, built from the same sources (`visible_assure_ids`):
+        by default one `EXISTS` per source correlated on the person, the fastest to check a
+        few given rows (a person's page, a list's page); `as_set=True` gives `id IN (source
+        UNION ALL source…)`, which PostgreSQL runs once, as a semi-join starting from the few
+        thousand people the user sees, for filtering many candidates (the search by a common
+        name, README « Search at national volume »). Both give the same people
+        (tests/pdp/test_visibility_forms.py).
+        """
         if not user.is_authenticated:
             return self.none()
-        condition = Exists(Signalement.objects.visible_to(user).filter(assure_id=OuterRef("pk")))
-        for extra in hooks.assure_visibility_conditions(user):
-            condition |= extra
-        return self.filter(condition)
+        sources = visible_assure_ids(user)
+        if as_set:
+            first, *others = (source.order_by() for source in sources)
+            return self.filter(pk__in=first.union(*others, all=True) if others else first)
+        conditions = (Exists(source.filter(assure_id=OuterRef("pk"))) for source in sources)
+        return self.filter(functools.reduce(operator.or_, conditions))
+
+
+def visible_assure_ids(user):
+    """The rule of `AssureQuerySet.visible_to`: querysets of the `assure_id` the user sees, one
+    per source (the referrals the user sees, then each source a higher app registered)."""
+    referrals = Signalement.objects.visible_to(user).values("assure_id")
+    return [referrals, *hooks.assure_visibility_sources(user)]
 
 
 class Assure(models.Model):
