@@ -53,7 +53,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases import availability
 from cases import services as case_services
-from cases.models import Accompagnement, CaseStatus, Consentement, Entretien
+from cases.models import Accompagnement, CaseStatus, Consentement, Entretien, PlageOuverture
 from coordination import services as coordination_services
 from coordination.decision_types import ensure_decision_types
 from coordination.models import Instance, InstanceType, MembreInstance, Organisation, TypeDecision
@@ -183,6 +183,7 @@ class Command(BaseCommand):
                         f"  {page.key} × {count} : p95 {r['p95']:.1f} ms, {r['rps']:.0f} req/s"
                     )
             self._print(pages, clients)
+            self.stdout.write(f"Charge de la machine à la fin : {os.getloadavg()[0]:.1f}.")
         finally:
             if server is not None:
                 self._stop_server(server)
@@ -255,7 +256,7 @@ class Command(BaseCommand):
         assure = case.assure
         accented = (
             Assure.objects.visible_to(ass)
-            .filter(nom_naissance__regex="[éèêëàâîïôöûüç]")
+            .filter(nom_naissance__iregex="[éèêëàâîïôöûüç]")
             .order_by("pk")
             .first()
         ) or assure
@@ -394,10 +395,13 @@ class Command(BaseCommand):
         )
 
     def _booking(self, unit, manager):
-        """Opening hours for the unit's ASS (weekdays 9–12 and 14–17) and a booking code for
-        an open social referral of the unit whose person has no open case."""
+        """Opening hours for the unit's ASS who have none (weekdays 9–12 and 14–17) and a
+        booking code for an open social referral of the unit whose person has no open case."""
         modes = list(Entretien.Mode.values)
-        for ass in User.objects.filter(unit=unit, role=Role.ASS, is_active=True):
+        without = User.objects.filter(unit=unit, role=Role.ASS, is_active=True).exclude(
+            pk__in=PlageOuverture.objects.values("ass_id")
+        )
+        for ass in without:  # the demo's ASS have theirs
             for weekday in range(5):
                 for start, end in ((9, 12), (14, 17)):
                     availability.plage_create(
@@ -553,7 +557,8 @@ class Command(BaseCommand):
             version = cursor.fetchone()[0]
         self.stdout.write(
             f"gunicorn sur 127.0.0.1:{port}, {workers} workers, DEBUG=0, PostgreSQL {version},"
-            f" {os.cpu_count()} cœurs, wrk sur la même machine."
+            f" {os.cpu_count()} cœurs, wrk sur la même machine ; charge"
+            f" {os.getloadavg()[0]:.1f} avant la mesure."
         )
         return server
 
