@@ -174,10 +174,12 @@ class Command(BaseCommand):
             for page in pages:
                 self._refresh_sessions(pages)
                 self._wrk(wrk, port, page, min(8, options["workers"] * 2), 2)
+                self._drain(port)
             for count in clients:
                 for page in pages:
                     self._refresh_sessions(pages)
                     page.results[count] = self._wrk(wrk, port, page, count, options["seconds"])
+                    self._drain(port)
                     r = page.results[count]
                     self.stdout.write(
                         f"  {page.key} × {count} : p95 {r['p95']:.1f} ms, {r['rps']:.0f} req/s"
@@ -580,8 +582,8 @@ class Command(BaseCommand):
             headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={page.session_key}"
         return headers
 
-    def _get(self, port, path, page):
-        http = HTTPConnection("127.0.0.1", port, timeout=60)
+    def _get(self, port, path, page, timeout=60):
+        http = HTTPConnection("127.0.0.1", port, timeout=timeout)
         try:
             headers = self._headers(port, page) if page else {"X-Forwarded-Proto": "https"}
             http.request("GET", path, headers=headers)
@@ -589,6 +591,17 @@ class Command(BaseCommand):
             return response.status, response.read().decode("utf-8", "replace")
         finally:
             http.close()
+
+    def _drain(self, port):
+        """Wait until the requests wrk left behind are served: gunicorn's sync workers go on
+        with the connections already accepted after wrk has closed them (32 slow pages are
+        many seconds of work), and the next run would wait behind them. One request sent now
+        is answered after every connection queued before it."""
+        started = time.perf_counter()
+        self._get(port, TRIVIAL_PATH, None, timeout=600)
+        waited = time.perf_counter() - started
+        if waited > 1:
+            self.stdout.write(f"    (le serveur a fini les requêtes en attente en {waited:.1f} s)")
 
     def _check(self, port, page):
         status, body = self._get(port, page.path, page)
@@ -647,9 +660,11 @@ class Command(BaseCommand):
                 r = page.results[count]
                 base = trivial.results[count]
                 mark = ""
+                if not r["requests"]:
+                    mark = "aucune réponse"
                 if count == TARGET_CLIENTS and page is not trivial:
                     ok = verdict(r, base)
-                    mark = "tenue" if ok else "MANQUÉE"
+                    mark = "tenue" if ok else f"MANQUÉE {mark}".strip()
                     if not ok:
                         missed.append(page.key)
                 self.stdout.write(
