@@ -3,6 +3,8 @@ DJANGO_SETTINGS_MODULE=indicators.bench_settings): the project's settings, plus 
 a trivial view. Production never loads this module, so the trivial view is not reachable there.
 """
 
+import os
+
 from pdp.settings import *  # noqa: F403
 
 ROOT_URLCONF = "indicators.bench_urls"
@@ -11,3 +13,7 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# `bench_pages --conn-max-age N`: what persistent connections would change (the project's
+# settings open one PostgreSQL connection per request until they set CONN_MAX_AGE).
+if "BENCH_CONN_MAX_AGE" in os.environ:
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_CONN_MAX_AGE"])  # noqa: F405

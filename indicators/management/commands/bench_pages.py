@@ -111,6 +111,12 @@ class Command(BaseCommand):
             "--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="Workers gunicorn."
         )
         parser.add_argument("--pages", default="", help="Pages à mesurer (clés), toutes sinon.")
+        parser.add_argument(
+            "--conn-max-age",
+            type=int,
+            default=None,
+            help="CONN_MAX_AGE du serveur (connexions persistantes) ; celui du projet sinon.",
+        )
         parser.add_argument("--keep", action="store_true", help="Garder la base <nom>_bench.")
         parser.add_argument(
             "--queries-only",
@@ -514,8 +520,12 @@ class Command(BaseCommand):
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
         host = db.get("HOST") or "127.0.0.1"
         port = db.get("PORT") or "5432"
+        extra = {}
+        if self.options["conn_max_age"] is not None:
+            extra["BENCH_CONN_MAX_AGE"] = str(self.options["conn_max_age"])
         return {
             **os.environ,
+            **extra,
             "DJANGO_SETTINGS_MODULE": "indicators.bench_settings",
             "DATABASE_URL": f"postgres://{auth}{host}:{port}/{bench}",
             "DEBUG": "0",
@@ -557,9 +567,11 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
+        age = self.options["conn_max_age"]
         self.stdout.write(
             f"gunicorn sur 127.0.0.1:{port}, {workers} workers, DEBUG=0, PostgreSQL {version},"
-            f" {os.cpu_count()} cœurs, wrk sur la même machine ; charge"
+            + (f" CONN_MAX_AGE={age}," if age is not None else "")
+            + f" {os.cpu_count()} cœurs, wrk sur la même machine ; charge"
             f" {os.getloadavg()[0]:.1f} avant la mesure."
         )
         return server
