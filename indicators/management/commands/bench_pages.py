@@ -195,6 +195,7 @@ class Command(BaseCommand):
         finally:
             if server is not None:
                 self._stop_server(server)
+                os.unlink(self.log_path)  # its tail is in any error above
             connection.close()
             if options["keep"]:
                 self.stdout.write(f"Base {bench} conservée (--keep).")
