@@ -13,7 +13,7 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# `bench_pages --conn-max-age N`: what persistent connections would change (the project's
-# settings open one PostgreSQL connection per request until they set CONN_MAX_AGE).
+# `bench_pages --conn-max-age N`: another connection lifetime than the settings' (0: one
+# PostgreSQL connection per request, as behind PgBouncer in transaction mode).
 if "BENCH_CONN_MAX_AGE" in os.environ:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_CONN_MAX_AGE"])  # noqa: F405

@@ -115,7 +115,7 @@ class Command(BaseCommand):
             "--conn-max-age",
             type=int,
             default=None,
-            help="CONN_MAX_AGE du serveur (connexions persistantes) ; celui du projet sinon.",
+            help="CONN_MAX_AGE du serveur (0 : une connexion par requête), des réglages sinon.",
         )
         parser.add_argument("--keep", action="store_true", help="Garder la base <nom>_bench.")
         parser.add_argument(
@@ -543,6 +543,9 @@ class Command(BaseCommand):
         bind = f"127.0.0.1:{port}"
         command = [sys.executable, "-m", "gunicorn", "pdp.wsgi", "--bind", bind, "--workers",
                    str(workers), "--timeout", "120", "--log-level", "warning"]  # fmt: skip
+        config = settings.BASE_DIR / "gunicorn.conf.py"
+        if config.exists():  # production's configuration (Procfile), bind and workers overridden
+            command += ["-c", str(config)]
         with open(self.log_path, "w") as log:
             server = subprocess.Popen(
                 command,
