@@ -373,23 +373,29 @@ def _routes_sql(t, source):
 
 def _medical_sql(t, d, in_region):
     """Medical candidates: duration = D − start + 1 > T  ⇔  start ≤ D − T, never referred to
-    the service médical."""
+    the service médical. The arrêts already referred are dropped first, straight on the
+    arrêts looked at (materialised CTE): the planner then knows how many rows it probes, which
+    it would not after the condition on the region."""
     return f"""
+        WITH fresh AS MATERIALIZED (
+            SELECT a.id, a.assure_id, a.date_debut, a.cpam_id
+            FROM {t["ongoing"]} a
+            WHERE a.date_debut <= %(medical_start)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["sig"]} x
+                  WHERE x.arret_id = a.id AND x.service = '{Service.MEDICAL}'
+              )
+        )
         SELECT a.assure_id, a.id, '{Service.MEDICAL}', '{Origine.SEUIL_CPAM}', %(day)s,
                '{MEDICAL_STATUT}', CAST(NULL AS bigint), r.id, CAST(NULL AS date),
                'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
                %(now)s, %(now)s
-        FROM {t["ongoing"]} a
+        FROM fresh a
         JOIN {t["cpam"]} c ON c.id = a.cpam_id
         JOIN {t["region"]} r ON r.id = c.region_id
-        WHERE a.date_debut <= %(medical_start)s
-          AND a.date_debut <= {d.add_days("%(day)s", "-r.medical_threshold_days")}
+        WHERE a.date_debut <= {d.add_days("%(day)s", "-r.medical_threshold_days")}
           {in_region("r.id")}
-          AND NOT EXISTS (
-              SELECT 1 FROM {t["sig"]} x
-              WHERE x.arret_id = a.id AND x.service = '{Service.MEDICAL}'
-          )
     """
 
 
