@@ -9,7 +9,7 @@ OLD_INDEX = "referrals_signalementevent_actor_id_7847a586"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("referrals", "0018_indicator_indexes"),
+        ("referrals", "0020_cpam_import_worker"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
