@@ -34,14 +34,17 @@ runs of one pass share its start and end times. `acting_user` (None: « planifi�
 manager who launched it (`detection_launch`, audited, enqueued after commit).
 
 The work is set-based, a constant number of statements whatever the number of arrêts (and of
-regions): one count grouped by region, then per service one `WITH cand AS (…) INSERT … SELECT …
-ON CONFLICT DO NOTHING RETURNING`, which on PostgreSQL also writes the creation events
-(data-modifying CTE); then the auto-assignment (one query for the loads, one UPDATE, one bulk
-INSERT of events); plus one INSERT and one UPDATE of the runs. The scan runs in one transaction
-holding a PostgreSQL advisory lock so that two scans never interleave, whatever their regions
-(one lock for all: a person's arrêts may belong to two regions). The same candidate SQL runs on
+regions), and reads the arrêts once: a temporary table of the arrêts looked at (ongoing, old
+enough for the lowest threshold, with their CPAM and their rank among the person's ongoing
+arrêts, `_ongoing_sql`); from it one count grouped by region, then per service one
+`WITH cand AS (…) INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`, which on PostgreSQL also
+writes the creation events (data-modifying CTE); then the auto-assignment (one query for the
+loads, one UPDATE, one bulk INSERT of events); plus one INSERT and one UPDATE of the runs.
+The scan runs in one transaction holding a PostgreSQL advisory lock so that two scans never
+interleave, whatever their regions (one lock for all: a person's arrêts may belong to two
+regions). The same candidate SQL runs on
 SQLite ≥ 3.35 (date arithmetic, the events statement and the bulk UPDATE differ: see
-`_Dialect`). Measured with `manage.py bench_referrals`; the index
+`_Dialect`). Measured with `manage.py bench_referrals` (README « Performance »); the index
 `arret_ongoing_idx` serves the "ongoing on D" condition.
 """
 
@@ -76,6 +79,9 @@ logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key: serialises scans (any constant; "PDPSCAN" in ASCII-ish).
 SCAN_LOCK_KEY = 0x5044505343414E
+
+# The temporary table of the arrêts one scan looks at (`_ongoing_sql`), dropped at its end.
+ONGOING_TABLE = "detection_ongoing"
 
 SOCIAL_STATUT = Statut.A_CONTACTER
 MEDICAL_STATUT = Statut.NOUVEAU
@@ -207,6 +213,7 @@ def _scan(*, day, region):
     in_region = functools.partial(_in_region, region)
     regions = result.regions
     with connection.cursor() as cursor:
+        dialect.create_ongoing(cursor, _ongoing_sql(tables), params)
         cursor.execute(_count_sql(tables, in_region), params)
         for region_id, examined, sans_cpam in cursor.fetchall():
             result.arrets_examines += examined or 0
@@ -219,6 +226,7 @@ def _scan(*, day, region):
         new_ids = [row[0] for row in medical_rows + social_rows]
         if new_ids and not dialect.postgres:  # PostgreSQL wrote them with the referrals
             cursor.execute(_created_events_sql(tables), {**params, "ids": json.dumps(new_ids)})
+        dialect.drop_ongoing(cursor)
 
     result.medical, result.social = len(medical_rows), len(social_rows)
     result.created_ids = sorted(new_ids)
@@ -275,6 +283,7 @@ def _tables():
         "event": SignalementEvent._meta.db_table,
         "territory": UnitTerritory._meta.db_table,
         "unit": Unit._meta.db_table,
+        "ongoing": ONGOING_TABLE,
     }
 
 
@@ -283,32 +292,38 @@ def _quoted(values):
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _ongoing(latest_start_param):
-    """Arrêts `a` ongoing on the day and started on or before the given pre-filter date.
-    Written with COALESCE(date_fin_reelle, date_fin_prevue) to match the index
-    arret_ongoing_idx, which the planner then scans from the day on."""
+def _ongoing_sql(t):
+    """The one pass over the arrêts: those ongoing on the day (last known end on or after it,
+    written with COALESCE(date_fin_reelle, date_fin_prevue) to match the index
+    arret_ongoing_idx, which the planner scans from the day on) and started early enough to
+    cross the lowest threshold, with their CPAM (the arrêt's, else the assuré's: the subquery
+    only runs when the arrêt has none) and their rank among the person's ongoing arrêts, oldest
+    first (`rn`). Every later statement reads this table, not the arrêts.
+
+    Ranking over these arrêts rather than over those old enough for the social threshold gives
+    the same oldest arrêt wherever it matters: a person's oldest ongoing arrêt is among both
+    sets as soon as it is old enough for a social referral."""
     return f"""
-        a.date_debut <= %({latest_start_param})s
-        AND COALESCE(a.date_fin_reelle, a.date_fin_prevue) >= %(day)s
+        SELECT a.id, a.assure_id, a.date_debut,
+               COALESCE(a.cpam_id,
+                        (SELECT p.cpam_id FROM {t["assure"]} p WHERE p.id = a.assure_id))
+                   AS cpam_id,
+               ROW_NUMBER() OVER (PARTITION BY a.assure_id ORDER BY a.date_debut, a.id) AS rn
+        FROM {t["arret"]} a
+        WHERE a.date_debut <= %(examined_start)s
+          AND COALESCE(a.date_fin_reelle, a.date_fin_prevue) >= %(day)s
     """
 
 
-def _cpam_of(arret, t):
-    """The CPAM of an arrêt, else the assuré's: the subquery only runs when the arrêt has none
-    (COALESCE stops at its first non-NULL argument), so no join with every person is needed."""
-    return (
-        f"COALESCE({arret}.cpam_id, "
-        f"(SELECT p.cpam_id FROM {t['assure']} p WHERE p.id = {arret}.assure_id))"
-    )
+def _postal_code_of(arret, t):
+    return f"(SELECT p.code_postal FROM {t['assure']} p WHERE p.id = {arret}.assure_id)"
 
 
-# Every candidate query returns the same columns, in this order; `threshold` only feeds the
-# motif and the event's reason.
+# Every candidate query returns the same columns, in this order.
 _INSERTED = (
     "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, region_id, "
     "date_echeance, motif, created_at, updated_at"
 )
-_CANDIDATE_COLUMNS = _INSERTED + ", threshold"
 
 
 def _count_sql(t, in_region):
@@ -317,16 +332,15 @@ def _count_sql(t, in_region):
     their postal code routes to (NULL when none), counted as « sans CPAM » too."""
     return f"""
         WITH nocp AS (
-            SELECT p.code_postal AS cp
-            FROM {t["arret"]} a
-            JOIN {t["assure"]} p ON p.id = a.assure_id
-            WHERE {_ongoing("examined_start")} AND a.cpam_id IS NULL AND p.cpam_id IS NULL
+            SELECT {_postal_code_of("o", t)} AS cp
+            FROM {t["ongoing"]} o
+            WHERE o.cpam_id IS NULL
         ),
         routes AS ({_routes_sql(t, "nocp")})
         SELECT c.region_id, COUNT(*), 0
-        FROM {t["arret"]} a
-        JOIN {t["cpam"]} c ON c.id = {_cpam_of("a", t)}
-        WHERE {_ongoing("examined_start")} {in_region("c.region_id")}
+        FROM {t["ongoing"]} o
+        JOIN {t["cpam"]} c ON c.id = o.cpam_id
+        WHERE 1 = 1 {in_region("c.region_id")}
         GROUP BY c.region_id
         UNION ALL
         SELECT u.region_id, COUNT(*), COUNT(*)
@@ -358,14 +372,15 @@ def _routes_sql(t, source):
 
 
 def _medical_sql(t, d, in_region):
-    """Medical candidates: duration = D − start + 1 > T  ⇔  start ≤ D − T. The arrêts already
-    referred are dropped first (materialised CTE), so that a run with nothing new does not
-    join the whole set of long arrêts to the persons."""
+    """Medical candidates: duration = D − start + 1 > T  ⇔  start ≤ D − T, never referred to
+    the service médical. The arrêts already referred are dropped first, straight on the
+    arrêts looked at (materialised CTE): the planner then knows how many rows it probes, which
+    it would not after the condition on the region."""
     return f"""
         WITH fresh AS MATERIALIZED (
-            SELECT a.id, a.assure_id, a.date_debut, {_cpam_of("a", t)} AS cpam_id
-            FROM {t["arret"]} a
-            WHERE {_ongoing("medical_start")}
+            SELECT a.id, a.assure_id, a.date_debut, a.cpam_id
+            FROM {t["ongoing"]} a
+            WHERE a.date_debut <= %(medical_start)s
               AND NOT EXISTS (
                   SELECT 1 FROM {t["sig"]} x
                   WHERE x.arret_id = a.id AND x.service = '{Service.MEDICAL}'
@@ -375,7 +390,7 @@ def _medical_sql(t, d, in_region):
                '{MEDICAL_STATUT}', CAST(NULL AS bigint), r.id, CAST(NULL AS date),
                'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
-               %(now)s, %(now)s, r.medical_threshold_days
+               %(now)s, %(now)s
         FROM fresh a
         JOIN {t["cpam"]} c ON c.id = a.cpam_id
         JOIN {t["region"]} r ON r.id = c.region_id
@@ -393,17 +408,9 @@ def _social_sql(t, d, in_region):
     condition comes after the choice of the oldest arrêt, which looks at every region."""
     return f"""
         WITH fresh AS MATERIALIZED (
-            SELECT o.id, o.assure_id, o.date_debut,
-                   {_cpam_of("o", t)} AS cpam_id,
-                   (SELECT p.code_postal FROM {t["assure"]} p WHERE p.id = o.assure_id) AS cp
-            FROM (
-                SELECT a.id, a.assure_id, a.date_debut, a.cpam_id,
-                       ROW_NUMBER() OVER (PARTITION BY a.assure_id ORDER BY a.date_debut, a.id)
-                           AS rn
-                FROM {t["arret"]} a
-                WHERE {_ongoing("social_start")}
-            ) o
-            WHERE o.rn = 1
+            SELECT o.id, o.assure_id, o.date_debut, o.cpam_id, {_postal_code_of("o", t)} AS cp
+            FROM {t["ongoing"]} o
+            WHERE o.rn = 1 AND o.date_debut <= %(social_start)s
               AND NOT EXISTS (
                   SELECT 1 FROM {t["sig"]} x
                   WHERE x.arret_id = o.id AND x.service = '{Service.SOCIAL}'
@@ -415,7 +422,7 @@ def _social_sql(t, d, in_region):
                {d.add_days("a.date_debut", "r.first_contact_deadline_day - 1")},
                'Arrêt de travail d''au moins ' || r.social_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
-               %(now)s, %(now)s, r.social_threshold_days
+               %(now)s, %(now)s
         FROM fresh a
         JOIN {t["cpam"]} c ON c.id = a.cpam_id
         JOIN {t["region"]} r ON r.id = c.region_id
@@ -431,19 +438,29 @@ def _social_sql(t, d, in_region):
     """
 
 
-def _created_events_sql(t):
-    """SQLite only (PostgreSQL writes the events in the INSERT statement itself): one creation
-    event per new referral, with the threshold of its region."""
+def _created_events_select(sig, source, t):
+    """SELECT the creation event of each new referral `sig` of `source`, with the threshold of
+    its region (read in the same snapshot as the candidates)."""
     return f"""
-        INSERT INTO {t["event"]} (signalement_id, at, actor_id, kind, old_value, new_value,
-                                  reason)
-        SELECT s.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '', s.statut,
+        SELECT {sig}.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '', {sig}.statut,
                'Détection automatique (seuil de '
-                   || CASE WHEN s.service = '{Service.MEDICAL}' THEN r.medical_threshold_days
+                   || CASE WHEN {sig}.service = '{Service.MEDICAL}' THEN r.medical_threshold_days
                            ELSE r.social_threshold_days END
                    || ' jours)'
-        FROM {t["sig"]} s
-        JOIN {t["region"]} r ON r.id = s.region_id
+        FROM {source}
+        JOIN {t["region"]} r ON r.id = {sig}.region_id
+    """
+
+
+_EVENT_COLUMNS = "signalement_id, at, actor_id, kind, old_value, new_value, reason"
+
+
+def _created_events_sql(t):
+    """SQLite only (PostgreSQL writes the events in the INSERT statement itself): one creation
+    event per new referral."""
+    return f"""
+        INSERT INTO {t["event"]} ({_EVENT_COLUMNS})
+        {_created_events_select("s", f"{t['sig']} s", t)}
         WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
     """
 
@@ -525,30 +542,34 @@ class _Dialect:
                 cursor.execute("SET LOCAL work_mem = '64MB'")
         # SQLite: a single writer at a time already; the unique indexes do the rest.
 
+    def create_ongoing(self, cursor, ongoing_sql, params):
+        """Write the arrêts the scan looks at into a temporary table, dropped by `drop_ongoing`
+        at the end of the scan (or with the rollback of a failed one)."""
+        cursor.execute(f"CREATE TEMPORARY TABLE {ONGOING_TABLE} AS {ongoing_sql}", params)
+        if self.postgres:  # fresh statistics for the planner of the next statements
+            cursor.execute(f"ANALYZE {ONGOING_TABLE}")
+
+    def drop_ongoing(self, cursor):
+        cursor.execute(f"DROP TABLE {ONGOING_TABLE}")
+
     def insert(self, cursor, candidates_sql, params):
         """Insert the candidate referrals, skipping any that a unique constraint refuses;
         returns [(id, unit_id, region_id)] of the new rows. On PostgreSQL the same statement
         writes their creation events (a data-modifying CTE), elsewhere `_created_events_sql`
         does."""
         sig, event = Signalement._meta.db_table, SignalementEvent._meta.db_table
-        cand = f"cand ({_CANDIDATE_COLUMNS})"
+        cand = f"cand ({_INSERTED})"
         if self.postgres:
+            events = _created_events_select("ins", "ins", _tables())
             sql = f"""
-                WITH {cand} AS MATERIALIZED ({candidates_sql}),
+                WITH {cand} AS ({candidates_sql}),
                 ins AS (
                     INSERT INTO {sig} ({_INSERTED})
                     SELECT {_INSERTED} FROM cand WHERE true
                     ON CONFLICT DO NOTHING
-                    RETURNING id, arret_id, unit_id, region_id, statut
+                    RETURNING id, service, unit_id, region_id, statut
                 ),
-                events AS (
-                    INSERT INTO {event} (signalement_id, at, actor_id, kind, old_value,
-                                         new_value, reason)
-                    SELECT ins.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '',
-                           ins.statut,
-                           'Détection automatique (seuil de ' || cand.threshold || ' jours)'
-                    FROM ins JOIN cand ON cand.arret_id = ins.arret_id
-                )
+                events AS (INSERT INTO {event} ({_EVENT_COLUMNS}) {events})
                 SELECT id, unit_id, region_id FROM ins
             """
         else:

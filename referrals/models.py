@@ -634,12 +634,14 @@ class SignalementEvent(models.Model):
         Signalement, on_delete=models.CASCADE, related_name="events", verbose_name="signalement"
     )
     at = models.DateTimeField("date", default=timezone.now)
+    # Indexed only where set (Meta): the detection writes millions of events without an actor.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         related_name="+",
         verbose_name="auteur",
+        db_index=False,
     )
     kind = models.CharField("type", max_length=12, choices=Kind.choices)
     old_value = models.CharField("ancienne valeur", max_length=100, blank=True)
@@ -650,6 +652,12 @@ class SignalementEvent(models.Model):
         verbose_name = "événement de signalement"
         verbose_name_plural = "événements de signalement"
         ordering = ["at", "pk"]
+        indexes = [
+            # The lookups by actor (a user's deletion) never look for NULL.
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="sigevent_actor_set_idx"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.old_value} → {self.new_value}"

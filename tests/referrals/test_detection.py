@@ -539,4 +539,6 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_arrets(unit, ass
     many = _queries_of_a_scan(50, D + days(1000))
 
     assert few == many
-    assert many <= 18  # 15 for the scan, then the regions, the runs' INSERT and UPDATE
+    # 18 for the scan (3 of them create, analyse and drop its temporary table of the arrêts
+    # looked at), then the regions, the runs' INSERT and UPDATE.
+    assert many <= 21
