@@ -544,8 +544,12 @@ class _Dialect:
 
     def create_ongoing(self, cursor, ongoing_sql, params):
         """Write the arrêts the scan looks at into a temporary table, dropped by `drop_ongoing`
-        at the end of the scan (or with the rollback of a failed one)."""
-        cursor.execute(f"CREATE TEMPORARY TABLE {ONGOING_TABLE} AS {ongoing_sql}", params)
+        at the end of the scan (or with the rollback of a failed one). The scan is one
+        transaction: on PostgreSQL the table is also declared ON COMMIT DROP, so that it never
+        outlives it behind PgBouncer in transaction mode (SQLite has no such clause)."""
+        create = f"CREATE TEMPORARY TABLE {ONGOING_TABLE}"
+        create += " ON COMMIT DROP" if self.postgres else ""
+        cursor.execute(f"{create} AS {ongoing_sql}", params)
         if self.postgres:  # fresh statistics for the planner of the next statements
             cursor.execute(f"ANALYZE {ONGOING_TABLE}")
 
