@@ -35,7 +35,6 @@ import secrets
 from pathlib import Path
 
 import segno
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -51,6 +50,7 @@ from pdp.exports import safe_cell
 from pdp.models import AccessCode, AuditLog, UnitTerritory
 from pdp.pdf import PdfUnavailable, render_pdf
 from pdp.permissions import FORBIDDEN_MESSAGE
+from pdp.private_files import private_path
 from referrals.models import Sexe
 
 logger = logging.getLogger(__name__)
@@ -89,15 +89,6 @@ def letters_waiting(campagne):
         envoye_le__isnull=True,
         refus_le__isnull=True,
     )
-
-
-def private_path(relative):
-    """The file behind a lot's stored name, refused if it would leave PRIVATE_MEDIA_ROOT."""
-    root = Path(settings.PRIVATE_MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
-    if not relative or not path.is_relative_to(root):
-        raise ValueError(f"not a private file: {relative!r}")
-    return path
 
 
 # --- Asking for a batch ------------------------------------------------------------------------

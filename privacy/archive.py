@@ -76,12 +76,12 @@ from cases.permissions import can_request_access_archive
 from collective.models import Participant
 from collective.models import Presence as PresenceSeance
 from coordination.models import ActionInstance, Decision, PointOrdreDuJour, Saisine
-from outreach.campaign_letters import private_path
 from outreach.models import AppelCible, Cible, SurveyInvitation
 from pdp.audit import audit, audit_many, object_type_label
 from pdp.models import AccessCode, AuditLog, Message
 from pdp.pdf import PdfUnavailable, render_pdf
 from pdp.permissions import FORBIDDEN_MESSAGE
+from pdp.private_files import private_path
 from privacy.models import AccessArchive
 from referrals.models import ArretTravail, Assure, ContactAttempt, Signalement, SignalementEvent
 

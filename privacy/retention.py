@@ -40,9 +40,9 @@ from django.utils import timezone
 
 from cases.models import Accompagnement, CaseStatus, Document, Entretien, RetentionNotice
 from coordination.services import tranche_age
-from outreach.campaign_letters import private_path
 from pdp.audit import audit
 from pdp.models import AuditLog
+from pdp.private_files import private_path
 from privacy import catalogue
 from privacy.models import AccessArchive, AnonymousCase, RetentionRun
 from referrals.models import ArretTravail, Assure, Service, Signalement, Statut

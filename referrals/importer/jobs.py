@@ -26,9 +26,7 @@ import functools
 import hashlib
 import logging
 import secrets
-from pathlib import Path
 
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -36,6 +34,7 @@ from django.utils import timezone
 
 from pdp.audit import audit
 from pdp.models import AuditLog, Role
+from pdp.private_files import private_path
 from referrals.importer.pipeline import import_extract
 from referrals.models import CpamImport
 
@@ -62,15 +61,6 @@ def can_import(user):
     return user.is_authenticated and (
         user.is_admin or (user.is_unit_member and user.role in IMPORT_ROLES)
     )
-
-
-def private_path(relative):
-    """The file behind a stored name, refused if it would leave PRIVATE_MEDIA_ROOT."""
-    root = Path(settings.PRIVATE_MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
-    if not relative or not path.is_relative_to(root):
-        raise ValueError(f"not a private file: {relative!r}")
-    return path
 
 
 def progress_key(cpam_import):

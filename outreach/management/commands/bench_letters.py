@@ -19,10 +19,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from outreach.campaign_letters import lot_build, private_path
+from outreach.campaign_letters import lot_build
 from outreach.models import Campagne, CanalCampagne, Cible, LotCourrier
 from pdp.identifiers import nir_key
 from pdp.models import CpamOffice, Region, Role, Unit, UnitTerritory, User
+from pdp.private_files import private_path
 from referrals.models import ArretTravail, Assure
 
 CHUNK = 5000
