@@ -222,30 +222,21 @@ def _worker_summary(unit, today, now):
     a unit of 62 workers at the national volume (`manage.py bench_pages`)."""
     referrals = Signalement.objects.filter(service=Service.SOCIAL, unit=unit).open()
     start, end = agenda_services.day_bounds(today)
-    open_statuts = [CaseStatus.OUVERT, CaseStatus.SUSPENDU]
     counts = {
         "n_referrals": _by_worker(referrals, "assigned_to"),
         "n_overdue": _by_worker(referrals.filter(date_echeance__lt=today), "assigned_to"),
-        "n_cases": _by_worker(
-            Accompagnement.objects.filter(unit=unit, statut__in=open_statuts), "referent"
-        ),
+        "n_cases": _by_worker(Accompagnement.objects.open().filter(unit=unit), "referent"),
         "n_objectives": _by_worker(
             Objectif.objects.filter(
                 statut=ObjectifStatut.EN_COURS,
                 echeance__lte=_week_end(today),
                 accompagnement__unit=unit,
-                accompagnement__statut__in=open_statuts,
+                accompagnement__statut__in=[CaseStatus.OUVERT, CaseStatus.SUSPENDU],
             ),
             "accompagnement__referent",
         ),
         "n_dispositifs": _by_worker(
-            DispositifMobilise.objects.filter(
-                statut__in=[DispositifStatut.EN_COURS, DispositifStatut.ACCORDE],
-                date_fin__gte=today,
-                date_fin__lte=today + datetime.timedelta(days=DISPOSITIF_HORIZON_DAYS),
-                accompagnement__unit=unit,
-                accompagnement__statut__in=open_statuts,
-            ),
+            _dispositifs_ending(today).filter(accompagnement__unit=unit),
             "accompagnement__referent",
         ),
         "n_meetings": _by_worker(
