@@ -14,9 +14,10 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # workers (gthread), each thread with its own database connection.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("WEB_THREADS", 1))
-# A request still running after `timeout` seconds is killed with its worker; until the CPAM
-# upload is imported by the worker (issue 15, item 3) a large file is imported in the request,
-# hence 120 s. On a restart or a deploy, requests under way get `graceful_timeout` to finish.
+# A request still running after `timeout` seconds is killed with its worker: 120 s, for the
+# simulation of a CPAM extract of up to 50 MB, which still runs in the request (the imports
+# themselves run in the worker). On a restart or a deploy, requests under way get
+# `graceful_timeout` to finish.
 timeout = int(os.environ.get("WEB_TIMEOUT", 120))
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", 30))
 keepalive = 5

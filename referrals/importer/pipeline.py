@@ -37,7 +37,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pdp.audit import audit
-from pdp.db import timeouts_at_least
 from pdp.models import AuditLog, CpamOffice
 from referrals.importer.decoding import ImportRefused, open_records
 from referrals.importer.header import read_header, split
@@ -127,10 +126,6 @@ def import_extract(
         return cpam_import
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Imported in the web request (until the worker imports it, issue 15 item 3):
-            # past the web's 10 s / 5 s timeouts, it waits for an import under way (serialised)
-            # within gunicorn's 120 s.
-            timeouts_at_least(statement=120, lock=120)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
         cpam_import.save()

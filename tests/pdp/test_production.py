@@ -15,10 +15,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from pdp.celery import app
-from pdp.db import timeouts_at_least
 from privacy import retention
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -364,28 +363,3 @@ def test_gunicorn_makes_its_process_a_web_one():
         text=True,
     )
     assert result.stdout.strip() == "web", result.stderr
-
-
-def _show(name):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SHOW {name}")
-        return cursor.fetchone()[0]
-
-
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL timeouts")
-@pytest.mark.parametrize(
-    ("configured", "expected"),
-    [((10, 5), ("2min", "2min")), ((600, 150), ("10min", "150s")), ((0, 0), ("0", "0"))],
-)
-def test_a_web_request_doing_a_jobs_work_raises_its_timeouts_for_its_transaction_only(
-    db, settings, configured, expected
-):
-    """`pdp.db.timeouts_at_least`, as the CPAM import in the request uses it."""
-    settings.DB_STATEMENT_TIMEOUT, settings.DB_LOCK_TIMEOUT = configured
-    with connection.cursor() as cursor:  # as the process's connection would have them
-        cursor.execute(f"SET LOCAL statement_timeout = '{configured[0]}s'")
-        cursor.execute(f"SET LOCAL lock_timeout = '{configured[1]}s'")
-    with transaction.atomic():
-        timeouts_at_least(statement=120, lock=120)
-        assert (_show("statement_timeout"), _show("lock_timeout")) == expected
