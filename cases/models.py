@@ -44,7 +44,9 @@ class AccompagnementQuerySet(models.QuerySet):
         return self.annotate(shared_with_me=Exists(active))
 
     def open(self):
-        return self.exclude(statut=CaseStatus.CLOTURE)
+        # The statuses listed rather than « not closed »: an index on (…, statut) then reads
+        # only the open cases.
+        return self.filter(statut__in=[CaseStatus.OUVERT, CaseStatus.SUSPENDU])
 
 
 class Accompagnement(models.Model):
@@ -103,7 +105,13 @@ class Accompagnement(models.Model):
         ]
         indexes = [
             models.Index(fields=["referent", "statut"]),
-            models.Index(fields=["unit", "statut"]),
+            # As the referrals' one: the unit's lists, the people it sees and the manager's
+            # counts by référent, without the table.
+            models.Index(
+                fields=["unit", "statut"],
+                include=["assure", "referent"],
+                name="accompagnement_unit_idx",
+            ),
             models.Index(fields=["date_ouverture"]),  # the indicators of a period
             models.Index(fields=["region", "date_ouverture"], name="accompagnement_region_idx"),
         ]
@@ -545,7 +553,15 @@ class DispositifMobilise(models.Model):
         verbose_name = "dispositif mobilisé"
         verbose_name_plural = "dispositifs mobilisés"
         ordering = ["-date_debut", "-pk"]
-        indexes = [models.Index(fields=["date_debut"])]  # the indicators of a period
+        indexes = [
+            models.Index(fields=["date_debut"]),  # the indicators of a period
+            # « Dispositifs arrivant à échéance » of the dashboards (`_dispositifs_ending`).
+            models.Index(
+                fields=["date_fin"],
+                condition=Q(statut__in=[DispositifStatut.EN_COURS, DispositifStatut.ACCORDE]),
+                name="dispositif_ending_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(date_fin__isnull=True)

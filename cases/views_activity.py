@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
@@ -57,13 +56,15 @@ from cases.search import DEFAULT_SORT, SORTS, SearchRefused, search_assures
 from pdp.audit import audit, audit_listed
 from pdp.identifiers import IdentifierError, siret_format
 from pdp.models import AuditLog, Role, User
+from pdp.pagination import WindowPaginator
 from pdp.permissions import can_see_nir
 from referrals.markers import arret_markers, region_of
 from referrals.models import ContactAttempt, Service, Signalement
 from referrals.permissions import get_assure_for_user
 
 PAGE_SIZE = 25
-SECTION_LIMIT = 100  # rows per dashboard section; beyond, filter by worker
+SECTION_SIZE = 20  # rows per page of a dashboard section (`_section`)
+SECTION_LIMIT = 100  # rows of the retention notices (`_retention_notices`)
 DISPOSITIF_HORIZON_DAYS = 14
 
 
@@ -81,6 +82,28 @@ def _add_errors(form, exc, field_map=None):
 def _limited(qs, limit=SECTION_LIMIT):
     rows = list(qs[: limit + 1])
     return {"rows": rows[:limit], "more": len(rows) > limit}
+
+
+def _section(request, key, qs):
+    """One page of SECTION_SIZE rows of a dashboard section, the page read from `?p_<key>=`
+    (each section pages on its own; the others keep theirs), with its total and the links
+    to the pages around it, which go back to the section's heading (`#h-<key>`). One query:
+    the rows with their total (WindowPaginator)."""
+    param = f"p_{key}"
+    page = WindowPaginator(qs, SECTION_SIZE).get_page(request.GET.get(param))
+
+    def url(number):
+        query = request.GET.copy()
+        query[param] = number
+        return f"?{query.urlencode()}#h-{key}"
+
+    return {
+        "rows": list(page),
+        "total": page.paginator.count,
+        "page": page,
+        "previous_url": url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": url(page.next_page_number()) if page.has_next() else "",
+    }
 
 
 def _assure_id_of(row):
@@ -117,12 +140,14 @@ def _open_referrals():
     )
 
 
-def _call_list(user, today):
+def _call_list(request, user, today):
     """A conseiller's open referrals, overdue first then by due date, with what a phone call
     needs: the person, their number, the arrêt's day count and the attempts so far."""
     attempts = ContactAttempt.objects.filter(signalement=OuterRef("pk"))
     last = attempts.order_by("-at", "-pk")
-    rows = _limited(
+    rows = _section(
+        request,
+        "referrals",
         _open_referrals()
         .filter(assigned_to=user, unit_id=user.unit_id)
         .select_related("arret")
@@ -130,7 +155,7 @@ def _call_list(user, today):
             n_attempts=_count(ContactAttempt.objects.all(), "signalement"),
             last_attempt_at=Subquery(last.values("at")[:1]),
             last_attempt_resultat=Subquery(last.values("resultat")[:1]),
-        )
+        ),
     )
     for referral in rows["rows"]:
         referral.jours = referral.arret.duree_au(today) if referral.arret_id else None
@@ -212,7 +237,8 @@ def _count(qs, field):
 
 def _by_worker(qs, field):
     """{worker id: number of rows} of `qs`, in one grouped query."""
-    return dict(qs.order_by().values_list(field).annotate(n=Count("pk")))
+    # COUNT(*), not COUNT(id): the count is then read from an index holding `field` alone.
+    return dict(qs.order_by().values_list(field).annotate(n=Count("*")))
 
 
 def _worker_summary(unit, today, now):
@@ -329,8 +355,12 @@ def _manager_dashboard(request, context, today, now):
     elif tab == "signalements":
         referrals = _open_referrals().filter(unit=unit, assigned_to__isnull=False)
         context |= {
-            "referrals": _limited(of_worker(referrals, "assigned_to")),
-            "unassigned": _limited(_open_referrals().filter(unit=unit, assigned_to__isnull=True)),
+            "referrals": _section(request, "referrals", of_worker(referrals, "assigned_to")),
+            "unassigned": _section(
+                request,
+                "unassigned",
+                _open_referrals().filter(unit=unit, assigned_to__isnull=True),
+            ),
             "regional_queue_count": Signalement.objects.filter(
                 unit__isnull=True, service=Service.SOCIAL, region_id=unit.region_id
             )
@@ -339,17 +369,21 @@ def _manager_dashboard(request, context, today, now):
         }
     elif tab == "accompagnements":
         cases = _open_cases(now).filter(unit=unit)
-        context["cases"] = _limited(of_worker(cases, "referent"))
+        context["cases"] = _section(request, "cases", of_worker(cases, "referent"))
     elif tab == "echeances":
         objectives = _objectives_due(today).filter(accompagnement__unit=unit)
         dispositifs = _dispositifs_ending(today).filter(accompagnement__unit=unit)
         context |= {
-            "objectives": _limited(of_worker(objectives, "accompagnement__referent")),
-            "dispositifs": _limited(of_worker(dispositifs, "accompagnement__referent")),
+            "objectives": _section(
+                request, "objectives", of_worker(objectives, "accompagnement__referent")
+            ),
+            "dispositifs": _section(
+                request, "dispositifs", of_worker(dispositifs, "accompagnement__referent")
+            ),
         }
     else:
         meetings = _meetings_today(today).filter(ass__unit=unit)
-        context["meetings"] = _limited(of_worker(meetings, "ass"))
+        context["meetings"] = _section(request, "meetings", of_worker(meetings, "ass"))
     _log_listed(request, context, f"activité de l'unité ({MANAGER_TABS[tab].lower()})")
     return render(request, "cases/dashboard_manager.html", context)
 
@@ -365,18 +399,30 @@ def dashboard(request):
         "is_manager": user.role == Role.MANAGER,
     }
     if user.role == Role.CONSEILLER:
-        context["referrals"] = _call_list(user, today)
-        context["meetings"] = _limited(_meetings_today(today).filter(ass__unit_id=user.unit_id))
+        context["referrals"] = _call_list(request, user, today)
+        context["meetings"] = _section(
+            request, "meetings", _meetings_today(today).filter(ass__unit_id=user.unit_id)
+        )
         _log_listed(request, context, "liste d'appels")
         return render(request, "cases/dashboard_conseiller.html", context)
     if user.role == Role.MANAGER:
         return _manager_dashboard(request, context, today, now)
     context |= {
-        "referrals": _limited(_open_referrals().filter(assigned_to=user, unit_id=user.unit_id)),
-        "cases": _limited(_open_cases(now).filter(referent=user)),
-        "objectives": _limited(_objectives_due(today).filter(accompagnement__referent=user)),
-        "dispositifs": _limited(_dispositifs_ending(today).filter(accompagnement__referent=user)),
-        "meetings": _limited(_meetings_today(today).filter(ass=user)),
+        "referrals": _section(
+            request,
+            "referrals",
+            _open_referrals().filter(assigned_to=user, unit_id=user.unit_id),
+        ),
+        "cases": _section(request, "cases", _open_cases(now).filter(referent=user)),
+        "objectives": _section(
+            request, "objectives", _objectives_due(today).filter(accompagnement__referent=user)
+        ),
+        "dispositifs": _section(
+            request,
+            "dispositifs",
+            _dispositifs_ending(today).filter(accompagnement__referent=user),
+        ),
+        "meetings": _section(request, "meetings", _meetings_today(today).filter(ass=user)),
         "retention": _retention_notices(user),
     }
     _log_listed(request, context, "mon activité")
@@ -422,7 +468,7 @@ def search(request):
         except SearchRefused as exc:
             form.add_error("q", str(exc))
         else:
-            page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+            page = WindowPaginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
             audit_listed(user=user, objects=page, assure_id_of=lambda a: a.pk, page="recherche")
     return render(
         request,

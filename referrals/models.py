@@ -581,7 +581,11 @@ class Signalement(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["unit", "statut"]),
+            # The unit's lists, and the people the unit sees (`Assure.objects.visible_to`, set
+            # form): the person is in the index, so that set is read without the table.
+            models.Index(
+                fields=["unit", "statut"], include=["assure"], name="signalement_unit_idx"
+            ),
             models.Index(fields=["assigned_to", "statut"]),
             models.Index(fields=["date_signalement"]),  # the indicators of a period
             # An ASS's proposed first meetings: her agenda and the overlap checks.

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from pdp.audit import audit, audit_listed
 from pdp.models import AuditLog, Role
+from pdp.pagination import WindowPaginator
 from pdp.permissions import can_see_nir
 from pdp.typography import de, unit_with_article
 from referrals import hooks, services
@@ -150,7 +151,7 @@ def inbox(request):
         )
         .order_by(*INBOX_ORDERINGS[order_key])
     )
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = WindowPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         {
             "signalement": s,

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import DispositifMobilise, DispositifType, Entretien, Objectif
+from cases.views_activity import SECTION_SIZE
 from referrals.models import ContactAttempt, Statut
 from tests.factories import (
     AccompagnementFactory,
@@ -340,17 +341,37 @@ def test_a_conseillers_call_list_is_overdue_first_with_what_a_call_needs(
     assert page.count('badge-overdue">en retard') == 2
 
 
-def test_the_call_list_is_capped_like_the_other_sections(client, conseiller):
-    from cases.views_activity import SECTION_LIMIT
-
-    SignalementFactory.create_batch(
-        SECTION_LIMIT + 1, unit=conseiller.unit, assigned_to=conseiller, date_echeance=days(1)
+def test_the_call_list_pages_like_the_other_sections(client, conseiller):
+    referrals = SignalementFactory.create_batch(
+        SECTION_SIZE + 3, unit=conseiller.unit, assigned_to=conseiller, date_echeance=days(1)
     )
     client.force_login(conseiller)
     response = client.get(URL)
-    assert len(response.context["referrals"]["rows"]) == SECTION_LIMIT
-    assert response.context["referrals"]["more"] is True
-    assert f"Seuls les {SECTION_LIMIT} premiers sont affichés" in response.content.decode()
+    first = response.context["referrals"]
+    assert len(first["rows"]) == SECTION_SIZE and first["total"] == SECTION_SIZE + 3
+    page = " ".join(response.content.decode().split())
+    assert f"signalements en cours ({SECTION_SIZE + 3})" in page
+    assert f"1 à {SECTION_SIZE} sur {SECTION_SIZE + 3}" in page
+    assert first["next_url"] == "?p_referrals=2#h-referrals"
+    assert first["next_url"].replace("&", "&amp;") in page
+    second = client.get(URL, {"p_referrals": 2}).context["referrals"]
+    assert len(second["rows"]) == 3 and second["previous_url"] == "?p_referrals=1#h-referrals"
+    assert {r.pk for r in first["rows"] + second["rows"]} == {r.pk for r in referrals}
+    # Each section keeps its own page: paging the call list leaves the other parameters.
+    other = client.get(URL, {"p_referrals": 2, "p_meetings": 1}).context["referrals"]
+    assert other["previous_url"] == "?p_referrals=1&p_meetings=1#h-referrals"
+
+
+def test_a_section_page_past_the_end_shows_its_last_page(client, ass):
+    for _ in range(SECTION_SIZE + 1):
+        AccompagnementFactory(referent=ass, unit=ass.unit)
+    client.force_login(ass)
+    for number in ("9", "abc", "0"):
+        response = client.get(URL, {"p_cases": number})
+        assert response.status_code == 200
+        cases = response.context["cases"]
+        expected = 1 if number == "abc" else 2
+        assert cases["page"].number == expected, number
 
 
 def call_list(conseiller, ass, n):
@@ -374,7 +395,8 @@ def test_the_call_list_query_count_does_not_grow_with_the_list(
     assert ContactAttempt.objects.count() == 60
     large = _queries(client, conseiller)
     assert large == small
-    assert len(client.get(URL).context["referrals"]["rows"]) == 30
+    section = client.get(URL).context["referrals"]
+    assert section["total"] == 30 and len(section["rows"]) == SECTION_SIZE
     # Session, user, savepoint + release, the call list (attempts as subqueries), meetings,
     # the menu's cellule membership (a conseiller may be a member of an instance), the access
     # log of the people listed (one INSERT).
