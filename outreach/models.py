@@ -30,6 +30,9 @@ class ClaimedMessage(models.Model):
         blank=True,
         related_name="+",
         verbose_name="message",
+        # pdp_message is partitioned by month (pdp 0010), keyed (id, created_at) in the
+        # database: no constraint can reference it; the retention job sets NULL itself.
+        db_constraint=False,
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
@@ -712,6 +715,7 @@ class Cible(models.Model):
         related_name="+",
         verbose_name="message d'invitation",
         db_index=False,
+        db_constraint=False,  # partitioned pdp_message (see ClaimedMessage.message)
     )
     lot = models.ForeignKey(
         "LotCourrier",
@@ -731,6 +735,7 @@ class Cible(models.Model):
         related_name="+",
         verbose_name="message de relance",
         db_index=False,
+        db_constraint=False,  # partitioned pdp_message (see ClaimedMessage.message)
     )
     # --- What the person did ---
     ouvert_le = models.DateTimeField("lien ouvert le", null=True, blank=True)

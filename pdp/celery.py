@@ -17,10 +17,11 @@ app.conf.beat_schedule = {
         "task": "pdp.tasks.health_check",
         "schedule": crontab(minute="*/15"),
     },
-    # The access log's monthly partitions, created ahead (pdp.partitions.ensure_partitions):
-    # this month and the next three; a run that finds them all creates nothing.
-    "ensure-audit-partitions": {
-        "task": "pdp.tasks.ensure_audit_partitions",
+    # The monthly partitions of the access log and of the message receipts, created ahead
+    # (pdp.partitions.ensure_all_partitions): this month and the next three; a run that finds
+    # them all creates nothing.
+    "ensure-monthly-partitions": {
+        "task": "pdp.tasks.ensure_monthly_partitions",
         "schedule": crontab(hour=1, minute=40),
     },
     # Every region in one pass, one DetectionRun per region (« planifiée »); managers launch

@@ -446,12 +446,60 @@ class AccessCode(models.Model):
         return f"{self.get_purpose_display()} – assuré {self.assure_id}"
 
 
+def references_to(model):
+    """The foreign keys of other models pointing at `model` (hidden ones included)."""
+    return [
+        relation.field
+        for relation in model._meta.get_fields(include_hidden=True)
+        if relation.auto_created
+        and not relation.concrete
+        and (relation.one_to_many or relation.one_to_one)
+    ]
+
+
+class MessageQuerySet(models.QuerySet):
+    def purge_older_than(self, days):
+        """The one way to remove receipts, for the retention job (RETENTION_MESSAGE_DELETE_DAYS,
+        long after their text was blanked): remove the messages created more than `days` days
+        ago. Returns the count.
+
+        On PostgreSQL the table is partitioned by month (migration 0010, `pdp.partitions`): the
+        months wholly older than the cutoff are dropped, a `DROP TABLE` each, then the older
+        rows left (the boundary month, the DEFAULT partition; the whole table on SQLite) are
+        deleted in one statement. The foreign keys to a message (outreach's reminders and
+        campaign targets, `SET_NULL`, without a database constraint since 0010; a test keeps
+        every one `SET_NULL`) are set to NULL first, one UPDATE per column, as Django's
+        deletion would."""
+        cutoff = timezone.now() - datetime.timedelta(days=days)
+        fields = references_to(self.model)
+        dropped = partitions.drop_partitions_before(
+            cutoff,
+            table=self.model._meta.db_table,
+            references=[(field.model._meta.db_table, field.column) for field in fields],
+            using=self.db,
+        )
+        with transaction.atomic(using=self.db):
+            old = self.filter(created_at__lt=cutoff)
+            for field in fields:
+                field.model._base_manager.using(self.db).filter(
+                    **{f"{field.name}__in": old.values("pk")}
+                ).update(**{field.name: None})
+            count = old._raw_delete(self.db)
+        return dropped + count
+
+
 class Message(models.Model):
     """An SMS or e-mail sent (or to be sent) to a person: the log of every message.
 
     Written by ``pdp.messaging.send_sms`` / ``send_email`` and their task only. The body is
     stored with its secrets (access codes) masked; the text actually sent keeps them.
     ``assure_id`` is a plain id: ``pdp`` imports no app.
+
+    On PostgreSQL the table is partitioned by month of `created_at` (migration 0010,
+    `pdp.partitions`); the database's primary key is `(id, created_at)`, the model's `id`
+    (one sequence: unique). The foreign keys pointing here are `db_constraint=False`
+    (PostgreSQL cannot reference a partitioned table by `id` alone); their `SET_NULL` is kept
+    by Django's deletion and by `purge_older_than`.
     """
 
     class Channel(models.TextChoices):
@@ -495,6 +543,8 @@ class Message(models.Model):
     delivery_at = models.DateTimeField("accusé du", null=True, blank=True)
     delivery_received_at = models.DateTimeField("accusé reçu le", null=True, blank=True)
     created_at = models.DateTimeField("créé le", auto_now_add=True, db_index=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         verbose_name = "message envoyé"

@@ -1,20 +1,27 @@
-"""Monthly range partitions of the access log (issue 15, item 5; README « Partitioned access
-log and receipts »).
+"""Monthly range partitions of the access log and of the message receipts (issue 15, item 5;
+README « Partitioned access log and receipts »).
 
-On PostgreSQL, migration pdp 0009 makes `pdp_auditlog` a table `PARTITION BY RANGE (at)`: one
-partition per calendar month (UTC bounds), named `pdp_auditlog_pYYYY_MM`, and a DEFAULT
-partition, `pdp_auditlog_default`, that catches a row whose month has no partition (an old
-date, or the beat task not run for months), so that no write of the log ever fails.
+On PostgreSQL, migration pdp 0009 makes `pdp_auditlog` a table `PARTITION BY RANGE (at)`, and
+migration pdp 0010 makes `pdp_message` one `PARTITION BY RANGE (created_at)` (`PARTITIONED`:
+each table with its partition key): one partition per calendar month (UTC bounds), named
+`<table>_pYYYY_MM`, and a DEFAULT partition, `<table>_default`, that catches a row whose month
+has no partition (an old date, or the beat task not run for months), so that no write ever
+fails.
 
 - `ensure_partitions` creates the partitions of the current month and the next
-  `months_ahead` ones (the daily beat task `pdp.tasks.ensure_audit_partitions`). Idempotent, and
-  safe with two workers: a transaction-level advisory lock serialises the runs and
+  `months_ahead` ones of one table, `ensure_all_partitions` of every table of `PARTITIONED`
+  (the daily beat task `pdp.tasks.ensure_monthly_partitions`). Idempotent, and safe with two
+  workers: a transaction-level advisory lock serialises the runs and
   `CREATE TABLE IF NOT EXISTS` makes a second one a no-op. Rows of that month already in the
   DEFAULT partition (the task not run for months) are moved into the new partition.
 - `drop_partitions_before` drops the monthly partitions wholly older than a cutoff, for
-  `AuditLog.objects.purge_older_than` (the retention job): the rows of those months go with a
-  `DROP TABLE`, no row trigger, no dead tuples, no vacuum; the boundary month and the DEFAULT
-  partition are left to the purge's DELETE.
+  `AuditLog.objects.purge_older_than` and `Message.objects.purge_older_than` (the retention
+  job): the rows of those months go with a `DROP TABLE`, no row trigger, no dead tuples, no
+  vacuum; the boundary month and the DEFAULT partition are left to the purge's DELETE.
+  Columns that point at the table without a constraint (`references`: the outreach foreign
+  keys to `pdp.Message`, `db_constraint=False` since a partitioned table's key is
+  `(id, created_at)`) are set to NULL for the partition's rows first, in the drop's
+  transaction, as their `on_delete=SET_NULL` would.
 
 On SQLite (development without DATABASE_URL) the table is a plain table and every function
 here does nothing.
@@ -30,6 +37,9 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 AUDIT_TABLE = "pdp_auditlog"
+MESSAGE_TABLE = "pdp_message"
+# Every partitioned table, with its partition key (a timestamptz column).
+PARTITIONED = {AUDIT_TABLE: "at", MESSAGE_TABLE: "created_at"}
 MONTHS_AHEAD = 3
 
 # pg_advisory_xact_lock key of ensure_partitions ("PDPPARTS" in ASCII-ish).
@@ -113,21 +123,20 @@ def create_partition(table, start, using="default"):
 
 
 def _create_moving_default_rows(table, start, using):
-    """In one transaction, the log locked (ACCESS EXCLUSIVE, by the DETACH): DEFAULT detached,
-    the month's partition created, the month's rows copied into it and deleted from DEFAULT
-    (the rows move, none is lost; a detached partition loses its clone of the append-only
-    trigger, the purge door is opened anyway in case it had one), DEFAULT attached again,
-    which gives it back the trigger."""
-    default, name = f"{table}_default", partition_name(table, start)
+    """In one transaction, the table locked (ACCESS EXCLUSIVE, by the DETACH): DEFAULT
+    detached, the month's partition created, the month's rows copied into it and deleted from
+    DEFAULT (the rows move, none is lost; a detached partition of the log loses its clone of
+    the append-only trigger, the purge door is opened anyway in case it had one), DEFAULT
+    attached again, which gives it back the trigger."""
+    default, name, key = f"{table}_default", partition_name(table, start), PARTITIONED[table]
     bounds = [start, next_month(start)]
+    within = f'"{key}" >= %s AND "{key}" < %s'
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{default}"')
         cursor.execute(create_partition_sql(table, start))
-        cursor.execute(
-            f'INSERT INTO "{name}" SELECT * FROM "{default}" WHERE at >= %s AND at < %s', bounds
-        )
+        cursor.execute(f'INSERT INTO "{name}" SELECT * FROM "{default}" WHERE {within}', bounds)
         cursor.execute("SELECT set_config('pdp.audit_purge', 'on', true)")
-        cursor.execute(f'DELETE FROM "{default}" WHERE at >= %s AND at < %s', bounds)
+        cursor.execute(f'DELETE FROM "{default}" WHERE {within}', bounds)
         moved = cursor.rowcount
         cursor.execute("SELECT set_config('pdp.audit_purge', 'off', true)")
         cursor.execute(f'ALTER TABLE "{table}" ATTACH PARTITION "{default}" DEFAULT')
@@ -155,10 +164,30 @@ def ensure_partitions(months_ahead=MONTHS_AHEAD, *, table=AUDIT_TABLE, now=None,
     return created
 
 
-def drop_partitions_before(cutoff, *, table=AUDIT_TABLE, using="default"):
+def ensure_all_partitions(months_ahead=MONTHS_AHEAD, *, now=None, using="default"):
+    """`ensure_partitions` of every table of PARTITIONED; returns the names created."""
+    return [
+        name
+        for table in PARTITIONED
+        for name in ensure_partitions(months_ahead, table=table, now=now, using=using)
+    ]
+
+
+def null_references_sql(source, references):
+    """The UPDATEs that set to NULL the columns `references` ((table, column), …) pointing at
+    a row of `source` (a table or a partition of it, with an `id`)."""
+    return [
+        f'UPDATE "{table}" SET "{column}" = NULL WHERE "{column}" IN (SELECT id FROM "{source}")'
+        for table, column in references
+    ]
+
+
+def drop_partitions_before(cutoff, *, table=AUDIT_TABLE, references=(), using="default"):
     """Drops the monthly partitions whose every row is older than `cutoff` (their month ends
     at or before it); returns how many rows went with them. Each drop is its own short
-    transaction (or savepoint, inside a caller's transaction)."""
+    transaction (or savepoint, inside a caller's transaction): the `references` to the
+    partition's rows set to NULL (one UPDATE each, before the lock: nothing new points at a
+    month that old), then the table locked, the partition counted and dropped."""
     if not is_partitioned(table, using):
         return 0
     connection = connections[using]
@@ -167,6 +196,8 @@ def drop_partitions_before(cutoff, *, table=AUDIT_TABLE, using="default"):
         if next_month(start) > cutoff:
             break
         with transaction.atomic(using=using), connection.cursor() as cursor:
+            for statement in null_references_sql(name, references):
+                cursor.execute(statement)
             cursor.execute("SELECT current_setting('lock_timeout')")
             (previous,) = cursor.fetchone()
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [DROP_LOCK_TIMEOUT])

@@ -286,7 +286,7 @@ CELERY_TASK_ROUTES = {
             "privacy.tasks_archive.build_access_archive",
         ),
         "stats": (
-            "pdp.tasks.ensure_audit_partitions",
+            "pdp.tasks.ensure_monthly_partitions",
             "indicators.tasks.snapshot_all",
             "indicators.tasks.snapshot_region",
             "privacy.tasks.retention_nightly",
@@ -347,13 +347,17 @@ ACCESS_ARCHIVE_DAYS = env.int("ACCESS_ARCHIVE_DAYS", default=7)
 
 # Retention (privacy.retention, nightly at 03:30): a person without any contact for
 # RETENTION_INACTIVITY_DAYS is anonymised, warned RETENTION_WARNING_DAYS before on the
-# dashboards; message receipts are blanked after RETENTION_MESSAGE_DAYS; access-log rows are
-# removed after RETENTION_AUDIT_DAYS; RETENTION_BATCH people per transaction. The indicator
-# snapshots recompute a stored month only while it is one of the last
-# INDICATORS_RECOMPUTE_MONTHS (a system check keeps the inactivity longer than that window).
+# dashboards; message receipts are blanked after RETENTION_MESSAGE_DAYS and deleted after
+# RETENTION_MESSAGE_DELETE_DAYS (whole months dropped as partitions; a system check keeps it at
+# least RETENTION_INACTIVITY_DAYS, so that no person's last activity loses a message);
+# access-log rows are removed after RETENTION_AUDIT_DAYS; RETENTION_BATCH people per
+# transaction. The indicator snapshots recompute a stored month only while it is one of the
+# last INDICATORS_RECOMPUTE_MONTHS (a system check keeps the inactivity longer than that
+# window).
 RETENTION_INACTIVITY_DAYS = env.int("RETENTION_INACTIVITY_DAYS", default=730)
 RETENTION_WARNING_DAYS = env.int("RETENTION_WARNING_DAYS", default=30)
 RETENTION_MESSAGE_DAYS = env.int("RETENTION_MESSAGE_DAYS", default=183)
+RETENTION_MESSAGE_DELETE_DAYS = env.int("RETENTION_MESSAGE_DELETE_DAYS", default=730)
 RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
 RETENTION_BATCH = env.int("RETENTION_BATCH", default=200)
 INDICATORS_RECOMPUTE_MONTHS = env.int("INDICATORS_RECOMPUTE_MONTHS", default=13)

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 # Tasks of pdp's packages, registered with the worker through this module (autodiscovery).
 from pdp.messaging.tasks import deliver_message  # noqa: F401
-from pdp.partitions import ensure_partitions
+from pdp.partitions import ensure_all_partitions
 
 
 @shared_task(time_limit=30, soft_time_limit=20)
@@ -17,7 +17,8 @@ def health_check():
 
 
 @shared_task(time_limit=120, soft_time_limit=100)
-def ensure_audit_partitions():
-    """The access log's monthly partitions of this month and the next ones (pdp.partitions):
-    idempotent, and two workers at once create each partition once (advisory lock)."""
-    return ensure_partitions()
+def ensure_monthly_partitions():
+    """The monthly partitions of this month and the next ones of the access log and of the
+    message receipts (pdp.partitions): idempotent, and two workers at once create each
+    partition once (advisory lock). Returns the names created."""
+    return ensure_all_partitions()

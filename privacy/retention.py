@@ -15,7 +15,10 @@
    the catalogue marks as the person's deleted (children first), the others blanked, and the
    documents' files removed from disk once committed;
 4. **receipts**: the catalogue's ANONYMISE fields of the tables with `expires` blanked past
-   their delay (messages after RETENTION_MESSAGE_DAYS), one UPDATE per table;
+   their delay (messages after RETENTION_MESSAGE_DAYS), one UPDATE per table; then the
+   messages older than RETENTION_MESSAGE_DELETE_DAYS removed (`Message.objects.purge_older_than`:
+   whole months dropped as partitions on PostgreSQL, the foreign keys to them set to NULL
+   first, the boundary month's rows deleted);
 5. **access log**: rows older than RETENTION_AUDIT_DAYS removed
    (`AuditLog.objects.purge_older_than`: whole months dropped as partitions on PostgreSQL, the
    boundary month's rows deleted).
@@ -41,7 +44,7 @@ from django.utils import timezone
 from cases.models import Accompagnement, CaseStatus, Document, Entretien, RetentionNotice
 from coordination.services import tranche_age
 from pdp.audit import audit
-from pdp.models import AuditLog
+from pdp.models import AuditLog, Message
 from pdp.private_files import private_path
 from privacy import catalogue
 from privacy.models import AccessArchive, AnonymousCase, RetentionRun
@@ -60,6 +63,7 @@ STEPS = {
     "anonymous_cases": "lignes statistiques créées",
     "documents_deleted": "documents supprimés du disque",
     "receipts_anonymised": "accusés de messages anonymisés",
+    "receipts_deleted": "messages supprimés",
     "audit_purged": "lignes du journal d'accès supprimées",
     "errors": "erreurs",
 }
@@ -73,6 +77,7 @@ def rules():
         "inactivity_days": settings.RETENTION_INACTIVITY_DAYS,
         "warning_days": settings.RETENTION_WARNING_DAYS,
         "message_days": settings.RETENTION_MESSAGE_DAYS,
+        "message_delete_days": settings.RETENTION_MESSAGE_DELETE_DAYS,
         "audit_days": settings.RETENTION_AUDIT_DAYS,
         "batch": settings.RETENTION_BATCH,
         "recompute_months": settings.INDICATORS_RECOMPUTE_MONTHS,
@@ -515,8 +520,15 @@ def _steps(wet_run, today, now, counts):
             counts["receipts_anonymised"] += (
                 queryset.update(**values) if wet_run else queryset.count()
             )
-    # Not in a transaction of its own: the purge drops each whole month in a short
-    # transaction (a brief lock of the log), then deletes the boundary rows in another.
+    # Not in a transaction of its own (nor the access log's below): the purge drops each whole
+    # month in a short transaction (a brief lock of the table), then deletes the boundary rows
+    # in another. After the blanking above, which reaches the same rows first.
+    cutoff = now - datetime.timedelta(days=settings.RETENTION_MESSAGE_DELETE_DAYS)
+    counts["receipts_deleted"] = (
+        Message.objects.purge_older_than(settings.RETENTION_MESSAGE_DELETE_DAYS)
+        if wet_run
+        else Message.objects.filter(created_at__lt=cutoff).count()
+    )
     cutoff = now - datetime.timedelta(days=settings.RETENTION_AUDIT_DAYS)
     counts["audit_purged"] = (
         AuditLog.objects.purge_older_than(settings.RETENTION_AUDIT_DAYS)
@@ -559,5 +571,23 @@ def check_retention_after_frozen_months(app_configs=None, **kwargs):
             f"+ RETENTION_WARNING_DAYS ({window} jours)\u00a0: sinon les indicateurs des mois "
             "encore recalculés perdraient les personnes anonymisées.",
             id="privacy.E001",
+        )
+    ]
+
+
+@checks.register()
+def check_messages_deleted_after_inactivity(app_configs=None, **kwargs):
+    """A message is a contact with its person (the catalogue's `activity`): deleted sooner than
+    RETENTION_INACTIVITY_DAYS, it would no longer hold back the person's anonymisation; and
+    deleting it before its text is blanked would make the blanking pointless."""
+    floor = max(settings.RETENTION_INACTIVITY_DAYS, settings.RETENTION_MESSAGE_DAYS)
+    if floor <= settings.RETENTION_MESSAGE_DELETE_DAYS:
+        return []
+    return [
+        checks.Error(
+            "RETENTION_MESSAGE_DELETE_DAYS doit valoir au moins RETENTION_INACTIVITY_DAYS et "
+            f"RETENTION_MESSAGE_DAYS ({floor} jours)\u00a0: sinon un message supprimé ne "
+            "compterait plus dans la dernière activité de la personne.",
+            id="privacy.E002",
         )
     ]

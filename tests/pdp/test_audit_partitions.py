@@ -16,7 +16,7 @@ from pdp import partitions
 from pdp.audit import audit
 from pdp.celery import app
 from pdp.models import AUDIT_TRIGGER, AuditLog
-from pdp.tasks import ensure_audit_partitions
+from pdp.tasks import ensure_monthly_partitions
 from tests.factories import AssureFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -159,13 +159,13 @@ def test_a_month_already_in_the_default_partition_gets_its_partition_and_its_row
 
 
 def test_the_beat_task_runs_daily_and_creates_what_is_missing():
-    entry = app.conf.beat_schedule["ensure-audit-partitions"]
-    assert entry["task"] == "pdp.tasks.ensure_audit_partitions"
+    entry = app.conf.beat_schedule["ensure-monthly-partitions"]
+    assert entry["task"] == "pdp.tasks.ensure_monthly_partitions"
     assert len(entry["schedule"].hour) == 1
     missing = max(partitions.partitions(TABLE))
     with connection.cursor() as cursor:
         cursor.execute(f'DROP TABLE "{partitions.partition_name(TABLE, missing)}"')
-    assert ensure_audit_partitions.delay().get(timeout=5) == [
+    assert ensure_monthly_partitions.delay().get(timeout=5) == [
         partitions.partition_name(TABLE, missing)
     ]
 

@@ -25,6 +25,8 @@ from cases.models import (
 from indicators.catalogue import CATALOGUE as INDICATORS
 from indicators.models import Snapshot, SnapshotMonth
 from indicators.snapshots import compute_region
+from outreach.models import Rappel
+from pdp import partitions
 from pdp.models import AuditLog, Message
 from privacy import retention
 from privacy.models import AccessArchive, AnonymousCase, RetentionRun
@@ -199,8 +201,10 @@ def test_a_person_is_warned_thirty_days_before_and_the_dry_run_changes_nothing(
 
 
 def test_the_wet_run_replaces_the_person_by_anonymous_rows(
-    old_file, active_person, ass, django_capture_on_commit_callbacks
+    old_file, active_person, ass, django_capture_on_commit_callbacks, settings
 ):
+    # Their message (T0) would be deleted by this run: kept, to see anonymisation blank it.
+    settings.RETENTION_MESSAGE_DELETE_DAYS = 3650
     run(WARN)
     with travel(WARN):  # the référent opened the file after the notice (a read is no contact)
         AuditLog.objects.create(
@@ -318,6 +322,35 @@ def test_receipts_are_blanked_after_six_months_only(db):
     assert recent.recipient == "0613" and queued.recipient == "0612"
 
 
+def test_messages_are_deleted_after_two_years_and_their_reminders_lose_them(db):
+    table = Message._meta.db_table
+    if partitions.is_partitioned(table):  # PostgreSQL: the month of T0 goes as a partition
+        partitions.create_partition(table, partitions.month_start(T0))
+    with travel(T0):
+        old = Message.objects.create(
+            channel="sms", template="t", recipient="0612", body="Texte", status="sent"
+        )
+    with travel(T0 + datetime.timedelta(days=400)):
+        younger = Message.objects.create(
+            channel="sms", template="t", recipient="0613", body="Texte", status="sent"
+        )
+    rappel = Rappel.objects.create(entretien=EntretienFactory(), debut=T0, message=old)
+    moment = T0 + datetime.timedelta(days=760)
+
+    dry = run(moment)
+    assert dry.counts["receipts_deleted"] == 1
+    assert Message.objects.filter(pk=old.pk).exists()
+
+    wet = run(moment, wet_run=True)
+    assert wet.counts["receipts_deleted"] == 1
+    assert list(Message.objects.values_list("pk", flat=True)) == [younger.pk]
+    rappel.refresh_from_db()
+    assert rappel.message_id is None
+    if partitions.is_partitioned(table):
+        assert partitions.month_start(T0) not in partitions.partitions(table)
+    assert run(moment, wet_run=True).counts["receipts_deleted"] == 0
+
+
 def test_access_log_rows_older_than_a_year_are_purged(db, ass):
     with travel(T0):
         AuditLog.objects.create(user=ass, action="view", object_type="x", object_id="1")
@@ -398,6 +431,13 @@ def test_the_retention_must_outlast_the_recomputed_months(settings):
     settings.RETENTION_INACTIVITY_DAYS = 400
     errors = retention.check_retention_after_frozen_months()
     assert [e.id for e in errors] == ["privacy.E001"]
+
+
+def test_messages_must_outlast_the_inactivity_period(settings):
+    assert retention.check_messages_deleted_after_inactivity() == []
+    settings.RETENTION_MESSAGE_DELETE_DAYS = settings.RETENTION_INACTIVITY_DAYS - 1
+    errors = retention.check_messages_deleted_after_inactivity()
+    assert [e.id for e in errors] == ["privacy.E002"]
 
 
 # --- Dashboards ---------------------------------------------------------------------------
