@@ -127,7 +127,16 @@ def free_slots(*, ass_ids, start, end, motif, mode=None, now=None):
         Q(dernier_jour__isnull=True) | Q(dernier_jour__gte=days[0]),
         ass_id__in=ass_ids,
         premier_jour__lte=days[-1],
-    ).only("ass_id", "weekday", "heure_debut", "heure_fin", "modes", "premier_jour", "dernier_jour")
+    ).values_list(  # plain rows: a unit's hundreds of ranges, no model instances to build
+        "ass_id",
+        "weekday",
+        "heure_debut",
+        "heure_fin",
+        "modes",
+        "premier_jour",
+        "dernier_jour",
+        named=True,
+    )
     busy = defaultdict(list)
     for ass_id, a, b in Absence.objects.filter(
         ass_id__in=ass_ids, debut__lt=end, fin__gt=earliest

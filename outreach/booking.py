@@ -293,6 +293,8 @@ def booking_modes(context, now=None):
         PlageOuverture.objects.filter(ass_id__in=context.ass_ids)
         .exclude(dernier_jour__lt=today)
         .values_list("modes", flat=True)
+        .order_by()
+        .distinct()  # a few combinations of modes, not one row per range of the unit
     ):
         allowed.update(modes)
     return [m for m in Entretien.Mode.values if m in allowed and context.motif.allows(m)]
