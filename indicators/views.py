@@ -6,9 +6,13 @@ instances, or one of them: the cellule indicators). Filters in the query string
 UTF-8 with BOM, no cell read as a formula)."""
 
 import csv
+import dataclasses
+import hashlib
 import io
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -17,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from indicators import catalogue, cells, exports, filters, periods, snapshots
 from indicators import scope as scopes
+from indicators.definitions import Table
 from pdp.exports import safe_cell
 from pdp.models import Role
 
@@ -142,6 +147,59 @@ def _shortcuts(request, today):
     return out
 
 
+def _cache_key(scope, period, chosen, run):
+    """The key of a page's figures: the scope, the period, the filters, the last snapshot run
+    (a new run gives new figures), the day and the catalogue's codes and versions."""
+    parts = [
+        scope.level,
+        scope.unit_id,
+        scope.region_id,
+        scope.instance_ids,
+        period.kind,
+        period.start,
+        period.end,
+        sorted(chosen.items()),
+        run.isoformat() if run else None,
+        timezone.localdate(),
+        [(i.code, i.version) for i in catalogue.CATALOGUE],
+    ]
+    return "indicators:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _figures(scope, period, chosen, run):
+    """(tables, when they were counted): from the cache when the same figures were counted
+    less than INDICATORS_CACHE_SECONDS ago, else counted now (and kept). The cache holds the
+    tables' figures by indicator code, not the indicators themselves."""
+    seconds = settings.INDICATORS_CACHE_SECONDS
+    key = _cache_key(scope, period, chosen, run)
+    kept = cache.get(key) if seconds > 0 else None
+    if kept is not None:
+        at, figures = kept
+        tables = []
+        for code, fields in figures:
+            indicator = catalogue.BY_CODE[code]
+            tables.append((indicator, None if fields is None else Table(indicator, **fields)))
+        return tables, at
+    at = timezone.now()
+    tables = catalogue.tables(scope, period, chosen)
+    if seconds > 0:
+        figures = [
+            (
+                indicator.code,
+                None
+                if t is None
+                else {
+                    f.name: getattr(t, f.name)
+                    for f in dataclasses.fields(t)
+                    if f.name != "indicator"
+                },
+            )
+            for indicator, t in tables
+        ]
+        cache.set(key, (at, figures), seconds)
+    return tables, at
+
+
 @login_required
 @require_GET
 def index(request):
@@ -151,7 +209,10 @@ def index(request):
     options = filters.choices(scope)
     chosen, filter_error = filters.filters_from(request.GET, options)
     # A coordinator without an instance: a sentence, no tables (`scope.empty`).
-    tables = [] if scope.empty else catalogue.tables(scope, period, chosen)
+    run = None if scope.empty else snapshots.last_run(scope)
+    tables, counted_at = [], None
+    if not scope.empty:
+        tables, counted_at = _figures(scope, period, chosen, run)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
     if request.GET.get("format") == "xlsx":
@@ -201,7 +262,8 @@ def index(request):
             ),
             "params": request.GET,
             "shortcuts": _shortcuts(request, today),
-            "computed_at": None if scope.empty else snapshots.last_run(scope),
+            "computed_at": run,
+            "counted_at": counted_at,
         },
     )
 
