@@ -426,29 +426,46 @@ def _candidate_months(period):
     return months
 
 
-def cells(indicator, scope, period, filters, coverage):
-    """The cells of `period`: from the snapshots for the days `coverage` has (whole months, and
-    the current month up to yesterday), live for the rest."""
+def _plan(indicator, period, coverage):
+    """How the cells of `period` are read: ([(part, months)] from the snapshots, the date
+    ranges counted live or None, the day whose stock is counted live or None)."""
     done = {
         m: until
         for (code, version, m), until in coverage.items()
         if (code, version) == _key(indicator)
     }
-    out = []
+    reads, ranges, stock_day = [], None, None
     if indicator.kind in (FLOW, ACTIVE):
         used = sorted(
             (m, until) for m, until in done.items() if m >= period.start and until <= period.end
         )
-        months = [m for m, _until in used]
-        out += snapshots.stored(indicator, scope, filters, counting.FLOW_PART, months)
-        out += counting.live_flow(indicator, scope, filters, _ranges_without(period, used))
+        reads.append((counting.FLOW_PART, tuple(m for m, _until in used)))
+        ranges = _ranges_without(period, used)
     if indicator.kind in (STOCK, ACTIVE):
         day = period.end if indicator.kind == STOCK else period.start - datetime.timedelta(1)
         first = month_start(day)
         if done.get(first) == day == month_end(first):
-            out += snapshots.stored(indicator, scope, filters, counting.STOCK_PART, [first])
+            reads.append((counting.STOCK_PART, (first,)))
         else:
-            out += counting.live_stock(indicator, scope, filters, day)
+            stock_day = day
+    return [(part, months) for part, months in reads if months], ranges, stock_day
+
+
+def cells(indicator, scope, period, filters, coverage, stored=None):
+    """The cells of `period`: from the snapshots for the days `coverage` has (whole months, and
+    the current month up to yesterday), live for the rest. `stored`: the snapshot cells already
+    read (`snapshots.stored_many`), else they are read here."""
+    reads, ranges, stock_day = _plan(indicator, period, coverage)
+    out = []
+    for part, months in reads:
+        if stored is not None:
+            out += stored[(*_key(indicator), part, months)]
+        else:
+            out += snapshots.stored(indicator, scope, filters, part, list(months))
+    if ranges is not None:
+        out += counting.live_flow(indicator, scope, filters, ranges)
+    if stock_day is not None:
+        out += counting.live_stock(indicator, scope, filters, stock_day)
     return out
 
 
@@ -535,17 +552,18 @@ def _first_column(indicator, cell):
     return not indicator.stages or cell["_col"] == indicator.stages[0][0]
 
 
-def table(indicator, scope, period, *, names=None, filters=None, coverage=None):
+def table(indicator, scope, period, *, names=None, filters=None, coverage=None, stored=None):
     """The indicator's table for `scope` and `period` (see the module's docstring). `names`:
     {unit or region id: name} for the breakdown; `filters`: {filter name: value}; `coverage`:
-    `snapshots.covered` (read when not given). None when a filter does not apply."""
+    `snapshots.covered` (read when not given); `stored`: the snapshot cells of both periods
+    already read (`snapshots.stored_many`). None when a filter does not apply."""
     filters = filters or {}
-    if any(name not in indicator.filter_paths for name in filters):
+    if not applies(indicator, filters):
         return None
     if coverage is None:
         coverage = snapshots.covered(scope, _candidate_months(period))
-    current = cells(indicator, scope, period, filters, coverage)
-    previous = cells(indicator, scope, period.previous(), filters, coverage)
+    current = cells(indicator, scope, period, filters, coverage, stored)
+    previous = cells(indicator, scope, period.previous(), filters, coverage, stored)
     row_choices = _choices(indicator)
     if indicator.stages:
         column_choices = [(key, label) for key, label, _q in indicator.stages]
@@ -621,14 +639,38 @@ def for_scope(scope):
     return CATALOGUE
 
 
+def applies(indicator, filters):
+    """Whether every chosen filter applies to the indicator (else its table is « non
+    applicable »)."""
+    return all(name in indicator.filter_paths for name in filters or {})
+
+
 def tables(scope, period, filters=None):
-    """[(indicator, its table or None when a filter does not apply)]."""
+    """[(indicator, its table or None when a filter does not apply)]. The snapshot cells of
+    every table, for the period and the one before, are read in one query."""
     names = breakdown_names(scope)
     coverage = snapshots.covered(scope, _candidate_months(period))
+    indicators = for_scope(scope)
+    reads = [
+        (indicator, part, months)
+        for indicator in indicators
+        if applies(indicator, filters)
+        for shown in (period, period.previous())
+        for part, months in _plan(indicator, shown, coverage)[0]
+    ]
+    stored = snapshots.stored_many(scope, filters, reads)
     return [
         (
             indicator,
-            table(indicator, scope, period, names=names, filters=filters, coverage=coverage),
+            table(
+                indicator,
+                scope,
+                period,
+                names=names,
+                filters=filters,
+                coverage=coverage,
+                stored=stored,
+            ),
         )
-        for indicator in for_scope(scope)
+        for indicator in indicators
     ]

@@ -18,7 +18,7 @@ no snapshot covers: today, and the days of a month not computed.
 import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
@@ -195,6 +195,41 @@ def last_run(scope):
     return min((row["at"] for row in latest), default=None)
 
 
+def _level(scope, filters):
+    """The rollup level a page reads: the cells with a filter, else those summed over the
+    filters (per unit), or over the units too for the nation."""
+    if filters:
+        return Snapshot.DETAIL
+    if scope.unit_id is None and scope.region_id is None:
+        return Snapshot.BY_REGION
+    return Snapshot.BY_UNIT
+
+
+FILTER_COLUMNS = {"cpam": "cpam_id", "mission": "mission", "type_arret": "type_arret"}
+
+
+def _scoped(qs, scope, filters):
+    """The snapshot rows of `scope` at the rollup level the page reads, with `filters`."""
+    if scope.unit_id is not None:
+        qs = qs.filter(unit_id=scope.unit_id)
+    elif scope.region_id is not None:
+        qs = qs.filter(region_id=scope.region_id)
+    return qs.filter(
+        rollup=_level(scope, filters),
+        **{FILTER_COLUMNS[name]: value for name, value in (filters or {}).items()},
+    )
+
+
+def _cell(r):
+    return {
+        "_row": r["row"],
+        "_col": r["col"],
+        "_unit": r["unit_id"],
+        "_region": r["region_id"],
+        "n": r["total"],
+    }
+
+
 def stored(indicator, scope, filters, part, months):
     """The cells of `months` in the snapshots, summed per row, column, unit and region."""
     if not months:
@@ -202,26 +237,75 @@ def stored(indicator, scope, filters, part, months):
     qs = Snapshot.objects.using(reporting_alias()).filter(
         code=indicator.code, version=indicator.version, part=part, month__in=months
     )
-    if scope.unit_id is not None:
-        qs = qs.filter(unit_id=scope.unit_id)
-    elif scope.region_id is not None:
-        qs = qs.filter(region_id=scope.region_id)
-    names = {"cpam": "cpam_id", "mission": "mission", "type_arret": "type_arret"}
-    if filters:
-        level = Snapshot.DETAIL
-    elif scope.unit_id is None and scope.region_id is None:
-        level = Snapshot.BY_REGION
-    else:
-        level = Snapshot.BY_UNIT
-    qs = qs.filter(rollup=level, **{names[name]: value for name, value in (filters or {}).items()})
+    qs = _scoped(qs, scope, filters)
     rows = qs.values("row", "col", "unit_id", "region_id").order_by().annotate(total=Sum("n"))
-    return [
-        {
-            "_row": r["row"],
-            "_col": r["col"],
-            "_unit": r["unit_id"],
-            "_region": r["region_id"],
-            "n": r["total"],
-        }
-        for r in rows
-    ]
+    return [_cell(r) for r in rows]
+
+
+def _batches(keys):
+    """`keys` [(code, version, part, months)] in batches whose reads share no month of an
+    indicator's part (a snapshot row then belongs to one read of its batch): one batch for a
+    page's usual reads, whose periods do not overlap."""
+    batches = []
+    for key in keys:
+        code, version, part, months = key
+        for batch, seen in batches:
+            if not any((code, version, part, m) in seen for m in months):
+                batch.append(key)
+                seen.update((code, version, part, m) for m in months)
+                break
+        else:
+            batches.append(([key], {(code, version, part, m) for m in months}))
+    return [batch for batch, _seen in batches]
+
+
+def stored_many(scope, filters, reads):
+    """{(code, version, part, months): cells} of `reads` [(indicator, part, months)]: what
+    `stored` gives for each, read in one query — the snapshot rows joined to the list of
+    (code, version, part, month, read), summed per read, row, column, unit and region."""
+    keys = list(dict.fromkeys((i.code, i.version, part, tuple(m)) for i, part, m in reads if m))
+    out = {key: [] for key in keys}
+    if not keys:
+        return out
+    wanted, params = [], []
+    for batch_number, batch in enumerate(_batches(keys)):
+        for code, version, part, months in batch:
+            for month in months:
+                wanted.append("(%s, %s, %s, %s, %s, %s)")
+                params += [
+                    code,
+                    version,
+                    part,
+                    month,
+                    batch_number,
+                    keys.index((code, version, part, months)),
+                ]
+    where, where_params = ["s.rollup = %s"], [_level(scope, filters)]
+    if scope.unit_id is not None:
+        where.append("s.unit_id = %s")
+        where_params.append(scope.unit_id)
+    elif scope.region_id is not None:
+        where.append("s.region_id = %s")
+        where_params.append(scope.region_id)
+    for name, value in (filters or {}).items():
+        where.append(f"s.{FILTER_COLUMNS[name]} = %s")
+        where_params.append(value)
+    # VALUES names its columns column1, column2… in PostgreSQL and SQLite alike. A read's
+    # batch keeps apart two reads of the same month (never on a page: its periods are
+    # disjoint), so that a row counts once per read.
+    sql = f"""
+        SELECT w.column6, s.row, s.col, s.unit_id, s.region_id, SUM(s.n)
+        FROM {Snapshot._meta.db_table} s
+        JOIN (VALUES {", ".join(wanted)}) w
+          ON s.code = w.column1 AND s.version = w.column2 AND s.part = w.column3
+             AND s.month = w.column4
+        WHERE {" AND ".join(where)}
+        GROUP BY w.column5, w.column6, s.row, s.col, s.unit_id, s.region_id
+    """
+    with connections[reporting_alias()].cursor() as cursor:
+        cursor.execute(sql, params + where_params)
+        for read, row, col, unit_id, region_id, total in cursor.fetchall():
+            out[keys[read]].append(
+                {"_row": row, "_col": col, "_unit": unit_id, "_region": region_id, "n": total}
+            )
+    return out

@@ -6,17 +6,24 @@ instances, or one of them: the cellule indicators). Filters in the query string
 UTF-8 with BOM, no cell read as a formula)."""
 
 import csv
+import dataclasses
+import hashlib
 import io
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import path
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from indicators import catalogue, cells, exports, filters, periods, snapshots
 from indicators import scope as scopes
+from indicators.definitions import Table
 from pdp.exports import safe_cell
 from pdp.models import Role
 
@@ -142,6 +149,92 @@ def _shortcuts(request, today):
     return out
 
 
+def _cache_key(scope, period, chosen, run):
+    """The key of a page's figures: the scope, the period, the filters, the last snapshot run
+    (a new run gives new figures), the day and the catalogue's codes and versions."""
+    parts = [
+        scope.level,
+        scope.unit_id,
+        scope.region_id,
+        scope.instance_ids,
+        period.kind,
+        period.start,
+        period.end,
+        sorted(chosen.items()),
+        run.isoformat() if run else None,
+        timezone.localdate(),
+        [(i.code, i.version) for i in catalogue.CATALOGUE],
+    ]
+    return "indicators:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _figures(scope, period, chosen, run):
+    """(tables, when they were counted): from the cache when the same figures were counted
+    less than INDICATORS_CACHE_SECONDS ago, else counted now (and kept). The cache holds the
+    tables' figures by indicator code, not the indicators themselves."""
+    seconds = settings.INDICATORS_CACHE_SECONDS
+    key = _cache_key(scope, period, chosen, run)
+    kept = cache.get(key) if seconds > 0 else None
+    if kept is not None:
+        at, figures = kept
+        tables = []
+        for code, fields in figures:
+            indicator = catalogue.BY_CODE[code]
+            tables.append((indicator, None if fields is None else Table(indicator, **fields)))
+        return tables, at
+    at = timezone.now()
+    tables = catalogue.tables(scope, period, chosen)
+    if seconds > 0:
+        figures = [
+            (
+                indicator.code,
+                None
+                if t is None
+                else {
+                    f.name: getattr(t, f.name)
+                    for f in dataclasses.fields(t)
+                    if f.name != "indicator"
+                },
+            )
+            for indicator, t in tables
+        ]
+        cache.set(key, (at, figures), seconds)
+    return tables, at
+
+
+def _items(tables, period):
+    return [
+        {"indicator": indicator, "table": None}
+        if t is None
+        else {
+            "indicator": indicator,
+            "table": t,
+            "table_lines": _lines(t, period),
+            "breakdown_lines": _breakdown_lines(t, period),
+            "chart": _chart(t, period),
+            "chart_id": f"chart-{t.indicator.code}",
+            "chart_height": 40 + 26 * len(t.rows),
+        }
+        for indicator, t in tables
+    ]
+
+
+def _tables_html(scope, period, chosen, run, tables):
+    """The page's tables and charts: rendered from `tables`, kept beside the figures (the same
+    key and life) — most of the page's time once the figures are kept."""
+    seconds = settings.INDICATORS_CACHE_SECONDS
+    key = _cache_key(scope, period, chosen, run) + ":html"
+    html = cache.get(key) if seconds > 0 else None
+    if html is None:
+        html = render_to_string(
+            "indicators/_tables.html",
+            {"tables": _items(tables, period), "not_applicable": NOT_APPLICABLE},
+        )
+        if seconds > 0:
+            cache.set(key, html, seconds)
+    return mark_safe(html)  # noqa: S308 — our template's output, escaped when rendered
+
+
 @login_required
 @require_GET
 def index(request):
@@ -151,11 +244,15 @@ def index(request):
     options = filters.choices(scope)
     chosen, filter_error = filters.filters_from(request.GET, options)
     # A coordinator without an instance: a sentence, no tables (`scope.empty`).
-    tables = [] if scope.empty else catalogue.tables(scope, period, chosen)
+    run = None if scope.empty else snapshots.last_run(scope)
+    tables, counted_at = [], None
+    if not scope.empty:
+        tables, counted_at = _figures(scope, period, chosen, run)
     if request.GET.get("format") == "csv":
         return _csv(scope, period, tables)
     if request.GET.get("format") == "xlsx":
         return _xlsx(scope, period, tables)
+    tables_html = "" if scope.empty else _tables_html(scope, period, chosen, run, tables)
     query = request.GET.copy()
     query["format"] = "csv"
     csv_url = f"{request.path}?{query.urlencode()}"
@@ -175,20 +272,8 @@ def index(request):
             ],
             "chosen": {k: str(v) for k, v in chosen.items()},
             "not_applicable": NOT_APPLICABLE,
-            "tables": [
-                {"indicator": indicator, "table": None}
-                if t is None
-                else {
-                    "indicator": indicator,
-                    "table": t,
-                    "table_lines": _lines(t, period),
-                    "breakdown_lines": _breakdown_lines(t, period),
-                    "chart": _chart(t, period),
-                    "chart_id": f"chart-{t.indicator.code}",
-                    "chart_height": 40 + 26 * len(t.rows),
-                }
-                for indicator, t in tables
-            ],
+            "tables": [{"indicator": indicator} for indicator, _t in tables],
+            "tables_html": tables_html,
             "quarter": (period.start.month - 1) // 3 + 1,
             "csv_url": csv_url,
             "xlsx_url": xlsx_url,
@@ -201,7 +286,8 @@ def index(request):
             ),
             "params": request.GET,
             "shortcuts": _shortcuts(request, today),
-            "computed_at": None if scope.empty else snapshots.last_run(scope),
+            "computed_at": run,
+            "counted_at": counted_at,
         },
     )
 

@@ -361,6 +361,10 @@ RETENTION_MESSAGE_DELETE_DAYS = env.int("RETENTION_MESSAGE_DELETE_DAYS", default
 RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
 RETENTION_BATCH = env.int("RETENTION_BATCH", default=200)
 INDICATORS_RECOMPUTE_MONTHS = env.int("INDICATORS_RECOMPUTE_MONTHS", default=13)
+# The indicators page keeps the figures it computed for a scope, filters and period this many
+# seconds in the cache (0: none), and says when they were counted (README « Indicators at
+# national volume »).
+INDICATORS_CACHE_SECONDS = env.int("INDICATORS_CACHE_SECONDS", default=300)
 
 # Signed-in sessions end after SESSION_IDLE_MINUTES without a request (issue 14, item 4):
 # pdp.session_idle notes the activity (saving the session when its mark is SESSION_TOUCH_SECONDS

@@ -32,3 +32,6 @@ DATABASES["reporting"] = {  # noqa: F405
     "TEST": {"MIRROR": "default"},
 }
 REPORTING_DATABASE_ALIAS = "default"
+# The suite's figures change from one test to the next: the indicators page computes them
+# every time unless a test turns the cache on (tests/indicators/test_indicators.py).
+INDICATORS_CACHE_SECONDS = 0

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Accompagnement, Cloture, DispositifMobilise, DispositifType, Entretien
-from indicators import catalogue, cells, periods
+from indicators import catalogue, cells, periods, snapshots
 from indicators.scope import Scope
 from outreach.models import AppelCible, Campagne, Cible
 from pdp.models import Region
@@ -278,6 +278,42 @@ def test_the_page_in_a_constant_number_of_queries(client, dataset, region):
     for unit in (a, b, UnitFactory(region=region)):
         SignalementFactory.create_batch(5, date_signalement=D(2026, 3, 9), unit=unit)
     assert queries()[0] == before <= 70
+
+
+def test_the_page_keeps_its_figures_a_few_minutes_until_the_next_snapshot_run(
+    client, dataset, region, settings
+):
+    settings.INDICATORS_CACHE_SECONDS = 300
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "indicators-figures-test",
+        }
+    }
+    a, _b = dataset
+    client.force_login(UserFactory(manager=True, unit=a))
+    march = {"periode": "mois", "annee": "2026", "mois": "3", "format": "csv"}
+
+    def seuil(params):
+        with CaptureQueriesContext(connection) as captured:
+            text = client.get(reverse("indicators:index"), params).content.decode()
+        line = next(line for line in text.splitlines() if line.startswith("Seuil de durée"))
+        return line.split(";")[1], len(captured)
+
+    counted, queries = seuil(march)
+    assert counted == "6"
+    page = {**march, "format": ""}
+    html = client.get(reverse("indicators:index"), page).content.decode()
+    SignalementFactory.create_batch(
+        5, date_signalement=D(2026, 3, 9), origine="seuil_cpam", service="social", unit=a
+    )
+    kept, fewer = seuil(march)
+    assert kept == "6" and fewer < queries - 10
+    again = client.get(reverse("indicators:index"), page).content.decode()
+    assert "Chiffres à jour à " in again
+    assert again.split("Sommaire des indicateurs")[1] == html.split("Sommaire des indicateurs")[1]
+    snapshots.compute_region(region.pk)
+    assert seuil(march)[0] == "11"
 
 
 def test_the_csv_export_applies_the_small_cell_rule(client, dataset):

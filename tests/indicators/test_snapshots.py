@@ -242,7 +242,7 @@ def test_the_page_says_when_the_figures_were_computed_and_links_the_usual_period
     region, a, *_ = data
     client.force_login(UserFactory(manager=True, unit=a))
     html = client.get("/indicateurs/").content.decode()
-    assert "Chiffres calculés à l'instant." in html
+    assert "Chiffres à jour à " in html
     snapshots.compute_region(region.pk, today=TODAY)
     html = client.get("/indicateurs/").content.decode()
     assert "Mois écoulés&nbsp;: chiffres du calcul de nuit, le " in html
