@@ -11,7 +11,9 @@ assuré's CPAM) — the region stored on each referral it raises:
   meeting, and the first-contact due date already runs: start + `first_contact_deadline_day` − 1,
   day 120 = end of the 4th month by default), routed to the unit of the assuré's postal code
   (longest territory prefix, like `referrals.routing.route_unit`) or to the regional « à répartir »
-  queue, then given to the least loaded ASS when the unit has `auto_assign` on.
+  queue, and given to the least loaded ASS when the unit has `auto_assign` on (one after the
+  other in the order of their arrêts, each to the active ASS of the unit with the lightest open
+  load — `referrals.routing.with_load`, counting those given before —, the lowest id on a tie).
 
 It is a catch-up rule, not an anniversary: an arrêt past a threshold without a referral gets one
 whatever the day the job runs. Never twice: the WHERE clauses skip arrêts already referred to the
@@ -38,12 +40,14 @@ regions), and reads the arrêts once: a temporary table of the arrêts looked at
 enough for the lowest threshold, with their CPAM and their rank among the person's ongoing
 arrêts, `_ongoing_sql`); from it one count grouped by region, then per service one
 `WITH cand AS (…) INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`, which on PostgreSQL also
-writes the creation events (data-modifying CTE); then the auto-assignment (one query for the
-loads, one UPDATE, one bulk INSERT of events); plus one INSERT and one UPDATE of the runs.
+writes the creation events (data-modifying CTE). The social statement gives each new referral of
+an auto-assign unit its ASS itself (`_assignment_sql`, from the loads read once before it) and
+writes the assignment events with the creation ones: no later UPDATE of the fresh rows. Plus one
+query for the loads, one for the units' codes, and one INSERT and one UPDATE of the runs.
 The scan runs in one transaction holding a PostgreSQL advisory lock so that two scans never
 interleave, whatever their regions (one lock for all: a person's arrêts may belong to two
 regions). The same candidate SQL runs on
-SQLite ≥ 3.35 (date arithmetic, the events statement and the bulk UPDATE differ: see
+SQLite ≥ 3.35 (date arithmetic, the JSON of the loads and the events statement differ: see
 `_Dialect`). Measured with `manage.py bench_referrals` (README « Performance »); the index
 `arret_ongoing_idx` serves the "ongoing on D" condition.
 """
@@ -212,6 +216,9 @@ def _scan(*, day, region):
     }
     in_region = functools.partial(_in_region, region)
     regions = result.regions
+    workers = _auto_assign_workers()  # read under the lock: a concurrent scan has committed
+    if workers:
+        params["workers"] = json.dumps(workers)
     with connection.cursor() as cursor:
         dialect.create_ongoing(cursor, _ongoing_sql(tables), params)
         cursor.execute(_count_sql(tables, in_region), params)
@@ -221,26 +228,26 @@ def _scan(*, day, region):
             if region_id is not None:  # without a CPAM nor a territory: no region's run
                 regions[region_id].arrets_examines += examined or 0
                 regions[region_id].sans_cpam += sans_cpam or 0
-        medical_rows = dialect.insert(cursor, _medical_sql(tables, dialect, in_region), params)
-        social_rows = dialect.insert(cursor, _social_sql(tables, dialect, in_region), params)
+        medical_sql = _medical_sql(tables, dialect, in_region)
+        medical_rows = dialect.insert(cursor, medical_sql, params)
+        social_sql = _social_sql(tables, dialect, in_region, assigning=bool(workers))
+        social_rows = dialect.insert(cursor, social_sql, params, assigning=bool(workers))
         new_ids = [row[0] for row in medical_rows + social_rows]
         if new_ids and not dialect.postgres:  # PostgreSQL wrote them with the referrals
-            cursor.execute(_created_events_sql(tables), {**params, "ids": json.dumps(new_ids)})
+            events_sql = _events_sql(tables, dialect, assigning=bool(workers))
+            cursor.execute(events_sql, {**params, "ids": json.dumps(new_ids)})
         dialect.drop_ongoing(cursor)
 
     result.medical, result.social = len(medical_rows), len(social_rows)
     result.created_ids = sorted(new_ids)
-    result.routes, assigned_ids = _route_counts_and_auto_assign(social_rows, now, dialect)
-    result.attribues_auto = len(assigned_ids)
-    for _, _, region_id in medical_rows:
+    result.routes = _route_counts(social_rows)
+    for _, _, region_id, _ in medical_rows:
         regions[region_id].medical += 1
-    region_of = {}
-    for signalement_id, unit_id, region_id in social_rows:
-        region_of[signalement_id] = region_id
+    for _, unit_id, region_id, assigned_to_id in social_rows:
         regions[region_id].social += 1
         regions[region_id].a_repartir += unit_id is None
-    for signalement_id in assigned_ids:
-        regions[region_of[signalement_id]].attribues_auto += 1
+        regions[region_id].attribues_auto += assigned_to_id is not None
+        result.attribues_auto += assigned_to_id is not None
     logger.info(
         "Détection du %s (%s) : %d arrêts examinés (%d sans CPAM), %d signalements médicaux, "
         "%d sociaux écrits, %d attribués automatiquement.",
@@ -321,8 +328,8 @@ def _postal_code_of(arret, t):
 
 # Every candidate query returns the same columns, in this order.
 _INSERTED = (
-    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, region_id, "
-    "date_echeance, motif, created_at, updated_at"
+    "assure_id, arret_id, service, origine, date_signalement, statut, unit_id, assigned_to_id, "
+    "region_id, date_echeance, motif, created_at, updated_at"
 )
 
 
@@ -387,7 +394,8 @@ def _medical_sql(t, d, in_region):
               )
         )
         SELECT a.assure_id, a.id, '{Service.MEDICAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{MEDICAL_STATUT}', CAST(NULL AS bigint), r.id, CAST(NULL AS date),
+               '{MEDICAL_STATUT}', CAST(NULL AS bigint), CAST(NULL AS bigint), r.id,
+               CAST(NULL AS date),
                'Arrêt de travail de plus de ' || r.medical_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
                %(now)s, %(now)s
@@ -399,13 +407,20 @@ def _medical_sql(t, d, in_region):
     """
 
 
-def _social_sql(t, d, in_region):
+def _social_sql(t, d, in_region, *, assigning):
     """Social candidates: the oldest ongoing arrêt of each person (one referral per person even
     with overlapping episodes) when it has lasted ≥ T (start ≤ D − (T − 1)) and was never
     referred to the service social, the person having no open social referral and no open
     accompagnement. Due date = start + (deadline − 1). Unit: the territory with the longest
     prefix of the postal code (`_routes_sql`); none → NULL, the regional queue. The region
-    condition comes after the choice of the oldest arrêt, which looks at every region."""
+    condition comes after the choice of the oldest arrêt, which looks at every region. With
+    `assigning` (some auto-assign unit has an active ASS, `%(workers)s`), the ASS of each
+    candidate of such a unit (`_assignment_sql`), else none."""
+    if assigning:
+        assignment = f", {_assignment_sql(d, 'elig')}"
+        assigned_to, join_assigned = "asg.user_id", "LEFT JOIN assigned asg ON asg.id = a.id"
+    else:
+        assignment, assigned_to, join_assigned = "", "CAST(NULL AS bigint)", ""
     return f"""
         WITH fresh AS MATERIALIZED (
             SELECT o.id, o.assure_id, o.date_debut, o.cpam_id, {_postal_code_of("o", t)} AS cp
@@ -416,25 +431,65 @@ def _social_sql(t, d, in_region):
                   WHERE x.arret_id = o.id AND x.service = '{Service.SOCIAL}'
               )
         ),
-        routes AS ({_routes_sql(t, "fresh")})
+        routes AS ({_routes_sql(t, "fresh")}),
+        elig AS (
+            SELECT a.id, a.assure_id, a.date_debut, ro.unit_id, r.id AS region_id,
+                   r.social_threshold_days, r.first_contact_deadline_day
+            FROM fresh a
+            JOIN {t["cpam"]} c ON c.id = a.cpam_id
+            JOIN {t["region"]} r ON r.id = c.region_id
+            LEFT JOIN routes ro ON ro.cp = a.cp
+            WHERE a.date_debut <= {d.add_days("%(day)s", "1 - r.social_threshold_days")}
+              {in_region("r.id")}
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["sig"]} x
+                  WHERE x.assure_id = a.assure_id AND x.service = '{Service.SOCIAL}'
+                    AND x.statut IN ({_quoted(OPEN_STATUSES)})
+              )
+              AND NOT {hooks.open_case_exists_sql("a.assure_id")}
+        ){assignment}
         SELECT a.assure_id, a.id, '{Service.SOCIAL}', '{Origine.SEUIL_CPAM}', %(day)s,
-               '{SOCIAL_STATUT}', ro.unit_id, r.id,
-               {d.add_days("a.date_debut", "r.first_contact_deadline_day - 1")},
-               'Arrêt de travail d''au moins ' || r.social_threshold_days || ' jours au '
+               '{SOCIAL_STATUT}', a.unit_id, {assigned_to}, a.region_id,
+               {d.add_days("a.date_debut", "a.first_contact_deadline_day - 1")},
+               'Arrêt de travail d''au moins ' || a.social_threshold_days || ' jours au '
                    || %(day_fr)s || ' (détection automatique).',
                %(now)s, %(now)s
-        FROM fresh a
-        JOIN {t["cpam"]} c ON c.id = a.cpam_id
-        JOIN {t["region"]} r ON r.id = c.region_id
-        LEFT JOIN routes ro ON ro.cp = a.cp
-        WHERE a.date_debut <= {d.add_days("%(day)s", "1 - r.social_threshold_days")}
-          {in_region("r.id")}
-          AND NOT EXISTS (
-              SELECT 1 FROM {t["sig"]} x
-              WHERE x.assure_id = a.assure_id AND x.service = '{Service.SOCIAL}'
-                AND x.statut IN ({_quoted(OPEN_STATUSES)})
-          )
-          AND NOT {hooks.open_case_exists_sql("a.assure_id")}
+        FROM elig a
+        {join_assigned}
+    """
+
+
+def _assignment_sql(d, source):
+    """CTEs ending with `assigned (id, user_id)`: the ASS of each candidate (arrêt `id`,
+    `unit_id`) of `source` whose unit is among the auto-assign workers `%(workers)s` (user_id,
+    unit_id, load: `_auto_assign_workers`).
+
+    The rule is the sequential one: take the candidates of a unit in arrêt order and give each
+    to the worker of lowest (load, id), that load then counting it. Worker w's k-th referral
+    (k = 1, 2, …) is taken when its load is load_w + k − 1, so ranking every (w, k) by
+    (load_w + k, id) orders the turns exactly as the sequence does: the n-th candidate goes to
+    the n-th turn. A unit's n candidates need at most n turns per worker, hence the pairs
+    (worker, candidate rank). A candidate refused by a unique constraint at insertion (a
+    concurrent writer) leaves its turn unused, as if given and then withdrawn."""
+    return f"""
+        workers AS ({d.workers_sql()}),
+        queue AS (
+            SELECT q.id, q.unit_id, ROW_NUMBER() OVER (PARTITION BY q.unit_id ORDER BY q.id) AS n
+            FROM {source} q
+            WHERE q.unit_id IN (SELECT w.unit_id FROM workers w)
+        ),
+        turns AS (
+            SELECT w.unit_id, w.user_id,
+                   ROW_NUMBER() OVER (PARTITION BY w.unit_id ORDER BY w.load + q.n, w.user_id)
+                       AS n
+            FROM workers w
+            JOIN queue q ON q.unit_id = w.unit_id
+        ),
+        assigned AS (
+            SELECT q.id, tu.user_id
+            FROM queue q
+            JOIN turns tu ON tu.unit_id = q.unit_id AND tu.n = q.n
+        )
     """
 
 
@@ -442,7 +497,8 @@ def _created_events_select(sig, source, t):
     """SELECT the creation event of each new referral `sig` of `source`, with the threshold of
     its region (read in the same snapshot as the candidates)."""
     return f"""
-        SELECT {sig}.id, %(now)s, NULL, '{SignalementEvent.Kind.CREATED}', '', {sig}.statut,
+        SELECT {sig}.id, %(now)s, CAST(NULL AS bigint), '{SignalementEvent.Kind.CREATED}', '',
+               {sig}.statut,
                'Détection automatique (seuil de '
                    || CASE WHEN {sig}.service = '{Service.MEDICAL}' THEN r.medical_threshold_days
                            ELSE r.social_threshold_days END
@@ -453,69 +509,70 @@ def _created_events_select(sig, source, t):
 
 
 _EVENT_COLUMNS = "signalement_id, at, actor_id, kind, old_value, new_value, reason"
+AUTO_ASSIGN_REASON = "Attribution automatique à l'ASS la moins chargée."
 
 
-def _created_events_sql(t):
-    """SQLite only (PostgreSQL writes the events in the INSERT statement itself): one creation
-    event per new referral."""
+def _assigned_events_select(sig, source, d):
+    """SELECT the assignment event of each referral `sig` of `source` given to an auto-assign
+    worker of `%(workers)s`, with the labels read with the loads."""
+    reason = AUTO_ASSIGN_REASON.replace("'", "''")
     return f"""
-        INSERT INTO {t["event"]} ({_EVENT_COLUMNS})
-        {_created_events_select("s", f"{t['sig']} s", t)}
-        WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
+        SELECT {sig}.id, %(now)s, CAST(NULL AS bigint), '{SignalementEvent.Kind.ASSIGNED}',
+               w.unassigned, w.assigned, '{reason}'
+        FROM {source}
+        JOIN ({d.workers_sql()}) w ON w.user_id = {sig}.assigned_to_id
     """
 
 
-def _route_counts_and_auto_assign(social_rows, now, dialect):
-    """Count new social referrals per unit and give those of auto-assign units to the ASS with
-    the lightest open load (open referrals + open cases), updating loads in memory. Returns
-    the routes and the ids of the referrals assigned.
+def _events_sql(t, d, *, assigning):
+    """SQLite only (PostgreSQL writes the events in the INSERT statement itself): one creation
+    event per new referral, then, with `assigning`, one assignment event per referral given to
+    an ASS."""
+    new = f"{t['sig']} s"
+    sql = f"""
+        INSERT INTO {t["event"]} ({_EVENT_COLUMNS})
+        {_created_events_select("s", new, t)}
+        WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
+    """
+    if assigning:
+        sql += f"""
+            UNION ALL
+            {_assigned_events_select("s", new, d)}
+            WHERE s.id IN (SELECT value FROM json_each(%(ids)s))
+        """
+    return sql
 
-    A constant number of queries: units, loads, one UPDATE, one bulk INSERT of events."""
-    per_unit = Counter(unit_id for _, unit_id, _ in social_rows)
-    if not per_unit:
-        return {}, []
-    unit_ids = [u for u in per_unit if u is not None]
-    units = {u.pk: u for u in Unit.objects.filter(pk__in=unit_ids)}
-    routes = {units[u].code: n for u, n in sorted(per_unit.items(), key=_unit_sort) if u}
+
+def _auto_assign_workers():
+    """The active ASS of the auto-assign units, with their open load (`with_load`) and the
+    labels of their assignment events, for `%(workers)s`: [{user_id, unit_id, load,
+    unassigned, assigned}] in id order."""
+    workers = with_load(
+        User.objects.filter(unit__auto_assign=True, role=Role.ASS, is_active=True).select_related(
+            "unit"
+        )
+    ).order_by("pk")
+    return [
+        {
+            "user_id": worker.pk,
+            "unit_id": worker.unit_id,
+            "load": worker.load,
+            "unassigned": f"{worker.unit} / non attribué"[:100],
+            "assigned": f"{worker.unit} / {worker}"[:100],
+        }
+        for worker in workers
+    ]
+
+
+def _route_counts(social_rows):
+    """The new social referrals per unit code (sorted by unit id), plus `"a_repartir"` for those
+    left in the regional queue."""
+    per_unit = Counter(unit_id for _, unit_id, _, _ in social_rows)
+    codes = dict(Unit.objects.filter(pk__in=[u for u in per_unit if u]).values_list("pk", "code"))
+    routes = {codes[u]: n for u, n in sorted(per_unit.items(), key=_unit_sort) if u}
     if per_unit.get(None):
         routes["a_repartir"] = per_unit[None]
-
-    auto_units = {u for u in unit_ids if units[u].auto_assign}
-    if not auto_units:
-        return routes, []
-    workers = list(
-        with_load(
-            User.objects.filter(unit_id__in=auto_units, role=Role.ASS, is_active=True)
-        ).order_by("pk")
-    )
-    loads = {}  # unit_id → {worker: load}
-    for worker in workers:
-        loads.setdefault(worker.unit_id, {})[worker] = worker.load
-    assignments = []  # (signalement_id, unit, worker)
-    for signalement_id, unit_id, _ in sorted(social_rows):
-        unit_loads = loads.get(unit_id)
-        if not unit_loads:
-            continue
-        worker = min(unit_loads, key=lambda w: (unit_loads[w], w.pk))
-        unit_loads[worker] += 1
-        assignments.append((signalement_id, units[unit_id], worker))
-    if not assignments:
-        return routes, []
-
-    dialect.bulk_assign([(s, w.pk) for s, _, w in assignments], now)
-    SignalementEvent.objects.bulk_create(
-        SignalementEvent(
-            signalement_id=signalement_id,
-            at=now,
-            actor=None,
-            kind=SignalementEvent.Kind.ASSIGNED,
-            old_value=f"{unit} / non attribué"[:100],
-            new_value=f"{unit} / {worker}"[:100],
-            reason="Attribution automatique à l'ASS la moins chargée.",
-        )
-        for signalement_id, unit, worker in assignments
-    )
-    return routes, [signalement_id for signalement_id, _, _ in assignments]
+    return routes
 
 
 def _unit_sort(item):
@@ -556,25 +613,28 @@ class _Dialect:
     def drop_ongoing(self, cursor):
         cursor.execute(f"DROP TABLE {ONGOING_TABLE}")
 
-    def insert(self, cursor, candidates_sql, params):
+    def insert(self, cursor, candidates_sql, params, *, assigning=False):
         """Insert the candidate referrals, skipping any that a unique constraint refuses;
-        returns [(id, unit_id, region_id)] of the new rows. On PostgreSQL the same statement
-        writes their creation events (a data-modifying CTE), elsewhere `_created_events_sql`
-        does."""
+        returns [(id, unit_id, region_id, assigned_to_id)] of the new rows. On PostgreSQL the
+        same statement writes their creation events, and with `assigning` the assignment events
+        of those given to an ASS (a data-modifying CTE); elsewhere `_events_sql` does."""
         sig, event = Signalement._meta.db_table, SignalementEvent._meta.db_table
         cand = f"cand ({_INSERTED})"
+        returned = "id, unit_id, region_id, assigned_to_id"
         if self.postgres:
             events = _created_events_select("ins", "ins", _tables())
+            if assigning:
+                events += f"UNION ALL {_assigned_events_select('ins', 'ins', self)}"
             sql = f"""
                 WITH {cand} AS ({candidates_sql}),
                 ins AS (
                     INSERT INTO {sig} ({_INSERTED})
                     SELECT {_INSERTED} FROM cand WHERE true
                     ON CONFLICT DO NOTHING
-                    RETURNING id, service, unit_id, region_id, statut
+                    RETURNING {returned}, service, statut
                 ),
                 events AS (INSERT INTO {event} ({_EVENT_COLUMNS}) {events})
-                SELECT id, unit_id, region_id FROM ins
+                SELECT {returned} FROM ins
             """
         else:
             sql = f"""
@@ -582,7 +642,7 @@ class _Dialect:
                 INSERT INTO {sig} ({_INSERTED})
                 SELECT {_INSERTED} FROM cand WHERE true
                 ON CONFLICT DO NOTHING
-                RETURNING id, unit_id, region_id
+                RETURNING {returned}
             """
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -598,27 +658,11 @@ class _Dialect:
             return f"(CAST({date_sql} AS date) + CAST({days_sql} AS integer))"
         return f"date({date_sql}, ({days_sql}) || ' days')"
 
-    def bulk_assign(self, pairs, now):
-        """Set assigned_to for many referrals in one statement: [(signalement_id, user_id)]."""
-        table = Signalement._meta.db_table
-        ids = [s for s, _ in pairs]
-        users = [u for _, u in pairs]
-        with self.conn.cursor() as cursor:
-            if self.postgres:
-                cursor.execute(
-                    f"""UPDATE {table} s SET assigned_to_id = v.user_id, updated_at = %s
-                        FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]))
-                             AS v(id, user_id)
-                        WHERE s.id = v.id""",
-                    [self.datetime(now), ids, users],
-                )
-            else:
-                mapping = json.dumps({str(s): u for s, u in pairs})
-                cursor.execute(
-                    f"""UPDATE {table}
-                        SET assigned_to_id = (SELECT value FROM json_each(%s)
-                                              WHERE key = CAST({table}.id AS TEXT)),
-                            updated_at = %s
-                        WHERE id IN (SELECT CAST(key AS INTEGER) FROM json_each(%s))""",
-                    [mapping, self.datetime(now), mapping],
-                )
+    def workers_sql(self):
+        """The rows of the JSON parameter `%(workers)s` (`_auto_assign_workers`)."""
+        if self.postgres:
+            return """SELECT * FROM json_to_recordset(CAST(%(workers)s AS json)) AS w(
+                user_id bigint, unit_id bigint, load integer, unassigned text, assigned text)"""
+        fields = ("user_id", "unit_id", "load", "unassigned", "assigned")
+        columns = ", ".join(f"json_extract(value, '$.{f}') AS {f}" for f in fields)
+        return f"SELECT {columns} FROM json_each(%(workers)s)"

@@ -408,6 +408,33 @@ def test_auto_assign_gives_each_new_referral_to_the_least_loaded_ass(unit, ass, 
     assert {e.new_value for e in assigned} == {f"{unit} / {ass}", f"{unit} / {colleague}"}
 
 
+def test_auto_assign_gives_the_referrals_in_turn_by_load_then_id_in_each_unit(unit, other_unit):
+    for u, prefix in ((unit, "76"), (other_unit, "27")):
+        u.auto_assign = True
+        u.save()
+        UnitTerritoryFactory(unit=u, prefix=prefix)
+    first, second, third = (UserFactory(ass=True, unit=unit) for _ in range(3))
+    SignalementFactory.create_batch(2, unit=unit, assigned_to=first)  # loads 2, 0, 0
+    alone = UserFactory(ass=True, unit=other_unit)
+    AccompagnementFactory(referent=alone)
+    here = [arret_at_day(90 + i) for i in range(6)]
+    there = [arret_at_day(100 + i, assure=AssureFactory(code_postal="27000")) for i in range(2)]
+
+    result = scan_arrets(day=D)
+
+    got = [referrals(a, Service.SOCIAL)[0].assigned_to for a in here + there]
+    # In arrêt order, each to the lowest (load, id) of its unit, counting those given before.
+    assert got == [second, third, second, third, first, second, alone, alone]
+    assert result.attribues_auto == 8
+    social = referrals(here[4], Service.SOCIAL)[0]
+    events = SignalementEvent.objects.filter(signalement=social).order_by("pk")
+    assert [(e.kind, e.actor, e.old_value, e.new_value) for e in events] == [
+        ("created", None, "", Statut.A_CONTACTER),
+        ("assigned", None, f"{unit} / non attribué", f"{unit} / {first}"),
+    ]
+    assert events[1].reason == "Attribution automatique à l'ASS la moins chargée."
+
+
 def test_without_auto_assign_new_referrals_stay_unassigned(unit, ass):
     UnitTerritoryFactory(unit=unit, prefix="76")
     arret = arret_at_day(90)

@@ -210,7 +210,7 @@ def test_a_scan_that_fails_is_recorded_as_failed_and_creates_nothing(normandie, 
     def boom(*args, **kwargs):
         raise RuntimeError("plus de connexion")
 
-    monkeypatch.setattr(detection, "_route_counts_and_auto_assign", boom)
+    monkeypatch.setattr(detection, "_route_counts", boom)
 
     with pytest.raises(RuntimeError):
         scan_arrets(day=D)

@@ -282,7 +282,7 @@ def test_a_failing_detection_is_recorded_and_the_inbox_says_so(
     def boom(*args, **kwargs):
         raise RuntimeError("base indisponible")
 
-    monkeypatch.setattr(detection, "_route_counts_and_auto_assign", boom)
+    monkeypatch.setattr(detection, "_route_counts", boom)
     client.force_login(manager)
 
     with django_capture_on_commit_callbacks(execute=True):
