@@ -19,9 +19,11 @@ PostgreSQL). Counts, rejected lines and the caisses of the file are recorded on 
   would happen, whose ``pending_rejections`` lists the rejected lines and
   ``pending_caisses`` the caisses.
 * The whole import runs in one transaction; imports are serialised with a PostgreSQL advisory
-  lock so that two imports at once cannot create the same assuré twice. After an import
-  that created or changed more than ``ANALYZE_MIN_ROWS`` rows of a table, PostgreSQL's
-  statistics of that table are refreshed (``ANALYZE``) once the transaction commits.
+  lock so that two imports at once cannot create the same assuré twice; a second import
+  waits for the first however long it takes (the process's ``lock_timeout`` does not apply
+  to that wait, only to the import's own statements). After an import that created or
+  changed more than ``ANALYZE_MIN_ROWS`` rows of a table, PostgreSQL's statistics of that
+  table are refreshed (``ANALYZE``) once the transaction commits.
 """
 
 from __future__ import annotations
@@ -125,9 +127,7 @@ def import_extract(
         cpam_import.pending_caisses = run.caisses()
         return cpam_import
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        _wait_for_other_imports()
         cpam_import.save()
         run.process(records)
         run.finish(ignored)
@@ -146,6 +146,22 @@ def import_extract(
         _analyze_after_commit(run)
     logger.info("CPAM import %s (%s): %s", cpam_import.pk, file_name, import_counts(cpam_import))
     return cpam_import
+
+
+def _wait_for_other_imports():
+    """Take the import's advisory lock (PostgreSQL), however long another import holds it.
+
+    The process's ``lock_timeout`` (150 s for a worker, ``PROCESS_TIMEOUTS``) would cut the
+    wait of a second import behind a long first one: it is lifted for this one statement,
+    then set back to its value, so that the import's own statements keep it."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        cursor.execute("SET LOCAL lock_timeout = 0")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def import_extract_file(path, **kwargs):

@@ -6,12 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import time_machine
 from django.core.management import CommandError, ManagementUtility, call_command
+from django.db import connection, transaction
 
 from pdp.models import AuditLog
 from referrals.importer import (
@@ -637,6 +640,50 @@ def test_a_refused_dry_run_records_nothing(cpam):
 
     assert dry.status == CpamImport.Status.REFUSED
     assert not CpamImport.objects.exists()
+
+
+# --- Two imports at once -----------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_import_waits_for_the_first_past_the_lock_timeout(cpam):
+    holding, release = threading.Event(), threading.Event()
+    errors = []
+
+    def first_import():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [pipeline.ADVISORY_LOCK_KEY])
+                holding.set()
+                release.wait(10)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_import)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        threading.Timer(0.5, release.set).start()
+        started = time.monotonic()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '100ms'")
+            cpam_import = run(build_extract([extract_row(1)]))
+            # The import's own statements keep the process's lock timeout.
+            cursor.execute("SHOW lock_timeout")
+            assert cursor.fetchone()[0] == "100ms"
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert errors == []
+    assert waited >= 0.4
+    assert_counts(cpam_import, created=1, rejected=0)
+    assert cpam_import.status == CpamImport.Status.PROCESSED
+    assert ArretTravail.objects.count() == 1
 
 
 # --- The sample file of the repository ----------------------------------------------------------
