@@ -70,6 +70,23 @@ class AssureQuerySet(models.QuerySet):
         return self.filter(functools.reduce(operator.or_, conditions))
 
 
+# The keys from the extract's rows to reference tables that are never emptied: the CPAM of an
+# assuré and of an arrêt, the import that last wrote an arrêt. They have no database
+# constraint (issue 15, item 3): PostgreSQL checked each of them once per row written, about
+# 0.27 s per key per 100,000 lines of an import, for rows whose value the import takes from the
+# table itself. What the constraint guaranteed is kept another way (README « Imports through
+# the worker »): Django applies `on_delete` (PROTECT, SET_NULL) whatever the constraint; a CPAM
+# still referenced cannot be deleted in SQL either (trigger `pdp_cpamoffice_referenced`,
+# migration 0023); an import holds `FOR KEY SHARE` on the CPAMs from its start; a CpamImport is
+# never deleted (read-only admin, kept by retention). The person's own keys (arrêt → assuré,
+# referral → arrêt) keep their constraints.
+REFERENCE_KEYS_WITHOUT_CONSTRAINT = (
+    ("referrals.Assure", "cpam"),
+    ("referrals.ArretTravail", "cpam"),
+    ("referrals.ArretTravail", "last_import"),
+)
+
+
 def visible_assure_ids(user):
     """The rule of `AssureQuerySet.visible_to`: querysets of the `assure_id` the user sees, one
     per source (the referrals the user sees, then each source a higher app registered)."""
@@ -93,7 +110,12 @@ class Assure(models.Model):
         "régime", max_length=20, choices=Regime.choices, default=Regime.GENERAL
     )
     cpam = models.ForeignKey(
-        CpamOffice, on_delete=models.PROTECT, null=True, blank=True, verbose_name="CPAM"
+        CpamOffice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="CPAM",
+        db_constraint=False,  # see REFERENCE_KEYS_WITHOUT_CONSTRAINT
     )
     situation_emploi = models.CharField(
         "situation d'emploi", max_length=20, choices=SituationEmploi.choices, blank=True
@@ -237,7 +259,12 @@ class ArretTravail(models.Model):
         "montant IJ (€/jour)", max_digits=8, decimal_places=2, null=True, blank=True
     )
     cpam = models.ForeignKey(
-        CpamOffice, on_delete=models.PROTECT, null=True, blank=True, verbose_name="CPAM"
+        CpamOffice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name="CPAM",
+        db_constraint=False,  # see REFERENCE_KEYS_WITHOUT_CONSTRAINT
     )
     last_import = models.ForeignKey(
         "referrals.CpamImport",
@@ -247,6 +274,7 @@ class ArretTravail(models.Model):
         related_name="+",
         verbose_name="dernier import",
         db_index=False,  # no query looks arrêts up by import; each import writes it
+        db_constraint=False,  # see REFERENCE_KEYS_WITHOUT_CONSTRAINT
     )
     # An older extract never changes an episode that a newer one changed (the CPAM import).
     extract_date = models.DateField(

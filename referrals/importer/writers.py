@@ -38,9 +38,12 @@ import operator
 
 from django.db import IntegrityError, connection, transaction
 
+from pdp.models import CpamOffice
 from referrals.models import ArretTravail, Assure, ImportRejection, build_search_name
 
 SEEN_SEND_ROWS = 50_000  # PostgreSQL: the (NIR, start) keys kept in memory before being sent
+GIN_PENDING_KB = 65536  # PostgreSQL: the names' index pending list during an import (64 MB)
+NAME_INDEX = "referrals_assure_search_name_trgm"  # referrals migration 0019
 
 # Assuré fields the extract refreshes with its newest non-empty value.
 CONTACT_FIELDS = (
@@ -556,6 +559,19 @@ class PgWriter:
             # The import can be run again (it is idempotent): not waiting for the WAL flush
             # at commit is acceptable (at worst a crash right after it loses the import).
             cursor.execute("SET LOCAL synchronous_commit = off")
+            # The trigram index of the names (GIN) takes new entries in its pending list and
+            # merges the list into the index whenever it passes gin_pending_list_limit (4 MB by
+            # default: every 20,000 new people or so). One merge at the end of the import is
+            # several times cheaper than those many small ones (README « Performance »): the
+            # list may grow to GIN_PENDING_KB, and close() merges what is left.
+            cursor.execute(f"SET LOCAL gin_pending_list_limit = {GIN_PENDING_KB}")
+            # The rows' CPAM keys have no constraint (REFERENCE_KEYS_WITHOUT_CONSTRAINT): the
+            # lock the constraint took on each row written, taken once on every CPAM the
+            # import may write, so that none of them can be deleted before it commits.
+            cursor.execute(
+                f"SELECT 1 FROM {CpamOffice._meta.db_table} WHERE id = ANY(%s) FOR KEY SHARE",
+                [[pk for pk, _region in run.rules.offices.values()]],
+            )
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {self.SEEN_TABLE} (key bigint NOT NULL, "
                 "line integer NOT NULL) ON COMMIT DROP"
@@ -577,6 +593,9 @@ class PgWriter:
     def close(self):
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.SEEN_TABLE}")
+            if self.run.assures_written:
+                # Searches read the pending list too, but by a scan: leave none behind.
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [NAME_INDEX])
 
     def write(self, batch):
         """Write a PgBatch (the first rows of their (NIR, start) in the batch)."""
@@ -671,10 +690,13 @@ class PgWriter:
     def copy_new_assures(self, cursor, rows, *, conflict_ok=True):
         """COPY these assurés as new ones, in a savepoint: {nir: id}, or None when one of them
         exists (the COPY failed on a unique value, the NIR, and wrote nothing)."""
+        # One row (the ids as one string), not one per id: the result is read in Python while
+        # the reader thread validates the next batch, each row costing a turn of the GIL.
         cursor.execute(
-            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self.sequence, len(rows)]
+            "SELECT string_agg(nextval(%s::regclass)::text, ',') FROM generate_series(1, %s)",
+            [self.sequence, len(rows)],
         )
-        ids = [pk for (pk,) in cursor.fetchall()]
+        ids = list(map(int, cursor.fetchone()[0].split(",")))
         suffix = self.assure_suffix
         data = "".join(
             [
