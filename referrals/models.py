@@ -75,11 +75,11 @@ class AssureQuerySet(models.QuerySet):
 # constraint (issue 15, item 3): PostgreSQL checked each of them once per row written, about
 # 0.27 s per key per 100,000 lines of an import, for rows whose value the import takes from the
 # table itself. What the constraint guaranteed is kept another way (README « Performance »,
-# « Why the import cannot reach 5 × COPY »): Django applies `on_delete` (PROTECT, SET_NULL) whatever the constraint; a CPAM
-# still referenced cannot be deleted in SQL either (trigger `pdp_cpamoffice_referenced`,
-# migration 0023); an import holds `FOR KEY SHARE` on the CPAMs from its start; a CpamImport is
-# never deleted (read-only admin, kept by retention). The person's own keys (arrêt → assuré,
-# referral → arrêt) keep their constraints.
+# « Why the import cannot reach 5 × COPY »): Django applies `on_delete` (PROTECT, SET_NULL)
+# whatever the constraint; a CPAM still referenced cannot be deleted in SQL either (trigger
+# `pdp_cpamoffice_referenced`, migration 0023); an import holds `FOR KEY SHARE` on the CPAMs
+# from its start; a CpamImport is never deleted (read-only admin, kept by retention). The
+# person's own keys (arrêt → assuré, referral → arrêt) keep their constraints.
 REFERENCE_KEYS_WITHOUT_CONSTRAINT = (
     ("referrals.Assure", "cpam"),
     ("referrals.ArretTravail", "cpam"),
