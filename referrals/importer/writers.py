@@ -594,8 +594,14 @@ class PgWriter:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.SEEN_TABLE}")
             if self.run.assures_written:
-                # Searches read the pending list too, but by a scan: leave none behind.
-                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [NAME_INDEX])
+                # Searches read the pending list too, but by a scan: leave none behind. Only
+                # the index's owner may merge it; a worker role that does not own the tables
+                # (README « Database: timeouts… ») leaves it to autovacuum.
+                cursor.execute(
+                    "SELECT gin_clean_pending_list(oid) FROM pg_class "
+                    "WHERE oid = %s::regclass AND pg_has_role(relowner, 'USAGE')",
+                    [NAME_INDEX],
+                )
 
     def write(self, batch):
         """Write a PgBatch (the first rows of their (NIR, start) in the batch)."""

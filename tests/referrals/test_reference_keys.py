@@ -104,3 +104,23 @@ def test_a_cpam_cannot_be_deleted_while_an_import_writing_it_runs():
         thread.join()
     assert outcome == {"error": "55P03"}  # lock_not_available: the import's FOR KEY SHARE
     assert ArretTravail.objects.get().cpam_id == cpam.pk
+
+
+def test_an_import_by_a_role_that_owns_no_table_still_runs(db):
+    """A worker role with the usual grants but not the owner of the tables (README « Database:
+    timeouts… »): the merge of the names' index, which only the owner may run, is left to
+    autovacuum instead of failing the import."""
+    cpam = CpamFactory(code="761")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE pdp_test_not_owner")  # rolled back with the test
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+            "TO pdp_test_not_owner"
+        )
+        cursor.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO pdp_test_not_owner")
+        cursor.execute("SET LOCAL ROLE pdp_test_not_owner")
+    cpam_import = import_one(cpam)
+    assert cpam_import.rows_created == 1
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    assert ArretTravail.objects.get().cpam_id == cpam.pk
