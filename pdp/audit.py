@@ -1,8 +1,11 @@
 """One entry point for the access and change log of personal files."""
 
 import datetime
+import json
 
 from django.apps import apps
+from django.db import connections, router
+from django.utils import timezone
 
 from pdp.models import AuditLog
 
@@ -22,37 +25,55 @@ def audit(*, user, action, obj, assure_id=None, changes=None):
 def audit_many(*, user, action, model, entries):
     """Set-based work (a campaign's codes, targets, messages): one row per entry, written in one
     statement. `entries` are (object_id, assure_id, changes) of records of `model`."""
-    rows = [
-        AuditLog(
-            user=user if user is not None and user.is_authenticated else None,
-            action=action,
-            object_type=model._meta.label_lower,
-            object_id=str(object_id),
-            assure_id=assure_id,
-            changes=jsonable(changes or {}),
-        )
-        for object_id, assure_id, changes in entries
-    ]
-    AuditLog.objects.bulk_create(rows)
-    return len(rows)
+    label = model._meta.label_lower
+    return _insert(
+        user,
+        action,
+        [(label, object_id, assure_id, changes) for object_id, assure_id, changes in entries],
+    )
 
 
 def audit_listed(*, user, objects, assure_id_of, page):
     """A list page showed these records (search results, an inbox page): one read row per
     person listed, written in one statement, so that « who saw this person's name » has an
     answer for lists too. `page` names the list."""
-    rows = [
-        AuditLog(
-            user=user if user is not None and user.is_authenticated else None,
-            action=AuditLog.Action.VIEW,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            assure_id=assure_id_of(obj),
-            changes={"page": page},
-        )
-        for obj in objects
-    ]
-    AuditLog.objects.bulk_create(rows)
+    changes = {"page": page}
+    rows = [(obj._meta.label_lower, obj.pk, assure_id_of(obj), changes) for obj in objects]
+    return _insert(user, AuditLog.Action.VIEW, rows)
+
+
+# Rows per INSERT: 7 parameters each, within SQLite's 999 of older versions.
+_INSERT_CHUNK = 140
+
+
+def _insert(user, action, rows):
+    """Write (object_type, object_id, assure_id, changes) rows of one user and action as
+    multi-row INSERTs: what `bulk_create` would write, without building a model instance and
+    compiling a statement per row — a list page's 25–35 rows cost 3 ms that way, a few tenths
+    of a millisecond this way (README « Page benchmark »)."""
+    if not rows:
+        return 0
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    connection = connections[router.db_for_write(AuditLog)]
+    table = connection.ops.quote_name(AuditLog._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    columns = "at, user_id, action, object_type, object_id, assure_id, changes"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            params = []
+            for object_type, object_id, assure_id, changes in chunk:
+                params += [
+                    at,
+                    user_id,
+                    action,
+                    object_type,
+                    str(object_id),
+                    assure_id,
+                    json.dumps(jsonable(changes or {})),
+                ]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)
     return len(rows)
 
 
