@@ -26,6 +26,11 @@ class CaseStatus(models.TextChoices):
     CLOTURE = "cloture", "Clôturé"
 
 
+# Open or suspended: `Accompagnement.objects.open()`, and the joins that filter on a case's
+# status (`accompagnement__statut__in=OPEN_CASE_STATUSES`).
+OPEN_CASE_STATUSES = (CaseStatus.OUVERT, CaseStatus.SUSPENDU)
+
+
 class AccompagnementQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Unit staff see that their unit's cases exist (the header: référent, status, next
@@ -46,7 +51,7 @@ class AccompagnementQuerySet(models.QuerySet):
     def open(self):
         # The statuses listed rather than « not closed »: an index on (…, statut) then reads
         # only the open cases.
-        return self.filter(statut__in=[CaseStatus.OUVERT, CaseStatus.SUSPENDU])
+        return self.filter(statut__in=OPEN_CASE_STATUSES)
 
 
 class Accompagnement(models.Model):

@@ -30,6 +30,7 @@ from cases.forms_activity import (
     SearchForm,
 )
 from cases.models import (
+    OPEN_CASE_STATUSES,
     Accompagnement,
     CaseShare,
     CaseStatus,
@@ -194,7 +195,7 @@ def _objectives_due(today):
         Objectif.objects.filter(
             statut=ObjectifStatut.EN_COURS,
             echeance__lte=_week_end(today),
-            accompagnement__in=Accompagnement.objects.open(),
+            accompagnement__statut__in=OPEN_CASE_STATUSES,  # a join, as _dispositifs_ending
         )
         .select_related("accompagnement__assure", "accompagnement__referent")
         .order_by("echeance", "pk")
@@ -207,7 +208,11 @@ def _dispositifs_ending(today):
             statut__in=[DispositifStatut.EN_COURS, DispositifStatut.ACCORDE],
             date_fin__gte=today,
             date_fin__lte=today + datetime.timedelta(days=DISPOSITIF_HORIZON_DAYS),
-            accompagnement__in=Accompagnement.objects.open(),
+            # a join on the case's status, not `accompagnement__in=…open()`: with the unit's
+            # filter the planner then reads the unit's open cases from their index and joins
+            # the dispositifs ending nationally (7 ms), instead of looking up each of those
+            # dispositifs' cases twice (19 ms at national volume)
+            accompagnement__statut__in=OPEN_CASE_STATUSES,
         )
         .select_related("type", "accompagnement__assure", "accompagnement__referent")
         .order_by("date_fin", "pk")
