@@ -38,6 +38,7 @@ import tempfile
 import time
 import unicodedata
 from http.client import HTTPConnection
+from unittest import mock
 from urllib.parse import quote
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, Q
+from django.template.base import Template
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -533,36 +535,62 @@ class Command(BaseCommand):
 
     def _profile(self, pages, count):
         """Each page `count` times in-process after its warm-up: the time of the request, of
-        its SQL (as the database driver saw it) and the rest (Python: middleware, view,
-        template), minimum and median: where a page's server time goes."""
+        its SQL (as the database driver saw it), of its templates (the outermost render, less
+        the SQL run inside it) and the rest (middleware, view, ORM), minimum and median:
+        where a page's server time goes."""
         self.stdout.write(
             f"\nEn processus, {count} requêtes par page (min / médiane, ms) :"
-            f"\n  {'page':18s} {'total':>15s} {'SQL':>15s} {'Python':>15s}"
+            f"\n  {'page':18s} {'total':>15s} {'SQL':>15s} {'gabarits':>15s} {'reste':>15s}"
         )
+        state = {"sql": 0.0, "sql_in_template": 0.0, "template": 0.0, "depth": 0}
+
+        def timed_sql(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                elapsed = time.perf_counter() - started
+                state["sql"] += elapsed
+                if state["depth"]:
+                    state["sql_in_template"] += elapsed
+
+        render = Template._render
+
+        def timed_render(template, context):
+            state["depth"] += 1
+            started = time.perf_counter()
+            try:
+                return render(template, context)
+            finally:
+                state["depth"] -= 1
+                if not state["depth"]:
+                    state["template"] += time.perf_counter() - started
+
         for page in pages:
             client = self._client(page)
-            totals, sqls = [], []
+            columns = {"total": [], "sql": [], "template": [], "rest": []}
             for _ in range(count):
-                spent = [0.0]
-
-                def timed(execute, sql, params, many, context, spent=spent):
-                    started = time.perf_counter()
-                    try:
-                        return execute(sql, params, many, context)
-                    finally:
-                        spent[0] += time.perf_counter() - started
-
-                with connection.execute_wrapper(timed):
+                state.update(sql=0.0, sql_in_template=0.0, template=0.0, depth=0)
+                with (
+                    connection.execute_wrapper(timed_sql),
+                    mock.patch.object(Template, "_render", timed_render),
+                ):
                     started = time.perf_counter()
                     response = client.get(page.path, secure=True)
-                    totals.append((time.perf_counter() - started) * 1000)
+                    total = time.perf_counter() - started
                 if response.status_code != 200:
                     raise CommandError(
                         f"{page.key} ({page.path}) : réponse {response.status_code}."
                     )
-                sqls.append(spent[0] * 1000)
-            rest = [t - s for t, s in zip(totals, sqls, strict=True)]
-            cells = (f"{min(v):6.1f} / {statistics.median(v):6.1f}" for v in (totals, sqls, rest))
+                template = state["template"] - state["sql_in_template"]
+                for key, value in (
+                    ("total", total),
+                    ("sql", state["sql"]),
+                    ("template", template),
+                    ("rest", total - state["sql"] - template),
+                ):
+                    columns[key].append(value * 1000)
+            cells = (f"{min(v):6.1f} / {statistics.median(v):6.1f}" for v in columns.values())
             self.stdout.write(f"  {page.key:18s} " + " ".join(f"{c:>15s}" for c in cells))
 
     # --- the server and wrk ------------------------------------------------------------------
