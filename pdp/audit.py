@@ -1,7 +1,6 @@
 """One entry point for the access and change log of personal files."""
 
 import datetime
-import json
 
 from django.apps import apps
 from django.db import connections, router
@@ -56,7 +55,10 @@ def _insert(user, action, rows):
     user_id = user.pk if user is not None and user.is_authenticated else None
     connection = connections[router.db_for_write(AuditLog)]
     table = connection.ops.quote_name(AuditLog._meta.db_table)
-    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Each value as its field would send it (the JSON as the field encodes it, the date as
+    # the backend stores it).
+    at = AuditLog._meta.get_field("at").get_db_prep_save(timezone.now(), connection)
+    changes_field = AuditLog._meta.get_field("changes")
     columns = "at, user_id, action, object_type, object_id, assure_id, changes"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _INSERT_CHUNK):
@@ -70,7 +72,7 @@ def _insert(user, action, rows):
                     object_type,
                     str(object_id),
                     assure_id,
-                    json.dumps(jsonable(changes or {})),
+                    changes_field.get_db_prep_save(jsonable(changes or {}), connection),
                 ]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)

@@ -126,7 +126,7 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="Chronométrer N requêtes par page en processus (SQL et Python), sans serveur.",
+            help="Chronométrer N requêtes par page en processus : SQL, gabarits, reste.",
         )
         parser.add_argument(
             "--queries-only",

@@ -18,6 +18,7 @@ required field cannot be forgotten. No health field is generated: the models hav
 
 import datetime
 import io
+import itertools
 import json
 import random
 import time
@@ -139,70 +140,27 @@ LAST_NAMES = [
 ]
 # The assurés' surnames are drawn the way a population's are spread: the common ones above,
 # in this order (Zipf: the first twice as frequent as the second…), make COMMON_SURNAMES of the
-# people — « Martin » about 0.7 %, « Lefèvre » 0.05 %, as in France, where the commonest
+# people — « Martin » about 0.7 %, « Lefèvre » 0.06 %, as in France, where the commonest
 # surname is well under 1 % — and the others a long tail of some 24,000 composed names (a few
 # hundred people each at scale 1). With the 37 names alone every name was 2.7 % of the
 # population, which made any name search match tens of thousands of people (README « Search at
 # national volume »).
 COMMON_SURNAMES = 0.03
 _ZIPF = [1 / (rank + 1) for rank in range(len(LAST_NAMES))]
-SURNAME_CUM_WEIGHTS = [sum(_ZIPF[: i + 1]) / sum(_ZIPF) for i in range(len(_ZIPF))]
+SURNAME_CUM_WEIGHTS = [weight / sum(_ZIPF) for weight in itertools.accumulate(_ZIPF)]
+# fmt: off
 SURNAME_PREFIXES = ("", "", "", "", "Le", "La", "Du", "De")
-SURNAME_ROOTS = [
-    "Ber",
-    "Cha",
-    "Del",
-    "Fon",
-    "Gar",
-    "Lan",
-    "Mar",
-    "Mor",
-    "Per",
-    "Rou",
-    "Val",
-    "Bou",
-    "Ker",
-    "Mon",
-    "Pel",
-    "Bré",
-    "Cél",
-    "Gué",
-    "Mé",
-    "Ro",
-    "Sa",
-    "Ti",
-    "Vi",
-    "Lo",
-    "Fa",
-    "Cor",
-    "Dur",
-    "Jo",
-    "Po",
-    "Ri",
-]
+SURNAME_ROOTS = (
+    "Ber", "Cha", "Del", "Fon", "Gar", "Lan", "Mar", "Mor", "Per", "Rou", "Val", "Bou", "Ker",
+    "Mon", "Pel", "Bré", "Cél", "Gué", "Mé", "Ro", "Sa", "Ti", "Vi", "Lo", "Fa", "Cor", "Dur",
+    "Jo", "Po", "Ri",
+)
 SURNAME_MIDDLES = ("", "", "", "an", "el", "ou", "i", "é")
-SURNAME_ENDINGS = [
-    "chard",
-    "mont",
-    "lier",
-    "vière",
-    "rin",
-    "zac",
-    "ville",
-    "teau",
-    "guet",
-    "bert",
-    "net",
-    "card",
-    "lot",
-    "rand",
-    "thier",
-    "gnon",
-    "rel",
-    "roy",
-    "ssard",
-    "ché",
-]
+SURNAME_ENDINGS = (
+    "chard", "mont", "lier", "vière", "rin", "zac", "ville", "teau", "guet", "bert", "net",
+    "card", "lot", "rand", "thier", "gnon", "rel", "roy", "ssard", "ché",
+)
+# fmt: on
 
 
 def _surname(rng):
